@@ -1,0 +1,276 @@
+//! Kumo's configuration.
+//!
+//! One TOML file (`kumo serve --config FILE`) holds every setting; each subsystem receives only
+//! its own section. Every field has a default, so an empty file — or no file at all — is a
+//! complete, working single-machine configuration. `config/kumo.example.toml` lists every
+//! setting with its default and is checked against [`Config::default`] by a test.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Errors met while loading or validating a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid configuration file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error, with line and column.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of its allowed range or inconsistent with another.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listening sockets, TLS and request handling.
+    pub server: ServerConfig,
+    /// Region and availability zones this Kumo presents.
+    pub region: RegionConfig,
+    /// Where state and data live on disk.
+    pub storage: StorageConfig,
+    /// The S3 endpoint.
+    pub s3: S3Config,
+}
+
+/// Listening sockets and TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Plain-HTTP listening address. Default `127.0.0.1:8773`.
+    pub listen: SocketAddr,
+    /// HTTPS listening address; `None` disables HTTPS. Default `127.0.0.1:8774`.
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS. When unset, Kumo generates a self-signed certificate on
+    /// first start and writes it to `DATA_DIR/tls/cert.pem` for clients to trust.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key matching `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Extra DNS names (besides `localhost`, the S3 base domain and its wildcard) put in the
+    /// generated certificate.
+    pub tls_names: Vec<String>,
+    /// How long SIGTERM waits for in-flight requests before exiting anyway, in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8773)),
+            tls_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8774))),
+            tls_cert: None,
+            tls_key: None,
+            tls_names: Vec::new(),
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// The region this Kumo presents to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegionConfig {
+    /// Region name, as clients put it in their SigV4 credential scope. Default `us-east-1`.
+    pub name: String,
+    /// Availability zones of the region. Default `["us-east-1a"]`.
+    pub availability_zones: Vec<String>,
+}
+
+impl Default for RegionConfig {
+    fn default() -> Self {
+        Self {
+            name: "us-east-1".to_owned(),
+            availability_zones: vec!["us-east-1a".to_owned()],
+        }
+    }
+}
+
+/// Where Kumo keeps its state and data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Data directory: the state database, object data, credentials and the TLS certificate.
+    /// Default: `/var/lib/kumo` when running as root, else `$XDG_DATA_HOME/kumo`
+    /// (`~/.local/share/kumo`). `kumo serve --data-dir` overrides it.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The S3 endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3Config {
+    /// Base domain for virtual-hosted-style requests: `BUCKET.<base_domain>` addresses a bucket.
+    /// Path-style requests work on any host. Default `s3.localhost`.
+    pub base_domain: String,
+    /// Largest accepted single PUT (and part) in bytes. Default 5 GiB, as AWS.
+    pub max_object_size: u64,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            base_domain: "s3.localhost".to_owned(),
+            max_object_size: 5 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: origin.to_owned(),
+            source: Box::new(source),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that the type system cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let region = &self.region.name;
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(ConfigError::Invalid(format!(
+                "region.name {region:?} must be lowercase letters, digits and '-'"
+            )));
+        }
+        if self.region.availability_zones.is_empty() {
+            return Err(ConfigError::Invalid(
+                "region.availability_zones must name at least one zone".to_owned(),
+            ));
+        }
+        for zone in &self.region.availability_zones {
+            if !zone.starts_with(region.as_str()) || zone.len() <= region.len() {
+                return Err(ConfigError::Invalid(format!(
+                    "availability zone {zone:?} must be the region name followed by a letter, e.g. {region}a"
+                )));
+            }
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "server.tls_cert and server.tls_key must be set together".to_owned(),
+            ));
+        }
+        if self.server.tls_listen == Some(self.server.listen) {
+            return Err(ConfigError::Invalid(
+                "server.listen and server.tls_listen must differ".to_owned(),
+            ));
+        }
+        let domain = &self.s3.base_domain;
+        if domain.is_empty()
+            || domain.split('.').any(|label| {
+                label.is_empty()
+                    || !label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+        {
+            return Err(ConfigError::Invalid(format!(
+                "s3.base_domain {domain:?} is not a DNS name"
+            )));
+        }
+        if self.s3.max_object_size == 0 {
+            return Err(ConfigError::Invalid(
+                "s3.max_object_size must be positive".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The data directory: the configured one, or the platform default.
+    #[must_use]
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.storage.data_dir {
+            return dir.clone();
+        }
+        default_data_dir()
+    }
+}
+
+/// `/var/lib/kumo` for root, else `$XDG_DATA_HOME/kumo` or `~/.local/share/kumo`.
+#[must_use]
+pub fn default_data_dir() -> PathBuf {
+    let is_root = std::env::var_os("USER").is_some_and(|u| u == "root")
+        || std::env::var_os("HOME").is_some_and(|h| h == "/root");
+    if is_root {
+        return PathBuf::from("/var/lib/kumo");
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(xdg).join("kumo");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".local/share/kumo");
+    }
+    PathBuf::from("kumo-data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default() {
+        let config = Config::parse("", Path::new("empty.toml")).expect("empty config parses");
+        assert_eq!(config, Config::default());
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8773");
+        assert_eq!(config.region.name, "us-east-1");
+        assert_eq!(config.region.availability_zones, ["us-east-1a"]);
+    }
+
+    #[test]
+    fn example_file_matches_defaults() {
+        let text = include_str!("../kumo.example.toml");
+        let config = Config::parse(text, Path::new("kumo.example.toml")).expect("example parses");
+        let mut expected = Config::default();
+        expected.storage.data_dir = Some(PathBuf::from("/var/lib/kumo"));
+        assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = Config::parse("[server]\nlisten_typo = 1\n", Path::new("x.toml"))
+            .expect_err("unknown key must fail");
+        assert!(err.to_string().contains("listen_typo"), "{err}");
+    }
+
+    #[test]
+    fn zone_must_belong_to_region() {
+        let text = "[region]\nname = \"eu-west-1\"\navailability_zones = [\"us-east-1a\"]\n";
+        let err = Config::parse(text, Path::new("x.toml")).expect_err("zone outside region");
+        assert!(matches!(err, ConfigError::Invalid(_)));
+    }
+
+    #[test]
+    fn tls_cert_needs_key() {
+        let text = "[server]\ntls_cert = \"/etc/cert.pem\"\n";
+        assert!(Config::parse(text, Path::new("x.toml")).is_err());
+    }
+}

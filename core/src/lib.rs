@@ -1,0 +1,15 @@
+//! Kumo's core: the resource model and its rules.
+//!
+//! The protocol crates (`kumo-s3-api`, `kumo-ec2-api`) turn wire requests into calls on the
+//! services here and turn the results back into wire responses; the core decides. It knows the
+//! seam traits of `kumo-driver-api` and nothing of HTTP, XML or any concrete backend.
+//!
+//! Architecture invariant: nothing in this crate depends on hyper, s3s, quick-xml or a driver
+//! crate, and no error here carries an HTTP status or an AWS error string.
+
+pub mod error;
+pub mod iam;
+pub mod ids;
+pub mod records;
+
+pub use error::{Error, Result};

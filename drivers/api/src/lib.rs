@@ -1,0 +1,15 @@
+//! The seams between Kumo's core and the world.
+//!
+//! The core knows these traits and nothing else about storage, hypervisors or networks; each
+//! real backend lives in its own crate under `drivers/` and passes the contract suite in
+//! [`contract`] (feature `contract`). This crate has no native dependencies so that the core
+//! compiles and tests anywhere.
+
+pub mod object_store;
+pub mod state_store;
+
+#[cfg(feature = "contract")]
+pub mod contract;
+
+pub use object_store::{BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError};
+pub use state_store::{KeyRange, StateError, StateStore, WriteTxn, transact};

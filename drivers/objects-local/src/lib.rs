@@ -1,0 +1,1 @@
+//! Blobs as files on the local disk (written by the S3 work).

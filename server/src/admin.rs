@@ -1,0 +1,236 @@
+//! `kumo admin`: accounts and access keys.
+//!
+//! While `kumo serve` runs it holds the state database, so the CLI talks to it over a Unix
+//! socket in the data directory (`admin.sock`, mode 0600: only the operator can use it), one
+//! JSON request and one JSON answer per line. When no server runs, the CLI opens the data
+//! directory itself.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Subcommand;
+use kumo_core::iam::{AccessKey, Account, Iam, KeyStatus};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+
+/// `kumo admin …` commands.
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "kebab-case")]
+pub enum AdminCommand {
+    /// Creates an account and its first access key (printed once).
+    AccountCreate {
+        /// Unique account name.
+        name: String,
+    },
+    /// Lists accounts.
+    AccountList,
+    /// Creates an access key for an account (root credentials, or an IAM user's with --user).
+    KeyCreate {
+        /// Account id or name.
+        #[arg(long)]
+        account: String,
+        /// IAM user name the key belongs to.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Lists access keys (never their secrets).
+    KeyList {
+        /// Only this account's keys (id or name).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revokes an access key: requests signed with it are refused from now on.
+    KeyRevoke {
+        /// The access key id.
+        access_key_id: String,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AdminAnswer {
+    Ok(String),
+    Error(String),
+}
+
+fn key_line(key: &AccessKey) -> String {
+    let status = match key.status {
+        KeyStatus::Active => "Active",
+        KeyStatus::Inactive => "Inactive",
+    };
+    format!(
+        "{}\t{}\t{}\t{}",
+        key.id,
+        key.account_id,
+        key.user_name.as_deref().unwrap_or("(root)"),
+        status
+    )
+}
+
+fn secret_block(account: &Account, key: &AccessKey) -> String {
+    format!(
+        "account_id = {}\naccount_name = {}\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        account.id,
+        account.name,
+        key.id,
+        key.secret.expose()
+    )
+}
+
+/// Carries out one command against `iam`; the text is what the CLI prints.
+fn execute(iam: &Iam, command: &AdminCommand) -> kumo_core::Result<String> {
+    match command {
+        AdminCommand::AccountCreate { name } => {
+            let (account, key) = iam.create_account(name)?;
+            Ok(secret_block(&account, &key))
+        }
+        AdminCommand::AccountList => Ok(iam
+            .accounts()?
+            .iter()
+            .map(|a| format!("{}\t{}\n", a.id, a.name))
+            .collect()),
+        AdminCommand::KeyCreate { account, user } => {
+            let account = iam.resolve_account(account)?;
+            let key = iam.create_access_key(&account.id, user.as_deref())?;
+            Ok(secret_block(&account, &key))
+        }
+        AdminCommand::KeyList { account } => {
+            let account_id = match account {
+                Some(a) => Some(iam.resolve_account(a)?.id),
+                None => None,
+            };
+            Ok(iam
+                .access_keys(account_id.as_deref())?
+                .iter()
+                .map(|k| key_line(k) + "\n")
+                .collect())
+        }
+        AdminCommand::KeyRevoke { access_key_id } => {
+            let key = iam.revoke_access_key(access_key_id)?;
+            Ok(key_line(&key) + "\n")
+        }
+    }
+}
+
+/// The server side of the admin socket.
+#[derive(Debug, Clone)]
+pub struct AdminServer {
+    iam: Iam,
+}
+
+impl AdminServer {
+    /// Serves `iam`.
+    pub fn new(iam: Iam) -> Self {
+        Self { iam }
+    }
+
+    /// Listens on `path` until `stop` turns true.
+    pub async fn serve(self, path: PathBuf, mut stop: watch::Receiver<bool>) {
+        let _ = std::fs::remove_file(&path);
+        let listener = match bind_private(&path) {
+            Ok(l) => l,
+            Err(err) => {
+                tracing::error!(path = %path.display(), error = %err, "admin socket unavailable");
+                return;
+            }
+        };
+        let this = Arc::new(self);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let this = this.clone();
+                        tokio::spawn(async move {
+                            if let Err(err) = this.session(stream).await {
+                                tracing::warn!(error = %err, "admin session failed");
+                            }
+                        });
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "admin accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                },
+                _ = stop.changed() => break,
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+
+    async fn session(&self, stream: UnixStream) -> anyhow::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        while let Some(line) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await?? {
+            let answer = match serde_json::from_str::<AdminCommand>(&line) {
+                Ok(command) => {
+                    let iam = self.iam.clone();
+                    let result = tokio::task::spawn_blocking(move || execute(&iam, &command)).await;
+                    match result {
+                        Ok(Ok(text)) => AdminAnswer::Ok(text),
+                        Ok(Err(err)) => AdminAnswer::Error(err.to_string()),
+                        Err(err) => AdminAnswer::Error(format!("internal failure: {err}")),
+                    }
+                }
+                Err(err) => AdminAnswer::Error(format!("malformed admin request: {err}")),
+            };
+            let mut out = serde_json::to_string(&answer)?;
+            out.push('\n');
+            write.write_all(out.as_bytes()).await?;
+        }
+        Ok(())
+    }
+}
+
+fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Runs a command: through the running server's socket, or on the data directory directly.
+pub fn run(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
+    let socket = data_dir.join("admin.sock");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let via_socket = runtime.block_on(async {
+        let Ok(stream) = UnixStream::connect(&socket).await else {
+            return Ok::<_, anyhow::Error>(None);
+        };
+        let (read, mut write) = stream.into_split();
+        let mut line = serde_json::to_string(&command)?;
+        line.push('\n');
+        write.write_all(line.as_bytes()).await?;
+        let mut lines = BufReader::new(read).lines();
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .context("the server did not answer within 30 s")??
+            .context("the server closed the admin socket")?;
+        Ok(Some(serde_json::from_str::<AdminAnswer>(&answer)?))
+    })?;
+    let answer = match via_socket {
+        Some(answer) => answer,
+        None => {
+            let path = data_dir.join("state.redb");
+            if !path.exists() {
+                anyhow::bail!("no Kumo state in {} (run `kumo serve` first)", data_dir.display());
+            }
+            let store = kumo_state_redb::RedbStateStore::open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            let iam = Iam::new(Arc::new(store));
+            match execute(&iam, &command) {
+                Ok(text) => AdminAnswer::Ok(text),
+                Err(err) => AdminAnswer::Error(err.to_string()),
+            }
+        }
+    };
+    match answer {
+        AdminAnswer::Ok(text) => {
+            print!("{text}");
+            Ok(())
+        }
+        AdminAnswer::Error(msg) => anyhow::bail!(msg),
+    }
+}

@@ -1,0 +1,198 @@
+//! `kumo serve`: opens the state, bootstraps the administrator, binds the listeners, serves
+//! until SIGTERM or SIGINT, then drains in-flight requests.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use kumo_core::iam::Iam;
+use kumo_driver_api::StateStore;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::router::Router;
+
+/// Logs to stderr, one line per event; `RUST_LOG` overrides the default `info` level.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        // s3s logs every error response at ERROR level; the access line already records them.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting {} to its owner", dir.display()))?;
+    Ok(())
+}
+
+/// Runs Kumo until a termination signal.
+pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir();
+    prepare_data_dir(&data_dir)?;
+    tracing::info!(data_dir = %data_dir.display(), "starting kumo {}", env!("CARGO_PKG_VERSION"));
+
+    let state_path = data_dir.join("state.redb");
+    let state: Arc<dyn StateStore> = Arc::new(
+        kumo_state_redb::RedbStateStore::open(&state_path)
+            .with_context(|| format!("opening {} (is another kumo running on this data directory?)", state_path.display()))?,
+    );
+    let iam = Iam::new(state.clone());
+    let (account, key, created) = iam.bootstrap_admin()?;
+    let endpoint = format!("http://{}", config.server.listen);
+    crate::credentials::write_files(&data_dir, &key, &config.region.name, &endpoint)
+        .context("writing the credentials file")?;
+    tracing::info!(
+        account = %account.id,
+        access_key_id = %key.id,
+        created,
+        credentials = %data_dir.join("credentials").display(),
+        "administrator credentials ready"
+    );
+
+    let s3 = kumo_s3_api::build(
+        iam.clone(),
+        &kumo_s3_api::S3Options {
+            base_domain: config.s3.base_domain.clone(),
+            region: config.region.name.clone(),
+        },
+    );
+    let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name);
+    let router = Arc::new(Router::new(s3, query));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection task holds a clone of `alive`; when all are gone, `drained` yields None.
+    let (alive, mut drained) = mpsc::channel::<()>(1);
+    let conns = Conns { alive, stop: stop_rx.clone() };
+    let mut tasks = Vec::new();
+
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("binding {}", config.server.listen))?;
+    tracing::info!(addr = %config.server.listen, "listening (HTTP)");
+    tasks.push(tokio::spawn(accept_loop(listener, None, router.clone(), conns.clone())));
+
+    if let Some(addr) = config.server.tls_listen {
+        let tls = crate::tls::server_config(&config, &data_dir)?;
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        tracing::info!(%addr, cert = %crate::tls::generated_paths(&data_dir).0.display(), "listening (HTTPS)");
+        tasks.push(tokio::spawn(accept_loop(listener, Some(acceptor), router.clone(), conns.clone())));
+    }
+
+    let admin = crate::admin::AdminServer::new(iam.clone());
+    tasks.push(tokio::spawn(admin.serve(data_dir.join("admin.sock"), stop_rx.clone())));
+
+    router.set_ready();
+    tracing::info!("ready");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: draining in-flight requests");
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    drop(conns);
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    tokio::select! {
+        _ = drained.recv() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(grace) => tracing::warn!(?grace, "grace period over; closing remaining connections"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+        }
+        _ => {
+            tracing::warn!("cannot install signal handlers; waiting for Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// What every connection task carries: a liveness token and the stop signal.
+#[derive(Clone)]
+struct Conns {
+    alive: mpsc::Sender<()>,
+    stop: watch::Receiver<bool>,
+}
+
+async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, router: Arc<Router>, conns: Conns) {
+    let mut stop = conns.stop.clone();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    // EMFILE and friends: back off briefly rather than spin.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => return,
+        };
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(error = %err, "TCP_NODELAY failed");
+        }
+        let router = router.clone();
+        match tls.clone() {
+            None => {
+                tokio::spawn(serve_connection(TokioIo::new(stream), peer, router, conns.clone()));
+            }
+            Some(acceptor) => {
+                let conns = conns.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => serve_connection(TokioIo::new(tls_stream), peer, router, conns).await,
+                        Ok(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Serves one connection until it ends; on stop, lets in-flight requests finish, then closes.
+async fn serve_connection<I>(io: TokioIo<I>, peer: SocketAddr, router: Arc<Router>, conns: Conns)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let Conns { alive, mut stop } = conns;
+    let service = hyper::service::service_fn(move |req| router.clone().handle(req));
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(%peer, error = %err, "connection ended with an error");
+    }
+    drop(alive);
+}

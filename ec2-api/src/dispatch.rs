@@ -107,7 +107,10 @@ impl QueryFront {
     /// Handles one request for `service`.
     pub fn handle(&self, service: QueryService, req: &QueryRequest) -> QueryResponse {
         let protocol = service.protocol();
-        match self.authenticate(service, req).and_then(|p| self.dispatch(service, req, &p)) {
+        match self
+            .authenticate(service, req)
+            .and_then(|p| self.dispatch(service, req, &p))
+        {
             Ok(body) => QueryResponse {
                 status: StatusCode::OK,
                 body,
@@ -121,11 +124,19 @@ impl QueryFront {
         }
     }
 
-    fn authenticate(&self, service: QueryService, req: &QueryRequest) -> Result<Principal, QueryError> {
+    fn authenticate(
+        &self,
+        service: QueryService,
+        req: &QueryRequest,
+    ) -> Result<Principal, QueryError> {
         let protocol = service.protocol();
         let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
-        let signed = sigv4::parse(header("authorization"), header("x-amz-date"), req.query.as_deref())
-            .map_err(|e| QueryError::from_auth(protocol, &e))?;
+        let signed = sigv4::parse(
+            header("authorization"),
+            header("x-amz-date"),
+            req.query.as_deref(),
+        )
+        .map_err(|e| QueryError::from_auth(protocol, &e))?;
         sigv4::check_time(&signed, time::OffsetDateTime::now_utc())
             .map_err(|e| QueryError::from_auth(protocol, &e))?;
         if !service.is_global() && signed.region != *self.region {
@@ -134,8 +145,12 @@ impl QueryFront {
                 signed.region, self.region
             );
             return Err(match protocol {
-                ServiceProtocol::Ec2Query => QueryError::new(StatusCode::UNAUTHORIZED, "AuthFailure", message),
-                ServiceProtocol::AwsQuery => QueryError::new(StatusCode::FORBIDDEN, "SignatureDoesNotMatch", message),
+                ServiceProtocol::Ec2Query => {
+                    QueryError::new(StatusCode::UNAUTHORIZED, "AuthFailure", message)
+                }
+                ServiceProtocol::AwsQuery => {
+                    QueryError::new(StatusCode::FORBIDDEN, "SignatureDoesNotMatch", message)
+                }
             });
         }
         let key = match self.iam.authenticate(&signed.access_key_id) {
@@ -160,12 +175,20 @@ impl QueryFront {
         sigv4::verify(key.secret.expose(), &signed, &parts)
             .map_err(|e| QueryError::from_auth(protocol, &e))?;
         if payload_hash != "UNSIGNED-PAYLOAD" && payload_hash != sigv4::payload_hash(&req.body) {
-            return Err(QueryError::from_auth(protocol, &sigv4::SigV4Error::Mismatch));
+            return Err(QueryError::from_auth(
+                protocol,
+                &sigv4::SigV4Error::Mismatch,
+            ));
         }
         Ok(key.principal())
     }
 
-    fn dispatch(&self, service: QueryService, req: &QueryRequest, principal: &Principal) -> Result<String, QueryError> {
+    fn dispatch(
+        &self,
+        service: QueryService,
+        req: &QueryRequest,
+        principal: &Principal,
+    ) -> Result<String, QueryError> {
         let is_form = req
             .headers
             .get(http::header::CONTENT_TYPE)
@@ -173,7 +196,10 @@ impl QueryFront {
             .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
         let params = Params::parse(req.query.as_deref(), is_form.then_some(&req.body[..]));
         let Some(action) = params.action() else {
-            return Err(QueryError::client("MissingAction", "The request must contain the parameter Action"));
+            return Err(QueryError::client(
+                "MissingAction",
+                "The request must contain the parameter Action",
+            ));
         };
         tracing::debug!(action, "query action");
         match (service, action) {

@@ -97,7 +97,11 @@ impl QueryError {
                 Self::client("RequestExpired", format!("Request has expired: {err}"))
             }
             (ServiceProtocol::AwsQuery, SigV4Error::Skewed(_) | SigV4Error::Expired(_)) => {
-                Self::new(forbidden, "SignatureDoesNotMatch", format!("Signature expired: {err}"))
+                Self::new(
+                    forbidden,
+                    "SignatureDoesNotMatch",
+                    format!("Signature expired: {err}"),
+                )
             }
             (ServiceProtocol::Ec2Query, SigV4Error::Malformed(m)) => {
                 Self::new(StatusCode::UNAUTHORIZED, "AuthFailure", m.clone())
@@ -150,7 +154,11 @@ impl QueryError {
             ServiceProtocol::AwsQuery => {
                 w.open_ns("ErrorResponse", "https://iam.amazonaws.com/doc/2010-05-08/");
                 w.open("Error");
-                let kind = if self.status.is_server_error() { "Receiver" } else { "Sender" };
+                let kind = if self.status.is_server_error() {
+                    "Receiver"
+                } else {
+                    "Sender"
+                };
                 w.element("Type", kind);
                 w.element("Code", &self.code);
                 w.element("Message", &self.message);
@@ -186,7 +194,8 @@ mod tests {
 
     #[test]
     fn ec2_shape() {
-        let xml = QueryError::unsupported_operation("RunInstances").to_xml(ServiceProtocol::Ec2Query, "req-1");
+        let xml = QueryError::unsupported_operation("RunInstances")
+            .to_xml(ServiceProtocol::Ec2Query, "req-1");
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>UnsupportedOperation</Code>\

@@ -41,7 +41,10 @@ impl Params {
     }
 
     /// Every parameter whose name starts with `prefix`, in name order.
-    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         self.map
             .range(prefix.to_owned()..)
             .take_while(move |(k, _)| k.starts_with(prefix))

@@ -78,16 +78,31 @@ fn parse_scope(credential: &str) -> Result<(String, String, String, String), Sig
     let region = parts.next().unwrap_or_default();
     let date = parts.next().unwrap_or_default();
     let akid = parts.next().unwrap_or_default();
-    if terminator != "aws4_request" || akid.is_empty() || date.len() != 8 || region.is_empty() || service.is_empty() {
-        return Err(malformed(format!("credential scope {credential:?} is not AKID/DATE/REGION/SERVICE/aws4_request")));
+    if terminator != "aws4_request"
+        || akid.is_empty()
+        || date.len() != 8
+        || region.is_empty()
+        || service.is_empty()
+    {
+        return Err(malformed(format!(
+            "credential scope {credential:?} is not AKID/DATE/REGION/SERVICE/aws4_request"
+        )));
     }
-    Ok((akid.to_owned(), date.to_owned(), region.to_owned(), service.to_owned()))
+    Ok((
+        akid.to_owned(),
+        date.to_owned(),
+        region.to_owned(),
+        service.to_owned(),
+    ))
 }
 
 /// Reads the credential scope of a request without verifying it: used to route by service.
 /// Looks at the `Authorization` header first, then at `X-Amz-Credential` in the query.
 #[must_use]
-pub fn credential_scope(authorization: Option<&str>, query: Option<&str>) -> Option<(String, String)> {
+pub fn credential_scope(
+    authorization: Option<&str>,
+    query: Option<&str>,
+) -> Option<(String, String)> {
     if let Some(auth) = authorization
         && let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256")
     {
@@ -168,9 +183,13 @@ pub fn parse(
     let (access_key_id, scope_date, region, service) = parse_scope(&credential)?;
     let expires = match expires {
         Some(e) => {
-            let secs: i64 = e.parse().map_err(|_| malformed("X-Amz-Expires is not a number"))?;
+            let secs: i64 = e
+                .parse()
+                .map_err(|_| malformed("X-Amz-Expires is not a number"))?;
             if !(1..=MAX_PRESIGN_SECS).contains(&secs) {
-                return Err(malformed("X-Amz-Expires must be between 1 and 604800 seconds"));
+                return Err(malformed(
+                    "X-Amz-Expires must be between 1 and 604800 seconds",
+                ));
             }
             Some(secs)
         }
@@ -205,7 +224,9 @@ pub fn parse_amz_date(s: &str) -> Result<OffsetDateTime, SigV4Error> {
 pub fn check_time(req: &SignedRequest, now: OffsetDateTime) -> Result<(), SigV4Error> {
     let t = parse_amz_date(&req.amz_date)?;
     if !req.amz_date.starts_with(&req.date) {
-        return Err(malformed("X-Amz-Date does not match the credential scope date"));
+        return Err(malformed(
+            "X-Amz-Date does not match the credential scope date",
+        ));
     }
     let delta = (now - t).whole_seconds();
     match req.expires {
@@ -247,7 +268,9 @@ fn canonical_uri(raw_path: &str) -> String {
 
 /// The sorted, encoded query string; a presigned request's own signature is left out.
 fn canonical_query(query: Option<&str>) -> String {
-    let Some(query) = query else { return String::new() };
+    let Some(query) = query else {
+        return String::new();
+    };
     let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k != "X-Amz-Signature")
         .map(|(k, v)| (encode(&k), encode(&v)))
@@ -342,7 +365,11 @@ pub fn signature(secret: &str, req: &SignedRequest, string_to_sign: &str) -> Str
 }
 
 /// Verifies a parsed request against its parts and the caller's secret, in constant time.
-pub fn verify(secret: &str, req: &SignedRequest, parts: &RequestParts<'_>) -> Result<(), SigV4Error> {
+pub fn verify(
+    secret: &str,
+    req: &SignedRequest,
+    parts: &RequestParts<'_>,
+) -> Result<(), SigV4Error> {
     if !req.signed_headers.iter().any(|h| h == "host") {
         return Err(malformed("the host header must be signed"));
     }
@@ -357,7 +384,11 @@ pub fn verify(secret: &str, req: &SignedRequest, parts: &RequestParts<'_>) -> Re
             .zip(given)
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    if same { Ok(()) } else { Err(SigV4Error::Mismatch) }
+    if same {
+        Ok(())
+    } else {
+        Err(SigV4Error::Mismatch)
+    }
 }
 
 /// Hex SHA-256 of a payload.
@@ -388,10 +419,17 @@ mod tests {
         let auth = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, \
                     SignedHeaders=content-type;host;x-amz-date, \
                     Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
-        let req = parse(Some(auth), Some("20150830T123600Z"), Some("Action=ListUsers&Version=2010-05-08"))
-            .expect("parses");
+        let req = parse(
+            Some(auth),
+            Some("20150830T123600Z"),
+            Some("Action=ListUsers&Version=2010-05-08"),
+        )
+        .expect("parses");
         let headers = headers_of(&[
-            ("content-type", "application/x-www-form-urlencoded; charset=utf-8"),
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
             ("host", "iam.amazonaws.com"),
             ("x-amz-date", "20150830T123600Z"),
         ]);
@@ -431,7 +469,10 @@ mod tests {
                     SignedHeaders=host;x-amz-date, \
                     Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
         let req = parse(Some(auth), Some("20150830T123600Z"), None).expect("parses");
-        let headers = headers_of(&[("host", "example.amazonaws.com"), ("x-amz-date", "20150830T123600Z")]);
+        let headers = headers_of(&[
+            ("host", "example.amazonaws.com"),
+            ("x-amz-date", "20150830T123600Z"),
+        ]);
         let parts = RequestParts {
             method: "GET",
             raw_path: "/",
@@ -471,17 +512,37 @@ mod tests {
         };
         let t = parse_amz_date("20150830T123600Z").expect("date");
         assert!(check_time(&req, t + time::Duration::minutes(14)).is_ok());
-        assert!(matches!(check_time(&req, t + time::Duration::minutes(16)), Err(SigV4Error::Skewed(_))));
-        assert!(matches!(check_time(&req, t - time::Duration::minutes(16)), Err(SigV4Error::Skewed(_))));
-        let presigned = SignedRequest { expires: Some(60), ..req };
+        assert!(matches!(
+            check_time(&req, t + time::Duration::minutes(16)),
+            Err(SigV4Error::Skewed(_))
+        ));
+        assert!(matches!(
+            check_time(&req, t - time::Duration::minutes(16)),
+            Err(SigV4Error::Skewed(_))
+        ));
+        let presigned = SignedRequest {
+            expires: Some(60),
+            ..req
+        };
         assert!(check_time(&presigned, t + time::Duration::seconds(59)).is_ok());
-        assert!(matches!(check_time(&presigned, t + time::Duration::seconds(61)), Err(SigV4Error::Expired(_))));
+        assert!(matches!(
+            check_time(&presigned, t + time::Duration::seconds(61)),
+            Err(SigV4Error::Expired(_))
+        ));
     }
 
     #[test]
     fn malformed_inputs_do_not_panic() {
-        for auth in ["", "AWS4-HMAC-SHA256", "AWS4-HMAC-SHA256 Credential=", "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=x"] {
-            assert!(parse(Some(auth), Some("x"), None).is_err() || parse(Some(auth), None, None).is_err());
+        for auth in [
+            "",
+            "AWS4-HMAC-SHA256",
+            "AWS4-HMAC-SHA256 Credential=",
+            "AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=x",
+        ] {
+            assert!(
+                parse(Some(auth), Some("x"), None).is_err()
+                    || parse(Some(auth), None, None).is_err()
+            );
         }
         assert!(parse_amz_date("garbage").is_err());
         assert_eq!(parse(None, None, None), Err(SigV4Error::Missing));

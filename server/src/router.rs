@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use kumo_ec2_api::dispatch::unauthenticated;
@@ -50,8 +50,8 @@ impl std::fmt::Debug for Router {
     }
 }
 
-fn is_form(req: &Request<Incoming>) -> bool {
-    req.headers()
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"))
@@ -61,14 +61,13 @@ fn query_has(query: Option<&str>, name: &str) -> bool {
     query.is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == name))
 }
 
-fn classify(req: &Request<Incoming>) -> Route {
-    let path = req.uri().path();
-    let query = req.uri().query();
-    if path == HEALTH_PATH && matches!(*req.method(), Method::GET | Method::HEAD) {
+fn classify(method: &Method, uri: &http::Uri, headers: &HeaderMap) -> Route {
+    let path = uri.path();
+    let query = uri.query();
+    if path == HEALTH_PATH && matches!(*method, Method::GET | Method::HEAD) {
         return Route::Health;
     }
-    let authorization = req
-        .headers()
+    let authorization = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     if let Some((_, service)) = kumo_ec2_api::sigv4::credential_scope(authorization, query) {
@@ -84,7 +83,7 @@ fn classify(req: &Request<Incoming>) -> Route {
     // Query call (`Action=` on `/`).
     let query_shaped = path == "/"
         && authorization.is_none()
-        && ((*req.method() == Method::POST && is_form(req)) || query_has(query, "Action"));
+        && ((*method == Method::POST && is_form(headers)) || query_has(query, "Action"));
     if query_shaped {
         // EC2 requests always carry Version=2016-11-15; the body is not read for an unsigned call.
         let protocol = if query.is_some_and(|q| q.contains("Version=2016-11-15")) {
@@ -139,12 +138,15 @@ impl Router {
     }
 
     /// Serves one request. Never fails: every failure is an AWS-shaped response.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Response<Body>, Infallible> {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..16].to_owned();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let route = classify(&req);
+        let route = classify(req.method(), req.uri(), req.headers());
         let span = tracing::info_span!("request", id = %request_id);
         let mut resp = self
             .dispatch(route.clone(), req, &request_id)
@@ -178,7 +180,12 @@ impl Router {
         Ok(resp)
     }
 
-    async fn dispatch(&self, route: Route, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+    async fn dispatch(
+        &self,
+        route: Route,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> Response<Body> {
         match route {
             Route::Health => {
                 let ready = self.ready.load(Ordering::Acquire);
@@ -202,7 +209,10 @@ impl Router {
                     "UnknownService",
                     format!("The service {service:?} is not offered by this Kumo endpoint."),
                 );
-                xml_response(err.status, err.to_xml(ServiceProtocol::AwsQuery, request_id))
+                xml_response(
+                    err.status,
+                    err.to_xml(ServiceProtocol::AwsQuery, request_id),
+                )
             }
         }
     }
@@ -212,10 +222,9 @@ impl Router {
             Ok(resp) => resp,
             Err(err) => {
                 tracing::error!(error = ?err, "s3 service failed");
-                let body = format!(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
-                     <Message>We encountered an internal error. Please try again.</Message></Error>"
-                );
+                let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
+                            <Message>We encountered an internal error. Please try again.</Message></Error>"
+                    .to_owned();
                 let mut resp = Response::new(Body::from(body));
                 *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 resp
@@ -252,7 +261,12 @@ impl Router {
         Response::from_parts(parts, Body::from(bytes))
     }
 
-    async fn query(&self, service: QueryService, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+    async fn query(
+        &self,
+        service: QueryService,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> Response<Body> {
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_QUERY_BODY).collect().await {
             Ok(b) => b.to_bytes(),
@@ -260,7 +274,9 @@ impl Router {
                 let e = kumo_ec2_api::QueryError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "RequestEntityTooLarge",
-                    format!("The request body could not be read or exceeds {MAX_QUERY_BODY} bytes: {err}"),
+                    format!(
+                        "The request body could not be read or exceeds {MAX_QUERY_BODY} bytes: {err}"
+                    ),
                 );
                 return xml_response(e.status, e.to_xml(service.protocol(), request_id));
             }
@@ -295,6 +311,116 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn route(method: Method, uri: &str, headers: &[(&'static str, &str)]) -> Route {
+        let uri: http::Uri = uri.parse().expect("uri");
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, HeaderValue::from_str(v).expect("header"));
+        }
+        classify(&method, &uri, &map)
+    }
+
+    fn sigv4(service: &str) -> String {
+        format!(
+            "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20260101/us-east-1/{service}/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature=00"
+        )
+    }
+
+    #[test]
+    fn routes_by_credential_scope() {
+        let form = (
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        );
+        assert_eq!(route(Method::GET, "/_kumo/health", &[]), Route::Health);
+        assert_eq!(
+            route(
+                Method::GET,
+                "/bucket/key",
+                &[("authorization", &sigv4("s3"))]
+            ),
+            Route::S3
+        );
+        assert_eq!(
+            route(Method::POST, "/", &[("authorization", &sigv4("ec2")), form]),
+            Route::Query(QueryService::Ec2)
+        );
+        assert_eq!(
+            route(Method::POST, "/", &[("authorization", &sigv4("sts")), form]),
+            Route::Query(QueryService::Sts)
+        );
+        assert_eq!(
+            route(
+                Method::POST,
+                "/",
+                &[("authorization", &sigv4("elasticloadbalancing")), form]
+            ),
+            Route::Query(QueryService::Elbv2)
+        );
+        assert_eq!(
+            route(Method::POST, "/", &[("authorization", &sigv4("iam")), form]),
+            Route::Query(QueryService::Iam)
+        );
+        assert_eq!(
+            route(Method::POST, "/", &[("authorization", &sigv4("lambda"))]),
+            Route::UnknownService("lambda".to_owned())
+        );
+        // Presigned S3 URLs carry the scope in the query.
+        assert_eq!(
+            route(
+                Method::GET,
+                "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fs3%2Faws4_request",
+                &[]
+            ),
+            Route::S3
+        );
+    }
+
+    #[test]
+    fn unsigned_requests() {
+        // SigV2 and anonymous requests are S3's.
+        assert_eq!(
+            route(
+                Method::GET,
+                "/b/k?AWSAccessKeyId=AKIA&Signature=x&Expires=1",
+                &[]
+            ),
+            Route::S3
+        );
+        assert_eq!(
+            route(Method::GET, "/b/k", &[("authorization", "AWS AKIA:sig")]),
+            Route::S3
+        );
+        assert_eq!(route(Method::GET, "/", &[]), Route::S3);
+        // Browser POST uploads are multipart forms to a bucket: S3.
+        assert_eq!(
+            route(
+                Method::POST,
+                "/bucket",
+                &[("content-type", "multipart/form-data; boundary=x")]
+            ),
+            Route::S3
+        );
+        // Unsigned Query calls get the protocol's authentication error.
+        assert_eq!(
+            route(
+                Method::GET,
+                "/?Action=DescribeInstances&Version=2016-11-15",
+                &[]
+            ),
+            Route::UnsignedQuery(ServiceProtocol::Ec2Query)
+        );
+        assert_eq!(
+            route(
+                Method::POST,
+                "/",
+                &[("content-type", "application/x-www-form-urlencoded")]
+            ),
+            Route::UnsignedQuery(ServiceProtocol::AwsQuery)
+        );
+    }
 
     #[test]
     fn request_id_is_added_once() {

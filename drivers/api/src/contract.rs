@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::{BlobId, ByteStream, KeyRange, ObjectStore, ObjectStoreError, StateError, StateStore};
-use crate::{transact, WriteTxn};
+use crate::{WriteTxn, transact};
 
 const T: &str = "contract_t";
 const U: &str = "contract_u";
@@ -30,7 +30,12 @@ fn put_row(store: &dyn StateStore, table: &'static str, key: &[u8], value: &[u8]
 
 fn get_missing_is_none(store: &dyn StateStore) {
     assert_eq!(store.get(T, b"missing").expect("get"), None);
-    assert_eq!(store.get("never_written", b"x").expect("get from new table"), None);
+    assert_eq!(
+        store
+            .get("never_written", b"x")
+            .expect("get from new table"),
+        None
+    );
     let rows = store
         .scan("never_written", b"", KeyRange::all(), 10)
         .expect("scan new table");
@@ -80,13 +85,29 @@ fn scan_orders_and_bounds(store: &dyn StateStore) {
     };
     let all = keys(store.scan(U, b"", KeyRange::all(), 100).expect("scan"));
     assert_eq!(all, ["a/1", "b", "b/1", "b/10", "b/2", "c"]);
-    let prefixed = keys(store.scan(U, b"b/", KeyRange::prefix(b"b/"), 100).expect("scan"));
+    let prefixed = keys(
+        store
+            .scan(U, b"b/", KeyRange::prefix(b"b/"), 100)
+            .expect("scan"),
+    );
     assert_eq!(prefixed, ["b/1", "b/10", "b/2"]);
-    let limited = keys(store.scan(U, b"b/", KeyRange::prefix(b"b/"), 2).expect("scan"));
+    let limited = keys(
+        store
+            .scan(U, b"b/", KeyRange::prefix(b"b/"), 2)
+            .expect("scan"),
+    );
     assert_eq!(limited, ["b/1", "b/10"]);
-    let after = keys(store.scan(U, b"b/", KeyRange::after(b"b/10"), 100).expect("scan"));
+    let after = keys(
+        store
+            .scan(U, b"b/", KeyRange::after(b"b/10"), 100)
+            .expect("scan"),
+    );
     assert_eq!(after, ["b/2"]);
-    let from = keys(store.scan(U, b"", KeyRange::from(b"b/10"), 100).expect("scan"));
+    let from = keys(
+        store
+            .scan(U, b"", KeyRange::from(b"b/10"), 100)
+            .expect("scan"),
+    );
     assert_eq!(from, ["b/10", "b/2", "c"]);
     let zero = store.scan(U, b"", KeyRange::all(), 0).expect("scan");
     assert!(zero.is_empty());
@@ -130,7 +151,10 @@ fn aborted_transaction_writes_nothing(store: &dyn StateStore) {
         Ok(7)
     });
     assert_eq!(committed.expect("commits"), 7);
-    assert_eq!(store.get(T, b"committed").expect("get"), Some(b"y".to_vec()));
+    assert_eq!(
+        store.get(T, b"committed").expect("get"),
+        Some(b"y".to_vec())
+    );
 }
 
 fn transaction_reads_its_own_writes(store: &dyn StateStore) {
@@ -152,8 +176,14 @@ fn transaction_reads_its_own_writes(store: &dyn StateStore) {
 fn tables_are_separate(store: &dyn StateStore) {
     put_row(store, "contract_x", b"same", b"x");
     put_row(store, "contract_y", b"same", b"y");
-    assert_eq!(store.get("contract_x", b"same").expect("get"), Some(b"x".to_vec()));
-    assert_eq!(store.get("contract_y", b"same").expect("get"), Some(b"y".to_vec()));
+    assert_eq!(
+        store.get("contract_x", b"same").expect("get"),
+        Some(b"x".to_vec())
+    );
+    assert_eq!(
+        store.get("contract_y", b"same").expect("get"),
+        Some(b"y".to_vec())
+    );
 }
 
 fn body(chunks: Vec<Result<Bytes, std::io::Error>>) -> ByteStream {
@@ -185,7 +215,13 @@ pub async fn object_store_suite(store: Arc<dyn ObjectStore>) {
     assert_eq!(store.len(&id("blob-1")).await.expect("len"), len);
     let full = read_all(store.get(&id("blob-1"), 0..len).await.expect("get")).await;
     assert_eq!(full, data);
-    let part = read_all(store.get(&id("blob-1"), 70_000..70_010).await.expect("get range")).await;
+    let part = read_all(
+        store
+            .get(&id("blob-1"), 70_000..70_010)
+            .await
+            .expect("get range"),
+    )
+    .await;
     assert_eq!(part, &data[70_000..70_010]);
     let empty_range = read_all(store.get(&id("blob-1"), 5..5).await.expect("empty range")).await;
     assert!(empty_range.is_empty());
@@ -195,9 +231,16 @@ pub async fn object_store_suite(store: Arc<dyn ObjectStore>) {
     ));
 
     // Empty blob.
-    let len = store.put(&id("empty"), body(vec![])).await.expect("put empty");
+    let len = store
+        .put(&id("empty"), body(vec![]))
+        .await
+        .expect("put empty");
     assert_eq!(len, 0);
-    assert!(read_all(store.get(&id("empty"), 0..0).await.expect("get")).await.is_empty());
+    assert!(
+        read_all(store.get(&id("empty"), 0..0).await.expect("get"))
+            .await
+            .is_empty()
+    );
 
     // Ids are never overwritten.
     assert!(matches!(
@@ -232,7 +275,10 @@ pub async fn object_store_suite(store: Arc<dyn ObjectStore>) {
     listed.sort();
     assert_eq!(listed, ["blob-1", "empty"]);
     store.delete(&id("blob-1")).await.expect("delete");
-    store.delete(&id("blob-1")).await.expect("delete missing is fine");
+    store
+        .delete(&id("blob-1"))
+        .await
+        .expect("delete missing is fine");
     assert!(matches!(
         store.get(&id("blob-1"), 0..1).await,
         Err(ObjectStoreError::NotFound(_))

@@ -17,3 +17,6 @@ pub use node::{
     Blob, Node, Structure, Timestamp, Typed, enum_from_node, put, retype, retype_none, take,
 };
 pub use shape::{ErrorInfo, ListShape, MapShape, Member, Operation, Service, Shape, StructShape};
+
+#[cfg(test)]
+mod tests;

@@ -298,14 +298,21 @@ def require_tool(name: str) -> str:
     return path
 
 
-def aws_env(ep: Endpoint, home: Path) -> dict:
+def tool_env(home: Path) -> dict:
+    """Environment for a CLI tool: private HOME, and no AWS_* settings leaking in from the
+    caller (an inherited AWS_CA_BUNDLE, profile or key would change what is tested)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = str(home)
+    return env
+
+
+def aws_env(ep: Endpoint, home: Path) -> dict:
+    env = tool_env(home)
     env.update(
         AWS_SHARED_CREDENTIALS_FILE=str(ep.credentials_file),
         AWS_CONFIG_FILE=str(home / "aws-config-none"),
         AWS_DEFAULT_REGION=REGION,
         AWS_PAGER="",
-        HOME=str(home),
     )
     return env
 

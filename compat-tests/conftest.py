@@ -4,7 +4,8 @@ Run: `KUMO_BIN=target/release/kumo python3 -m pytest compat-tests/ -q`.
 
 Developer aid (not used by `cargo xtask test`): `COMPAT_EXTERNAL_S3=http://127.0.0.1:PORT`
 points the S3 tests at an already-running S3 server (e.g. moto) with access key `testing`;
-tests that need the Kumo binary itself then skip loudly, and only the `http` transport runs.
+tests that need the Kumo binary itself then skip loudly. The `https` transport runs too when
+`COMPAT_EXTERNAL_S3_TLS=https://127.0.0.1:PORT` and `COMPAT_EXTERNAL_CA=cert.pem` are set.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def _getaddrinfo(host, *args, **kwargs):
 socket.getaddrinfo = _getaddrinfo
 
 EXTERNAL = os.environ.get("COMPAT_EXTERNAL_S3")
-TRANSPORTS = ["http"] if EXTERNAL else ["http", "https"]
+EXTERNAL_TLS = os.environ.get("COMPAT_EXTERNAL_S3_TLS")
+EXTERNAL_CA = os.environ.get("COMPAT_EXTERNAL_CA")
+TRANSPORTS = ["http", "https"] if (not EXTERNAL or (EXTERNAL_TLS and EXTERNAL_CA)) else ["http"]
 
 
 def kumo_binary() -> str:
@@ -82,18 +85,20 @@ def kumo_server(kumo, kumo_bin) -> KumoServer:
     return kumo
 
 
-def _external_endpoint(workdir: Path) -> Endpoint:
+def _external_endpoint(workdir: Path, transport: str = "http") -> Endpoint:
     creds = workdir / "external-credentials"
     creds.write_text("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
-    port = int(EXTERNAL.rsplit(":", 1)[1].strip("/"))
-    return Endpoint("http", EXTERNAL.rstrip("/"), port, "testing", "testing", None, creds)
+    url = (EXTERNAL if transport == "http" else EXTERNAL_TLS).rstrip("/")
+    port = int(url.rsplit(":", 1)[1])
+    ca = Path(EXTERNAL_CA) if transport == "https" else None
+    return Endpoint(transport, url, port, "testing", "testing", ca, creds)
 
 
 @pytest.fixture(scope="session", params=TRANSPORTS)
 def ep(request, kumo, workdir) -> Endpoint:
     """One transport of the session server: `http` or `https`."""
     if EXTERNAL:
-        return _external_endpoint(workdir)
+        return _external_endpoint(workdir, request.param)
     return kumo.endpoint(request.param)
 
 

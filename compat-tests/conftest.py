@@ -160,7 +160,7 @@ def home(tmp_path) -> Path:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
-    if rep.when == "call" and rep.failed:
+    if rep.failed:
         for server in harness.SERVERS:
             if server.log_path.exists():
                 rep.sections.append((f"kumo log tail ({server.log_path.name})", harness.tail(server.log_path, 60)))

@@ -308,3 +308,30 @@ def test_wrong_crc32_keeps_old_object(s3, bucket):
     assert code(exc) in ("BadDigest", "InvalidRequest", "XAmzContentChecksumMismatch"), exc.value.response
     got = s3.get_object(Bucket=bucket, Key="crc", ChecksumMode="ENABLED")
     assert got["Body"].read() == b"original"
+
+
+def test_transport_body_framing(ep, s3, bucket):
+    """Proves each transport exercises the framing it is meant to: HTTPS -> aws-chunked with a
+    CRC32 trailer (no Content-Length on the wire body); HTTP -> SHA-256-signed body + CRC32 header."""
+    seen = {}
+
+    def grab(request, **_):
+        seen.update({k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()})
+
+    s3.meta.events.register("before-send.s3.PutObject", grab)
+    body = os.urandom(200_000)
+    try:
+        s3.put_object(Bucket=bucket, Key="framing", Body=body)
+    finally:
+        s3.meta.events.unregister("before-send.s3.PutObject", grab)
+    if ep.transport == "https":
+        assert "aws-chunked" in seen.get("content-encoding", ""), seen
+        assert seen.get("x-amz-trailer") == "x-amz-checksum-crc32", seen
+        assert seen.get("x-amz-content-sha256") == "STREAMING-UNSIGNED-PAYLOAD-TRAILER", seen
+        assert seen.get("x-amz-decoded-content-length") == str(len(body)), seen
+    else:
+        assert seen.get("x-amz-content-sha256") == hashlib.sha256(body).hexdigest(), seen
+        assert seen.get("x-amz-checksum-crc32") == checksum("CRC32", body), seen
+    got = s3.get_object(Bucket=bucket, Key="framing")
+    assert got["Body"].read() == body
+    assert "aws-chunked" not in got.get("ContentEncoding", "")

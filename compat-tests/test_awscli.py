@@ -192,3 +192,23 @@ def test_s3api_calls(aws, s3, cli_bucket, tmp_path):
                           str(out), "--output", "json").stdout)
     assert out.read_bytes() == b"56789"
     assert meta["ContentRange"] == "bytes 5-9/20"
+
+
+def test_stream_stdin_stdout_and_mv(ep, home, s3, cli_bucket):
+    """`aws s3 cp - s3://…` (unknown length: streamed multipart) and `cp s3://… -`, then `mv`."""
+    data = os.urandom(12 * MiB)
+    cp = harness.run_aws(ep, home, "s3", "cp", "-", f"s3://{cli_bucket}/streamed.bin", input=data)
+    assert cp.returncode == 0
+    head = s3.head_object(Bucket=cli_bucket, Key="streamed.bin")
+    assert head["ContentLength"] == len(data)
+    aws = harness.require_tool("aws")
+    cmd = [aws, "--endpoint-url", ep.url] + (["--ca-bundle", str(ep.ca_bundle)] if ep.ca_bundle else [])
+    out = subprocess.run(cmd + ["s3", "cp", f"s3://{cli_bucket}/streamed.bin", "-"],
+                         env=harness.aws_env(ep, home), capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert hashlib.sha256(out.stdout).digest() == hashlib.sha256(data).digest()
+
+    harness.run_aws(ep, home, "s3", "mv", f"s3://{cli_bucket}/streamed.bin", f"s3://{cli_bucket}/moved/streamed.bin")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=cli_bucket)["Contents"]]
+    assert keys == ["moved/streamed.bin"]
+    assert s3.head_object(Bucket=cli_bucket, Key="moved/streamed.bin")["ContentLength"] == len(data)

@@ -203,6 +203,10 @@ def test_wrong_secret(ep, bucket):
     with pytest.raises(ClientError) as exc:
         bad.put_object(Bucket=bucket, Key="k", Body=b"should not land")
     assert code(exc) == "SignatureDoesNotMatch"
+    # A large body (boto3 sends `Expect: 100-continue`): refused before the body matters.
+    with pytest.raises(ClientError) as exc:
+        bad.put_object(Bucket=bucket, Key="big", Body=b"z" * (3 * 1024 * 1024))
+    assert code(exc) == "SignatureDoesNotMatch"
     assert harness.client(ep).list_objects_v2(Bucket=bucket)["KeyCount"] == 0
 
 

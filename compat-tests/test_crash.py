@@ -118,6 +118,16 @@ def test_kill9_keeps_acknowledged_writes(kumo_bin, tmp_path):
         ledger = Ledger()
         ledger.attempt("before-load", b"written before the load")
         ledger.ack("before-load")
+        # Acknowledged overwrites and deletes must survive too.
+        admin.put_object(Bucket=bucket, Key="overwritten", Body=b"old version")
+        admin.put_object(Bucket=bucket, Key="overwritten", Body=b"new version, acknowledged")
+        ledger.attempt("overwritten", b"new version, acknowledged")
+        ledger.ack("overwritten")
+        deleted = [f"deleted/{i}" for i in range(5)]
+        for key in deleted:
+            admin.put_object(Bucket=bucket, Key=key, Body=b"to be deleted")
+        admin.delete_object(Bucket=bucket, Key=deleted[0])
+        admin.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in deleted[1:]]})
 
         pool = os.urandom(8 * MiB)
         stop = threading.Event()
@@ -172,6 +182,8 @@ def test_kill9_keeps_acknowledged_writes(kumo_bin, tmp_path):
             for o in page.get("Contents", []):
                 listed[o["Key"]] = o["Size"]
         assert set(acked) <= set(listed), f"acknowledged but not listed: {sorted(set(acked) - set(listed))[:10]}"
+        resurrected = [k for k in deleted if k in listed]
+        assert not resurrected, f"acknowledged deletes undone by kill -9: {resurrected}"
         for key, size in sorted(listed.items()):
             assert key in attempted, f"listed object {key!r} was never written"
             sha, want = attempted[key]

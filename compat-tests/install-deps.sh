@@ -49,7 +49,7 @@ PY
 if ((${#missing_py[@]})); then
     log "installing Python packages: ${missing_py[*]}"
     # No --upgrade: what is installed stays; pip only fills gaps (and their missing deps).
-    pip_args=(-m pip install -q --disable-pip-version-check)
+    pip_args=(-m pip install -q --disable-pip-version-check --root-user-action=ignore)
     if ! "$PYTHON" "${pip_args[@]}" "${missing_py[@]}" 2>/dev/null; then
         # Debian's system Python refuses global installs (PEP 668) unless told otherwise.
         "$PYTHON" "${pip_args[@]}" --break-system-packages "${missing_py[@]}"

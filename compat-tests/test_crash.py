@@ -16,7 +16,6 @@ import random
 import threading
 import time
 
-import pytest
 
 import harness
 from harness import KumoServer

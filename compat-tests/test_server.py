@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
 import ssl
 import stat
 import time
@@ -57,8 +58,6 @@ def test_https_certificate(kumo_server):
     # HTTP/2 via ALPN is offered (h2 or http/1.1 both fine for clients; check the handshake works).
     ctx = ssl.create_default_context(cafile=str(cert))
     ctx.set_alpn_protocols(["h2", "http/1.1"])
-    import socket
-
     with socket.create_connection(("127.0.0.1", kumo_server.https_port), timeout=10) as raw:
         with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
             assert tls.selected_alpn_protocol() in ("h2", "http/1.1")

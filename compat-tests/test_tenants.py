@@ -61,6 +61,14 @@ def test_tenant_isolation(ep, s3, bucket, tenant):
     with pytest.raises(ClientError) as exc:
         t3.delete_bucket(Bucket=bucket)
     assert _code(exc) == "AccessDenied"
+    with pytest.raises(ClientError) as exc:
+        t3.head_bucket(Bucket=bucket)
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # Bucket names are global: the tenant cannot take the admin's.
+    with pytest.raises(ClientError) as exc:
+        t3.create_bucket(Bucket=bucket)
+    assert _code(exc) == "BucketAlreadyExists"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
     # Nothing changed for the owner.
     assert s3.get_object(Bucket=bucket, Key="secret.txt")["Body"].read() == b"admin data"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]

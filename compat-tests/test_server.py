@@ -146,3 +146,27 @@ def test_sigterm_idle_server_exits_zero_and_restarts(kumo_bin, tmp_path):
         assert server.stop() == 0
     finally:
         server.kill9()
+
+
+def test_logs_carry_no_secrets(kumo_server):
+    """Presigned URLs carry credentials in the query string; secrets must never be logged."""
+    ep = kumo_server.endpoint("http")
+    s3 = harness.client(ep, signature_version="s3v4")
+    bucket = harness.unique_bucket("logs")
+    s3.create_bucket(Bucket=bucket)
+    try:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60)
+        assert requests.get(url, timeout=10).status_code == 200
+        v2 = harness.client(ep, signature_version="s3")
+        url2 = v2.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60)
+        assert requests.get(url2, timeout=10).status_code == 200
+        signature = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["X-Amz-Signature"][0]
+        signature2 = urllib.parse.parse_qs(urllib.parse.urlsplit(url2).query)["Signature"][0]
+    finally:
+        harness.empty_and_delete_bucket(s3, bucket)
+    log = kumo_server.log_path.read_text(errors="replace")
+    assert "/k" in log or bucket in log, "the access log should record the requests"
+    assert ep.secret_key not in log
+    assert signature not in log and signature2 not in log
+    assert "X-Amz-Signature" not in log and "X-Amz-Credential" not in log

@@ -98,6 +98,9 @@ def test_key_list_never_prints_secrets(kumo_server, tenant):
     assert tenant["aws_secret_access_key"] not in out
     assert admin_secret not in out
     assert "secret" not in out.lower()
+    # Nor does the server log (the account was created over the admin socket).
+    log = kumo_server.log_path.read_text(errors="replace")
+    assert tenant["aws_secret_access_key"] not in log and admin_secret not in log
 
 
 def test_key_revoke(http_ep, kumo_server, tenant):

@@ -49,7 +49,7 @@ def kumo_binary() -> str:
         pytest.fail("KUMO_BIN is not set: point it at target/release/kumo", pytrace=False)
     if not os.access(path, os.X_OK):
         pytest.fail(f"KUMO_BIN={path} is not an executable file", pytrace=False)
-    return path
+    return os.path.abspath(path)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,10 @@ def test_list_v2_basics(s3, filled):
     assert r["KeyCount"] == len(KEYS) and not r["IsTruncated"]
     assert all(o["Size"] == len(o["Key"]) for o in r["Contents"])
     assert all(o["ETag"].startswith('"') for o in r["Contents"])
+    assert all(o["StorageClass"] == "STANDARD" for o in r["Contents"])
+    assert all("Owner" not in o for o in r["Contents"])  # v2 omits the owner unless asked
+    owned = s3.list_objects_v2(Bucket=filled, MaxKeys=2, FetchOwner=True)["Contents"]
+    assert all(o["Owner"]["ID"] for o in owned)
 
     r = s3.list_objects_v2(Bucket=filled, Prefix="b/")
     assert [o["Key"] for o in r["Contents"]] == [k for k in KEYS if k.startswith("b/")]

@@ -52,6 +52,12 @@ def test_put_get_head_delete(s3, bucket):
     assert s3.delete_object(Bucket=bucket, Key="obj")["ResponseMetadata"]["HTTPStatusCode"] == 204
 
 
+def test_metadata_keys_are_case_insensitive(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="meta", Body=b"m", Metadata={"MixedCase-Key": "Value Kept"})
+    # HTTP header names are case-insensitive; S3 returns user metadata names in lower case.
+    assert s3.head_object(Bucket=bucket, Key="meta")["Metadata"] == {"mixedcase-key": "Value Kept"}
+
+
 def test_empty_object(s3, bucket):
     s3.put_object(Bucket=bucket, Key="empty", Body=b"")
     got = s3.get_object(Bucket=bucket, Key="empty")

@@ -117,11 +117,16 @@ pub fn markdown(rows: &[Row]) -> String {
             (Some(t), _) => format!(">= {t} FAIL"),
             (None, _) => String::new(),
         };
+        // A failed side has no figure worth showing.
+        let shown = |v: f64, side: &str| match &row.error {
+            Some(e) if e.starts_with(side) => "error".to_owned(),
+            _ => number(v),
+        };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
             row.case,
-            number(row.baseline),
-            number(row.kumo),
+            shown(row.baseline, "baseline:"),
+            shown(row.kumo, "kumo:"),
             ratio,
             target
         ));
@@ -194,7 +199,7 @@ mod tests {
         let rows = rows(&[case(m(5000.0, Some("501 NotImplemented")))]);
         assert_eq!(rows[0].pass, Some(false));
         let table = markdown(&rows);
-        assert!(table.contains("error | >= 0.5 FAIL"), "{table}");
+        assert!(table.contains("| 1000 | error | error | >= 0.5 FAIL |"), "{table}");
         assert!(table.contains("kumo: 501 NotImplemented"), "{table}");
     }
 }

@@ -17,7 +17,10 @@ fn upper(n: usize) -> String {
 #[must_use]
 pub fn account_id() -> String {
     let mut rng = rand::rng();
-    format!("{}", rng.random_range(100_000_000_000u64..1_000_000_000_000))
+    format!(
+        "{}",
+        rng.random_range(100_000_000_000u64..1_000_000_000_000)
+    )
 }
 
 /// An access key id: `AKIA` + 16 upper-case base-32 characters.
@@ -36,7 +39,9 @@ pub fn user_id() -> String {
 #[must_use]
 pub fn secret_access_key() -> String {
     let mut rng = rand::rng();
-    let mut s: String = (0..40).map(|_| char::from(rng.sample(Alphanumeric))).collect();
+    let mut s: String = (0..40)
+        .map(|_| char::from(rng.sample(Alphanumeric)))
+        .collect();
     // AWS secrets also contain '/' and '+': keep one so clients' escaping is exercised.
     s.replace_range(20..21, "/");
     s

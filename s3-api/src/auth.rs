@@ -23,10 +23,12 @@ impl S3Auth for KumoAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         match self.iam.authenticate(access_key) {
             Ok(key) => Ok(SecretKey::from(key.secret.expose())),
-            Err(kumo_core::Error::UnknownAccessKey(_) | kumo_core::Error::InactiveAccessKey(_)) => Err(s3_error!(
-                InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records."
-            )),
+            Err(kumo_core::Error::UnknownAccessKey(_) | kumo_core::Error::InactiveAccessKey(_)) => {
+                Err(s3_error!(
+                    InvalidAccessKeyId,
+                    "The AWS Access Key Id you provided does not exist in our records."
+                ))
+            }
             Err(err) => {
                 tracing::error!(error = %err, "access key lookup failed");
                 Err(s3_error!(InternalError))

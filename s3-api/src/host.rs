@@ -52,13 +52,29 @@ mod tests {
     #[test]
     fn parses_hosts() {
         let h = KumoHost::new("s3.localhost");
-        let vh = h.parse_host_header("my-bucket.s3.localhost:8773").expect("vh");
+        let vh = h
+            .parse_host_header("my-bucket.s3.localhost:8773")
+            .expect("vh");
         assert_eq!(vh.bucket(), Some("my-bucket"));
         let vh = h.parse_host_header("a.b.s3.localhost").expect("vh");
         assert_eq!(vh.bucket(), Some("a.b"));
-        assert_eq!(h.parse_host_header("s3.localhost:8773").expect("vh").bucket(), None);
-        assert_eq!(h.parse_host_header("localhost:8773").expect("vh").bucket(), None);
-        assert_eq!(h.parse_host_header("[::1]:8773").expect("vh").bucket(), None);
-        assert_eq!(h.parse_host_header("example.com").expect("vh").bucket(), None);
+        assert_eq!(
+            h.parse_host_header("s3.localhost:8773")
+                .expect("vh")
+                .bucket(),
+            None
+        );
+        assert_eq!(
+            h.parse_host_header("localhost:8773").expect("vh").bucket(),
+            None
+        );
+        assert_eq!(
+            h.parse_host_header("[::1]:8773").expect("vh").bucket(),
+            None
+        );
+        assert_eq!(
+            h.parse_host_header("example.com").expect("vh").bucket(),
+            None
+        );
     }
 }

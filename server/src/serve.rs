@@ -11,7 +11,7 @@ use anyhow::Context;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use kumo_core::iam::Iam;
-use kumo_driver_api::StateStore;
+use kumo_driver_api::{ObjectStore, StateStore};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -31,7 +31,8 @@ pub fn init_tracing() {
 }
 
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("restricting {} to its owner", dir.display()))?;
     Ok(())
@@ -45,8 +46,12 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
 
     let state_path = data_dir.join("state.redb");
     let state: Arc<dyn StateStore> = Arc::new(
-        kumo_state_redb::RedbStateStore::open(&state_path)
-            .with_context(|| format!("opening {} (is another kumo running on this data directory?)", state_path.display()))?,
+        kumo_state_redb::RedbStateStore::open(&state_path).with_context(|| {
+            format!(
+                "opening {} (is another kumo running on this data directory?)",
+                state_path.display()
+            )
+        })?,
     );
     let iam = Iam::new(state.clone());
     let (account, key, created) = iam.bootstrap_admin()?;
@@ -61,12 +66,32 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         "administrator credentials ready"
     );
 
-    let s3 = kumo_s3_api::build(
+    let objects_dir = data_dir.join("objects");
+    let objects: Arc<dyn ObjectStore> = Arc::new(
+        kumo_objects_local::LocalObjectStore::open(&objects_dir)
+            .with_context(|| format!("opening the object store in {}", objects_dir.display()))?,
+    );
+    let (s3, object_service) = kumo_s3_api::build(
         iam.clone(),
+        state.clone(),
+        objects,
         &kumo_s3_api::S3Options {
             base_domain: config.s3.base_domain.clone(),
             region: config.region.name.clone(),
+            max_object_size: config.s3.max_object_size,
         },
+    );
+    // Blobs left unreferenced by a crash are removed before any listener accepts a request
+    // (an in-flight upload's blob would otherwise look unreferenced).
+    let gc = object_service
+        .collect_garbage()
+        .await
+        .context("collecting unreferenced blobs")?;
+    tracing::info!(
+        blobs = gc.blobs,
+        deleted = gc.deleted,
+        uploads_dropped = gc.uploads_dropped,
+        "object garbage collection done"
     );
     let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name);
     let router = Arc::new(Router::new(s3, query));
@@ -74,25 +99,42 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone of `alive`; when all are gone, `drained` yields None.
     let (alive, mut drained) = mpsc::channel::<()>(1);
-    let conns = Conns { alive, stop: stop_rx.clone() };
+    let conns = Conns {
+        alive,
+        stop: stop_rx.clone(),
+    };
     let mut tasks = Vec::new();
 
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding {}", config.server.listen))?;
     tracing::info!(addr = %config.server.listen, "listening (HTTP)");
-    tasks.push(tokio::spawn(accept_loop(listener, None, router.clone(), conns.clone())));
+    tasks.push(tokio::spawn(accept_loop(
+        listener,
+        None,
+        router.clone(),
+        conns.clone(),
+    )));
 
     if let Some(addr) = config.server.tls_listen {
         let tls = crate::tls::server_config(&config, &data_dir)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
         tracing::info!(%addr, cert = %crate::tls::generated_paths(&data_dir).0.display(), "listening (HTTPS)");
-        tasks.push(tokio::spawn(accept_loop(listener, Some(acceptor), router.clone(), conns.clone())));
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            Some(acceptor),
+            router.clone(),
+            conns.clone(),
+        )));
     }
 
     let admin = crate::admin::AdminServer::new(iam.clone());
-    tasks.push(tokio::spawn(admin.serve(data_dir.join("admin.sock"), stop_rx.clone())));
+    tasks.push(tokio::spawn(
+        admin.serve(data_dir.join("admin.sock"), stop_rx.clone()),
+    ));
 
     router.set_ready();
     tracing::info!("ready");
@@ -137,7 +179,12 @@ struct Conns {
     stop: watch::Receiver<bool>,
 }
 
-async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, router: Arc<Router>, conns: Conns) {
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    router: Arc<Router>,
+    conns: Conns,
+) {
     let mut stop = conns.stop.clone();
     loop {
         let (stream, peer) = tokio::select! {
@@ -158,14 +205,25 @@ async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAccepto
         let router = router.clone();
         match tls.clone() {
             None => {
-                tokio::spawn(serve_connection(TokioIo::new(stream), peer, router, conns.clone()));
+                tokio::spawn(serve_connection(
+                    TokioIo::new(stream),
+                    peer,
+                    router,
+                    conns.clone(),
+                ));
             }
             Some(acceptor) => {
                 let conns = conns.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => serve_connection(TokioIo::new(tls_stream), peer, router, conns).await,
-                        Ok(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls_stream)) => {
+                            serve_connection(TokioIo::new(tls_stream), peer, router, conns).await
+                        }
+                        Ok(Err(err)) => {
+                            tracing::debug!(%peer, error = %err, "TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });

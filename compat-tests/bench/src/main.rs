@@ -57,8 +57,8 @@ struct Args {
     /// Size of the large object, MiB.
     #[arg(long, default_value_t = 64)]
     large_mib: usize,
-    /// Run only the cases whose name contains one of these (comma-separated, case-insensitive),
-    /// e.g. `--cases "GET 4"`.
+    /// Run only these cases: comma-separated, case-insensitive; a filter equal to a case name
+    /// selects that case, any other selects the cases containing it (e.g. `--cases "GET 4"`).
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
     /// Write the raw figures here as JSON.
@@ -114,11 +114,19 @@ fn plan(args: &Args) -> Vec<Case> {
         });
     }
     if !args.cases.is_empty() {
+        let filters: Vec<String> = args.cases.iter().map(|f| f.trim().to_lowercase()).collect();
+        let names: Vec<String> = cases.iter().map(|c| c.name.to_lowercase()).collect();
+        // A filter naming a case exactly selects only it ("GET 4 KiB c=1" not also c=16).
+        let selects = |filter: &String, name: &String| {
+            if names.contains(filter) {
+                name == filter
+            } else {
+                name.contains(filter.as_str())
+            }
+        };
         cases.retain(|c| {
             let name = c.name.to_lowercase();
-            args.cases
-                .iter()
-                .any(|f| name.contains(&f.trim().to_lowercase()))
+            filters.iter().any(|f| selects(f, &name))
         });
     }
     cases

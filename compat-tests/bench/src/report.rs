@@ -199,7 +199,10 @@ mod tests {
         let rows = rows(&[case(m(5000.0, Some("501 NotImplemented")))]);
         assert_eq!(rows[0].pass, Some(false));
         let table = markdown(&rows);
-        assert!(table.contains("| 1000 | error | error | >= 0.5 FAIL |"), "{table}");
+        assert!(
+            table.contains("| 1000 | error | error | >= 0.5 FAIL |"),
+            "{table}"
+        );
         assert!(table.contains("kumo: 501 NotImplemented"), "{table}");
     }
 }

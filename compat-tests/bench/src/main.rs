@@ -48,6 +48,11 @@ struct Args {
     /// Seconds per case and server (each case also stops at its request budget).
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
+    /// Each case's time and budget are split into this many rounds, alternating baseline and
+    /// Kumo (baseline, kumo, baseline, kumo…), so that drifting load on a shared machine hits
+    /// both alike.
+    #[arg(long, default_value_t = 2)]
+    rounds: u32,
     /// Request budget of each 4 KiB case.
     #[arg(long, default_value_t = 1_000_000)]
     max_requests: u64,
@@ -180,9 +185,10 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     let rows = report::rows(&results);
     println!("{}", report::markdown(&rows));
     println!(
-        "Closed loop (each worker sends its next request when the last one answered); {} s per case and server; \
-         latency ratios above 1 mean Kumo is slower.",
-        args.duration
+        "Closed loop (each worker sends its next request when the last one answered); {} s per case and server \
+         in {} alternating rounds; latency ratios above 1 mean Kumo is slower.",
+        args.duration,
+        args.rounds.max(1)
     );
     if let Some(path) = &args.json {
         let doc = JsonReport {
@@ -191,6 +197,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
                 .unwrap_or_default(),
             kumo_binary: kumo_bin.display().to_string(),
             duration_secs: args.duration,
+            rounds: args.rounds.max(1),
             cases: &results,
             rows: &rows,
         };
@@ -212,6 +219,7 @@ struct JsonReport<'a> {
     generated_at: String,
     kumo_binary: String,
     duration_secs: f64,
+    rounds: u32,
     cases: &'a [CaseResult],
     rows: &'a [report::Row],
 }
@@ -305,10 +313,28 @@ async fn run_all(
             },
             ..limits
         };
-        let measure = async |client: &S3Client, who: &str| {
+        // Rounds alternate baseline and Kumo, so load from elsewhere on the machine falls on
+        // both rather than on whichever ran while it lasted.
+        let rounds = args.rounds.max(1);
+        let per_round = Limits {
+            duration: duration / rounds,
+            max_requests: limits.max_requests.div_ceil(u64::from(rounds)),
+            ..limits
+        };
+        let _ = workload::run(&base_client, &op, warmup).await;
+        let _ = workload::run(&kumo_client, &op, warmup).await;
+        let (mut base, mut kumo_raw) = (workload::Raw::default(), workload::Raw::default());
+        for _ in 0..rounds {
+            if !base.failed() {
+                base.merge(workload::run(&base_client, &op, per_round).await);
+            }
+            if !kumo_raw.failed() {
+                kumo_raw.merge(workload::run(&kumo_client, &op, per_round).await);
+            }
+        }
+        let (base, kumo_m) = (base.summary(), kumo_raw.summary());
+        for (who, m) in [("baseline", &base), ("kumo", &kumo_m)] {
             eprint!("{:<18} {who:<8} ", case.name);
-            let _ = workload::run(client, &op, warmup).await;
-            let m = workload::run(client, &op, limits).await;
             match &m.error {
                 None => eprintln!(
                     "{:>9.0} req/s {:>8.1} MB/s p50 {:>8.3} ms p99 {:>8.3} ms ({} requests)",
@@ -316,10 +342,7 @@ async fn run_all(
                 ),
                 Some(e) => eprintln!("error: {e}"),
             }
-            m
-        };
-        let base = measure(&base_client, "baseline").await;
-        let kumo_m = measure(&kumo_client, "kumo").await;
+        }
         results.push(CaseResult {
             name: case.name.clone(),
             size_bytes: case.size as u64,

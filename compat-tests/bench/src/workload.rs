@@ -22,7 +22,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// What a case does per request.
 #[derive(Debug, Clone)]
 pub enum Op {
-    /// PUT `data` to `{prefix}/w{worker}/{n}` (a new key per request: an ingest pattern).
+    /// PUT `data` to `{prefix}/r{run}/w{worker}/{n}` (a new key per request, also across runs
+    /// and rounds: an ingest pattern).
     PutNew {
         prefix: String,
         data: Bytes,
@@ -62,8 +63,39 @@ pub struct Measurement {
     pub error: Option<String>,
 }
 
+/// The raw outcome of one or more runs, before summarising.
+#[derive(Debug, Default)]
+pub struct Raw {
+    latencies_ns: Vec<u64>,
+    bytes: u64,
+    elapsed: Duration,
+    error: Option<String>,
+}
+
+impl Raw {
+    /// Adds another run of the same case (rounds interleaved with the other server).
+    pub fn merge(&mut self, other: Self) {
+        self.latencies_ns.extend(other.latencies_ns);
+        self.bytes += other.bytes;
+        self.elapsed += other.elapsed;
+        self.error = self.error.take().or(other.error);
+    }
+
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    #[must_use]
+    pub fn summary(self) -> Measurement {
+        summarize(self.latencies_ns, self.bytes, self.elapsed, self.error)
+    }
+}
+
 /// Runs `op` under `limits` and measures it.
-pub async fn run(client: &S3Client, op: &Op, limits: Limits) -> Measurement {
+pub async fn run(client: &S3Client, op: &Op, limits: Limits) -> Raw {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let run_id = RUNS.fetch_add(1, Ordering::Relaxed);
     let next = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -81,7 +113,9 @@ pub async fn run(client: &S3Client, op: &Op, limits: Limits) -> Measurement {
                     break;
                 }
                 let t0 = Instant::now();
-                match tokio::time::timeout(REQUEST_TIMEOUT, once(&client, &op, worker, n)).await {
+                match tokio::time::timeout(REQUEST_TIMEOUT, once(&client, &op, run_id, worker, n))
+                    .await
+                {
                     Ok(Ok(b)) => {
                         latencies.push(t0.elapsed().as_nanos() as u64);
                         bytes += b;
@@ -112,10 +146,21 @@ pub async fn run(client: &S3Client, op: &Op, limits: Limits) -> Measurement {
             Err(e) => error = error.or(Some(format!("worker task failed: {e}"))),
         }
     }
-    summarize(latencies, bytes, start.elapsed(), error)
+    Raw {
+        latencies_ns: latencies,
+        bytes,
+        elapsed: start.elapsed(),
+        error,
+    }
 }
 
-async fn once(client: &S3Client, op: &Op, worker: usize, n: u64) -> anyhow::Result<u64> {
+async fn once(
+    client: &S3Client,
+    op: &Op,
+    run_id: u64,
+    worker: usize,
+    n: u64,
+) -> anyhow::Result<u64> {
     match op {
         Op::PutNew {
             prefix,
@@ -123,7 +168,11 @@ async fn once(client: &S3Client, op: &Op, worker: usize, n: u64) -> anyhow::Resu
             chunk,
         } => {
             client
-                .put(&format!("{prefix}/w{worker}/{n}"), data.clone(), *chunk)
+                .put(
+                    &format!("{prefix}/r{run_id}/w{worker}/{n}"),
+                    data.clone(),
+                    *chunk,
+                )
                 .await
         }
         Op::PutSame { path, data, chunk } => client.put(path, data.clone(), *chunk).await,
@@ -180,6 +229,28 @@ mod tests {
         assert_eq!(percentile(&v, 0.99), 99);
         assert_eq!(percentile(&[7], 0.99), 7);
         assert_eq!(percentile(&[], 0.5), 0);
+    }
+
+    #[test]
+    fn merged_rounds_add_up() {
+        let mut raw = Raw {
+            latencies_ns: vec![1_000_000],
+            bytes: 4096,
+            elapsed: Duration::from_secs(1),
+            error: None,
+        };
+        raw.merge(Raw {
+            latencies_ns: vec![3_000_000],
+            bytes: 4096,
+            elapsed: Duration::from_secs(1),
+            error: Some("boom".into()),
+        });
+        assert!(raw.failed());
+        let m = raw.summary();
+        assert_eq!(m.requests, 2);
+        assert!((m.requests_per_sec - 1.0).abs() < 1e-9);
+        assert!((m.p99_ms - 3.0).abs() < 1e-9);
+        assert_eq!(m.error.as_deref(), Some("boom"));
     }
 
     #[test]

@@ -162,6 +162,8 @@ mod tests {
             mb_per_sec: 0.0,
             p50_ms: 1.0,
             p99_ms: 2.0,
+            p90_ms: 2.0,
+            p999_ms: 3.0,
             max_ms: 3.0,
             mean_ms: 1.0,
             error: error.map(str::to_owned),

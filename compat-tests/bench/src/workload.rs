@@ -57,6 +57,8 @@ pub struct Measurement {
     pub mb_per_sec: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    pub p90_ms: f64,
+    pub p999_ms: f64,
     pub max_ms: f64,
     pub mean_ms: f64,
     /// Set when a request failed; the case stopped there.
@@ -203,6 +205,8 @@ fn summarize(
         mb_per_sec: bytes as f64 / secs / 1e6,
         p50_ms: ms(percentile(&latencies, 0.50)),
         p99_ms: ms(percentile(&latencies, 0.99)),
+        p90_ms: ms(percentile(&latencies, 0.90)),
+        p999_ms: ms(percentile(&latencies, 0.999)),
         max_ms: ms(latencies.last().copied().unwrap_or(0)),
         mean_ms,
         error,

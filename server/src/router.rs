@@ -6,7 +6,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -42,6 +42,9 @@ pub struct Router {
     s3: s3s::service::S3Service,
     query: QueryFront,
     ready: AtomicBool,
+    /// Request ids: a random per-process prefix and a counter (no system call per request).
+    id_prefix: u32,
+    id_counter: AtomicU64,
 }
 
 impl std::fmt::Debug for Router {
@@ -163,7 +166,15 @@ impl Router {
             s3,
             query,
             ready: AtomicBool::new(false),
+            id_prefix: uuid::Uuid::new_v4().as_fields().0,
+            id_counter: AtomicU64::new(0),
         }
+    }
+
+    /// A request id in AWS's S3 style: 16 upper-case hex digits, unique per process run.
+    fn next_request_id(&self) -> String {
+        let n = self.id_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08X}{:08X}", self.id_prefix, n & 0xFFFF_FFFF)
     }
 
     /// Marks start-up as finished: the health endpoint answers 200 from now on.
@@ -177,7 +188,7 @@ impl Router {
         req: Request<Incoming>,
     ) -> Result<Response<Body>, Infallible> {
         let started = Instant::now();
-        let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..16].to_owned();
+        let request_id = self.next_request_id();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let route = classify(req.method(), req.uri(), req.headers());

@@ -431,6 +431,11 @@ mod tests {
             checksum_of(ChecksumAlgorithm::Crc32c, b"hello"),
             b64(&0x9a71_bb4cu32.to_be_bytes())
         );
+        // The CRC-64/NVME check value of "123456789".
+        assert_eq!(
+            checksum_of(ChecksumAlgorithm::Crc64nvme, b"123456789"),
+            b64(&0xae8b_1486_0a79_9888u64.to_be_bytes())
+        );
         assert_eq!(
             checksum_of(ChecksumAlgorithm::Sha256, b""),
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="

@@ -564,11 +564,8 @@ impl ObjectService {
                     }
                     return Ok((DeleteOutcome::default(), freed));
                 }
-                // Versioned or suspended: add a delete marker (suspended: as the null version).
-                let exists = !key_versions(txn, &bucket.name, &key)?.is_empty();
-                if !exists && bucket.versioning == Versioning::Suspended {
-                    return Ok((DeleteOutcome::default(), Vec::new()));
-                }
+                // Versioned or suspended: add a delete marker (suspended: as the null version,
+                // replacing it), whether or not the key exists, as AWS does.
                 let marker = ObjectVersion {
                     key: key.clone(),
                     version_id: String::new(),

@@ -78,7 +78,10 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     );
     // Blobs left unreferenced by a crash are removed before any listener accepts a request
     // (an in-flight upload's blob would otherwise look unreferenced), hence before set_ready.
-    let gc = object_service.collect_garbage().await.context("collecting unreferenced blobs")?;
+    let gc = object_service
+        .collect_garbage()
+        .await
+        .context("collecting unreferenced blobs")?;
     tracing::info!(
         blobs = gc.blobs,
         deleted = gc.deleted,

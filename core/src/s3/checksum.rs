@@ -347,9 +347,12 @@ impl Integrity {
         let Some(expected) = self.checksum else {
             return Ok(computed);
         };
-        let value = match expected.value {
-            Some(v) => Some(v),
-            None => expected.trailer.and_then(|read| read()),
+        let value = match (expected.value, expected.trailer) {
+            (Some(v), _) => Some(v),
+            (None, Some(read)) => Some(read().ok_or_else(|| {
+                Error::IncompleteBody("the announced checksum trailer was not sent".to_owned())
+            })?),
+            (None, None) => None,
         };
         if let Some(value) = value {
             check_checksum_format(expected.algorithm, &value)?;

@@ -27,7 +27,7 @@ pub async fn create_multipart_upload(
     s: &KumoS3,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     let algorithm = conv::algorithm(i.checksum_algorithm.as_ref())?;
     let kind = match i.checksum_type.as_ref().map(ChecksumType::as_str) {
@@ -78,7 +78,7 @@ pub async fn upload_part(
     s: &KumoS3,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let integrity = {
         let i = &req.input;
         integrity(
@@ -95,7 +95,6 @@ pub async fn upload_part(
             },
         )?
     };
-    let algorithm = integrity.checksum.as_ref().map(|c| c.algorithm);
     let i = req.input;
     let part = s
         .core
@@ -110,7 +109,7 @@ pub async fn upload_part(
         )
         .await
         .s3()?;
-    let c = checksum_out(algorithm, part.checksum.as_deref(), None);
+    let c = checksum_out(part.checksum_algorithm, part.checksum.as_deref(), None);
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag(&part.etag)),
         checksum_crc32: c.crc32,
@@ -141,7 +140,7 @@ pub async fn upload_part_copy(
     s: &KumoS3,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     let (bucket, key, version_id) = copy_source(&i.copy_source)?;
     let source = PartCopySource {
@@ -183,7 +182,7 @@ pub async fn complete_multipart_upload(
     s: &KumoS3,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     let parts = i
         .multipart_upload
@@ -229,7 +228,7 @@ pub async fn abort_multipart_upload(
     s: &KumoS3,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     s.core
         .abort_multipart_upload(p.as_ref(), &i.bucket, &i.key, &i.upload_id)
@@ -242,7 +241,7 @@ pub async fn list_parts(
     s: &KumoS3,
     req: S3Request<ListPartsInput>,
 ) -> S3Result<S3Response<ListPartsOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     let max = usize::try_from(i.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
     let marker = i.part_number_marker.map(|m| u32::try_from(m).unwrap_or(0));
@@ -260,7 +259,11 @@ pub async fn list_parts(
         .parts
         .iter()
         .map(|part| {
-            let c = checksum_out(algorithm, part.checksum.as_deref(), None);
+            let c = checksum_out(
+                part.checksum_algorithm.or(algorithm),
+                part.checksum.as_deref(),
+                None,
+            );
             Part {
                 e_tag: Some(etag(&part.etag)),
                 last_modified: Some(ts(part.last_modified_ms)),
@@ -298,7 +301,7 @@ pub async fn list_multipart_uploads(
     s: &KumoS3,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     let enc = encoder(i.encoding_type.as_ref());
     let max = usize::try_from(i.max_uploads.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);

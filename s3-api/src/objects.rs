@@ -35,7 +35,7 @@ pub async fn put_object(
     s: &KumoS3,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let integrity = {
         let i = &req.input;
         integrity(
@@ -188,11 +188,12 @@ fn tag_count(v: &ObjectVersion) -> Option<i32> {
     }
 }
 
+/// `x-amz-mp-parts-count`: for multipart objects, and for partNumber reads (1 for others).
 fn parts_count(v: &ObjectVersion, asked_part: bool) -> Option<i32> {
-    if asked_part || !v.parts.is_empty() {
-        i32::try_from(v.parts.len().max(1))
-            .ok()
-            .filter(|_| asked_part || !v.parts.is_empty())
+    if !v.parts.is_empty() {
+        i32::try_from(v.parts.len()).ok()
+    } else if asked_part {
+        Some(1)
     } else {
         None
     }
@@ -202,7 +203,7 @@ pub async fn get_object(
     s: &KumoS3,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     let asked_version = i.version_id.is_some();
     let get = GetObjectRequest {
@@ -304,7 +305,7 @@ pub async fn head_object(
     s: &KumoS3,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     let asked_version = i.version_id.is_some();
     let get = GetObjectRequest {
@@ -386,7 +387,7 @@ pub async fn delete_object(
     s: &KumoS3,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     let out = s
         .core
@@ -406,7 +407,7 @@ pub async fn delete_objects(
     s: &KumoS3,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     // Fail the whole request (not each key) when the bucket is missing or not the caller's.
     s.core.head_bucket(p.as_ref(), &i.bucket).s3()?;
@@ -467,7 +468,7 @@ pub async fn copy_object(
     s: &KumoS3,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let p = principal(&s.iam, &req)?;
+    let p = principal(s, &req)?;
     let i = req.input;
     let (source_bucket, source_key, source_version_id) = copy_source(&i.copy_source)?;
     let replace_metadata = match i.metadata_directive.as_ref().map(MetadataDirective::as_str) {

@@ -44,4 +44,28 @@ pub enum Error {
     /// A background task failed (panicked or was cancelled).
     #[error("internal task failure: {0}")]
     Task(String),
+    // ---- S3 bucket configuration (policy, ACL, CORS, tagging, sub-resources) ----
+    /// A bucket policy document is invalid; the message says why (as AWS's MalformedPolicy).
+    #[error("malformed policy: {0}")]
+    MalformedPolicy(String),
+    /// A configuration document is structurally invalid (too many rules, missing fields).
+    #[error("malformed configuration: {0}")]
+    MalformedConfiguration(String),
+    /// A CORS configuration breaks a rule S3 enforces (unsupported method, two wildcards).
+    #[error("invalid CORS configuration: {0}")]
+    InvalidCors(String),
+    /// The bucket has no configuration of this kind.
+    #[error("the bucket {bucket} has no {kind:?} configuration")]
+    NoSuchBucketConfig {
+        /// The bucket.
+        bucket: String,
+        /// Which sub-resource is missing.
+        kind: crate::s3::bucket_config::ConfigKind,
+    },
+    /// The operation is not supported by Kumo (answered as S3's NotImplemented).
+    #[error("not implemented: {0}")]
+    NotImplemented(String),
+    /// A browser POST upload broke a condition of its signed policy.
+    #[error("POST policy condition failed: {0}")]
+    PostPolicyViolation(String),
 }

@@ -11,5 +11,6 @@ pub mod error;
 pub mod iam;
 pub mod ids;
 pub mod records;
+pub mod s3;
 
 pub use error::{Error, Result};

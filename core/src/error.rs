@@ -62,6 +62,10 @@ pub enum Error {
         /// Which sub-resource is missing.
         kind: crate::s3::bucket_config::ConfigKind,
     },
+    /// The bucket has ACLs disabled (ownership `BucketOwnerEnforced`) and the request sets
+    /// an ACL that grants access to others.
+    #[error("the bucket does not allow ACLs")]
+    AclNotSupported,
     /// The operation is not supported by Kumo (answered as S3's NotImplemented).
     #[error("not implemented: {0}")]
     NotImplemented(String),

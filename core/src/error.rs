@@ -66,10 +66,4 @@ pub enum Error {
     /// an ACL that grants access to others.
     #[error("the bucket does not allow ACLs")]
     AclNotSupported,
-    /// The operation is not supported by Kumo (answered as S3's NotImplemented).
-    #[error("not implemented: {0}")]
-    NotImplemented(String),
-    /// A browser POST upload broke a condition of its signed policy.
-    #[error("POST policy condition failed: {0}")]
-    PostPolicyViolation(String),
 }

@@ -184,13 +184,9 @@ pub async fn put_object_acl(
         has_grant_headers,
         &object_owner,
     )?;
-    let version_id = s
-        .core
+    s.core
         .put_object_acl(p.as_ref(), &i.bucket, &i.key, i.version_id.as_deref(), acl)
         .await
         .s3()?;
-    Ok(S3Response::new(PutObjectAclOutput {
-        request_charged: None,
-        version_id: Some(version_id),
-    }))
+    Ok(S3Response::new(PutObjectAclOutput { request_charged: None }))
 }

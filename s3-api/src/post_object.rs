@@ -7,9 +7,12 @@
 //! It also shapes the answer (204, 201 with the PostResponse XML, or 303 to the redirect).
 //! What is left is the write itself, which goes through the PutObject path unchanged, so a
 //! POST is authorised (`s3:PutObject`: owner, bucket policy or a public-read-write ACL),
-//! verified and stored exactly like a PUT, canned ACL (`acl` field) included.
+//! verified and stored exactly like a PUT.
 //!
-//! Not supported: the `${filename}` placeholder in `key` (s3s does not pass the file name on).
+//! Limits of s3s 0.14.1, which does not pass these form fields on: the `${filename}`
+//! placeholder in `key` is not substituted, and the `acl` field is checked against the policy
+//! but not applied — the object is stored `private`, the safe reading. A form field
+//! `x-amz-acl` IS applied (s3s reads that one).
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};

@@ -15,7 +15,7 @@ use crate::iam::Principal;
 use crate::records::{blocking, encode};
 use crate::{Error, Result};
 
-use super::access::Action;
+use super::access::{AccessFacts, Action, authorize_with, current_request_context};
 use super::acl::CannedAcl;
 use super::bucket_config::{self, ConfigKind, ObjectOwnership, OwnershipControls, StoredPolicy};
 use super::bucket_tagging::BucketTags;
@@ -94,6 +94,47 @@ impl ObjectService {
                 table: bucket_config::TABLE,
                 detail: format!("stored policy of {bucket} does not parse: {e}"),
             })
+    }
+
+    /// Authorises `action` on `bucket` with everything [`super::access::authorize_with`] may
+    /// need: the bucket policy, the ownership controls, the object's ACL for object reads by
+    /// other accounts, and the request's transport facts. Reads only what the decision needs.
+    pub(crate) fn authorize_on(
+        &self,
+        principal: Option<&Principal>,
+        action: Action,
+        bucket: &Bucket,
+        key: Option<&str>,
+    ) -> Result<()> {
+        let policy = self.policy_of(&bucket.name)?;
+        let is_owner = principal.is_some_and(|p| p.account_id == bucket.owner_account_id);
+        let needs_acl = !is_owner;
+        let acls_disabled = needs_acl && self.acls_disabled(&bucket.name)?;
+        let object_acl = match key {
+            Some(key)
+                if needs_acl
+                    && !acls_disabled
+                    && matches!(
+                        action,
+                        Action::GetObject
+                            | Action::GetObjectTagging
+                            | Action::GetObjectAcl
+                            | Action::PutObjectAcl
+                    ) =>
+            {
+                self.latest_object_acl(bucket, key)?
+            }
+            _ => None,
+        };
+        let facts = AccessFacts {
+            policy: policy.as_ref(),
+            acls_disabled,
+            object_acl: object_acl
+                .as_ref()
+                .map(|a| (a.acl, a.object_owner_account_id.as_str())),
+            context: current_request_context(),
+        };
+        authorize_with(principal, action, bucket, key, &facts)
     }
 
     /// Whether ACLs are disabled on the bucket (ownership `BucketOwnerEnforced`).

@@ -131,7 +131,10 @@ pub async fn put_bucket_acl(
         has_grant_headers,
         &owner_id,
     )?;
-    s.core.put_bucket_acl(p.as_ref(), &i.bucket, acl).await.s3()?;
+    s.core
+        .put_bucket_acl(p.as_ref(), &i.bucket, acl)
+        .await
+        .s3()?;
     Ok(S3Response::new(PutBucketAclOutput {}))
 }
 
@@ -188,5 +191,7 @@ pub async fn put_object_acl(
         .put_object_acl(p.as_ref(), &i.bucket, &i.key, i.version_id.as_deref(), acl)
         .await
         .s3()?;
-    Ok(S3Response::new(PutObjectAclOutput { request_charged: None }))
+    Ok(S3Response::new(PutObjectAclOutput {
+        request_charged: None,
+    }))
 }

@@ -1,7 +1,9 @@
 //! Stored bucket sub-resources without a module of their own: bucket tagging
 //! (Put/Get/DeleteBucketTagging) and ownership controls (Put/Get/DeleteBucketOwnershipControls).
 
-use kumo_core::s3::bucket_config::{ObjectOwnership as CoreOwnership, OwnershipControls as CoreControls};
+use kumo_core::s3::bucket_config::{
+    ObjectOwnership as CoreOwnership, OwnershipControls as CoreControls,
+};
 use kumo_core::s3::bucket_tagging::{BucketTag, BucketTags};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -27,7 +29,10 @@ pub async fn put_bucket_tagging(
             })
             .collect(),
     };
-    s.core.put_bucket_tagging(p.as_ref(), &i.bucket, tags).await.s3()?;
+    s.core
+        .put_bucket_tagging(p.as_ref(), &i.bucket, tags)
+        .await
+        .s3()?;
     Ok(S3Response::new(PutBucketTaggingOutput {}))
 }
 
@@ -54,7 +59,10 @@ pub async fn delete_bucket_tagging(
     req: S3Request<DeleteBucketTaggingInput>,
 ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
     let p = principal(&s.iam, &req)?;
-    s.core.delete_bucket_tagging(p.as_ref(), &req.input.bucket).await.s3()?;
+    s.core
+        .delete_bucket_tagging(p.as_ref(), &req.input.bucket)
+        .await
+        .s3()?;
     Ok(S3Response::new(DeleteBucketTaggingOutput {}))
 }
 

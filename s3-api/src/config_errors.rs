@@ -11,7 +11,10 @@ use s3s::{S3Error, S3ErrorCode};
 pub fn not_configured(kind: ConfigKind) -> S3Error {
     use S3ErrorCode as C;
     let (code, message) = match kind {
-        ConfigKind::Cors => (C::NoSuchCORSConfiguration, "The CORS configuration does not exist"),
+        ConfigKind::Cors => (
+            C::NoSuchCORSConfiguration,
+            "The CORS configuration does not exist",
+        ),
         ConfigKind::Policy => (C::NoSuchBucketPolicy, "The bucket policy does not exist"),
         ConfigKind::Tagging => (C::NoSuchTagSet, "The TagSet does not exist"),
         ConfigKind::OwnershipControls => (
@@ -56,11 +59,17 @@ mod tests {
     #[test]
     fn codes_and_statuses() {
         let e = not_configured(ConfigKind::Encryption);
-        assert_eq!(e.code().as_str(), "ServerSideEncryptionConfigurationNotFoundError");
+        assert_eq!(
+            e.code().as_str(),
+            "ServerSideEncryptionConfigurationNotFoundError"
+        );
         assert_eq!(e.status_code(), Some(StatusCode::NOT_FOUND));
         let e = not_configured(ConfigKind::PublicAccessBlock);
         assert_eq!(e.code().as_str(), "NoSuchPublicAccessBlockConfiguration");
         assert_eq!(e.status_code(), Some(StatusCode::NOT_FOUND));
-        assert_eq!(not_configured(ConfigKind::Cors).code().as_str(), "NoSuchCORSConfiguration");
+        assert_eq!(
+            not_configured(ConfigKind::Cors).code().as_str(),
+            "NoSuchCORSConfiguration"
+        );
     }
 }

@@ -54,9 +54,17 @@ pub async fn put_bucket_cors(
     let p = principal(&s.iam, &req)?;
     let i = req.input;
     let config = CorsConfiguration {
-        rules: i.cors_configuration.cors_rules.into_iter().map(rule_in).collect(),
+        rules: i
+            .cors_configuration
+            .cors_rules
+            .into_iter()
+            .map(rule_in)
+            .collect(),
     };
-    s.core.put_bucket_cors(p.as_ref(), &i.bucket, config).await.s3()?;
+    s.core
+        .put_bucket_cors(p.as_ref(), &i.bucket, config)
+        .await
+        .s3()?;
     Ok(S3Response::new(PutBucketCorsOutput {}))
 }
 
@@ -76,7 +84,10 @@ pub async fn delete_bucket_cors(
     req: S3Request<DeleteBucketCorsInput>,
 ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
     let p = principal(&s.iam, &req)?;
-    s.core.delete_bucket_cors(p.as_ref(), &req.input.bucket).await.s3()?;
+    s.core
+        .delete_bucket_cors(p.as_ref(), &req.input.bucket)
+        .await
+        .s3()?;
     Ok(S3Response::new(DeleteBucketCorsOutput {}))
 }
 
@@ -95,7 +106,8 @@ pub struct CorsFront {
     host: KumoHost,
 }
 
-const VARY_PREFLIGHT: &str = "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
+const VARY_PREFLIGHT: &str =
+    "Origin, Access-Control-Request-Headers, Access-Control-Request-Method";
 
 impl CorsFront {
     /// Hooks over `core`, resolving virtual hosts under `base_domain`.
@@ -132,7 +144,12 @@ impl CorsFront {
 
     /// Answers an `OPTIONS` request (a browser preflight); `None` for any other method.
     #[must_use]
-    pub fn preflight(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<Response<Body>> {
+    pub fn preflight(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Option<Response<Body>> {
         if method != Method::OPTIONS {
             return None;
         }
@@ -169,7 +186,11 @@ impl CorsFront {
                 None,
             ));
         };
-        let resource_type = if self.is_object_uri(uri, headers) { "OBJECT" } else { "BUCKET" };
+        let resource_type = if self.is_object_uri(uri, headers) {
+            "OBJECT"
+        } else {
+            "BUCKET"
+        };
         let rules = self.rules(&bucket);
         let request = Preflight {
             origin,

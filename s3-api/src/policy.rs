@@ -14,7 +14,10 @@ pub async fn put_bucket_policy(
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
     let p = principal(&s.iam, &req)?;
     let i = req.input;
-    s.core.put_bucket_policy(p.as_ref(), &i.bucket, i.policy).await.s3()?;
+    s.core
+        .put_bucket_policy(p.as_ref(), &i.bucket, i.policy)
+        .await
+        .s3()?;
     Ok(S3Response::new(PutBucketPolicyOutput {}))
 }
 
@@ -24,7 +27,9 @@ pub async fn get_bucket_policy(
 ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
     let p = principal(&s.iam, &req)?;
     let policy = s.core.bucket_policy(p.as_ref(), &req.input.bucket).s3()?;
-    Ok(S3Response::new(GetBucketPolicyOutput { policy: Some(policy) }))
+    Ok(S3Response::new(GetBucketPolicyOutput {
+        policy: Some(policy),
+    }))
 }
 
 pub async fn delete_bucket_policy(
@@ -32,7 +37,10 @@ pub async fn delete_bucket_policy(
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
     let p = principal(&s.iam, &req)?;
-    s.core.delete_bucket_policy(p.as_ref(), &req.input.bucket).await.s3()?;
+    s.core
+        .delete_bucket_policy(p.as_ref(), &req.input.bucket)
+        .await
+        .s3()?;
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))
 }
 
@@ -41,7 +49,10 @@ pub async fn get_bucket_policy_status(
     req: S3Request<GetBucketPolicyStatusInput>,
 ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
     let p = principal(&s.iam, &req)?;
-    let is_public = s.core.bucket_policy_is_public(p.as_ref(), &req.input.bucket).s3()?;
+    let is_public = s
+        .core
+        .bucket_policy_is_public(p.as_ref(), &req.input.bucket)
+        .s3()?;
     Ok(S3Response::new(GetBucketPolicyStatusOutput {
         policy_status: Some(PolicyStatus {
             is_public: Some(is_public),

@@ -71,7 +71,13 @@ macro_rules! default_answer {
     };
 }
 
-not_configured!(get_bucket_website, GetBucketWebsiteInput, GetBucketWebsiteOutput, "s3:GetBucketWebsite", ConfigKind::Website);
+not_configured!(
+    get_bucket_website,
+    GetBucketWebsiteInput,
+    GetBucketWebsiteOutput,
+    "s3:GetBucketWebsite",
+    ConfigKind::Website
+);
 not_configured!(
     get_bucket_lifecycle_configuration,
     GetBucketLifecycleConfigurationInput,
@@ -79,7 +85,13 @@ not_configured!(
     "s3:GetLifecycleConfiguration",
     ConfigKind::Lifecycle
 );
-not_configured!(get_bucket_encryption, GetBucketEncryptionInput, GetBucketEncryptionOutput, "s3:GetEncryptionConfiguration", ConfigKind::Encryption);
+not_configured!(
+    get_bucket_encryption,
+    GetBucketEncryptionInput,
+    GetBucketEncryptionOutput,
+    "s3:GetEncryptionConfiguration",
+    ConfigKind::Encryption
+);
 not_configured!(
     get_object_lock_configuration,
     GetObjectLockConfigurationInput,
@@ -87,21 +99,60 @@ not_configured!(
     "s3:GetBucketObjectLockConfiguration",
     ConfigKind::ObjectLock
 );
-not_configured!(get_bucket_replication, GetBucketReplicationInput, GetBucketReplicationOutput, "s3:GetReplicationConfiguration", ConfigKind::Replication);
-not_configured!(get_public_access_block, GetPublicAccessBlockInput, GetPublicAccessBlockOutput, "s3:GetBucketPublicAccessBlock", ConfigKind::PublicAccessBlock);
+not_configured!(
+    get_bucket_replication,
+    GetBucketReplicationInput,
+    GetBucketReplicationOutput,
+    "s3:GetReplicationConfiguration",
+    ConfigKind::Replication
+);
+not_configured!(
+    get_public_access_block,
+    GetPublicAccessBlockInput,
+    GetPublicAccessBlockOutput,
+    "s3:GetBucketPublicAccessBlock",
+    ConfigKind::PublicAccessBlock
+);
 
-delete_ok!(delete_bucket_website, DeleteBucketWebsiteInput, DeleteBucketWebsiteOutput, "s3:DeleteBucketWebsite");
-delete_ok!(delete_bucket_lifecycle, DeleteBucketLifecycleInput, DeleteBucketLifecycleOutput, "s3:PutLifecycleConfiguration");
-delete_ok!(delete_bucket_encryption, DeleteBucketEncryptionInput, DeleteBucketEncryptionOutput, "s3:PutEncryptionConfiguration");
-delete_ok!(delete_bucket_replication, DeleteBucketReplicationInput, DeleteBucketReplicationOutput, "s3:PutReplicationConfiguration");
-delete_ok!(delete_public_access_block, DeletePublicAccessBlockInput, DeletePublicAccessBlockOutput, "s3:PutBucketPublicAccessBlock");
+delete_ok!(
+    delete_bucket_website,
+    DeleteBucketWebsiteInput,
+    DeleteBucketWebsiteOutput,
+    "s3:DeleteBucketWebsite"
+);
+delete_ok!(
+    delete_bucket_lifecycle,
+    DeleteBucketLifecycleInput,
+    DeleteBucketLifecycleOutput,
+    "s3:PutLifecycleConfiguration"
+);
+delete_ok!(
+    delete_bucket_encryption,
+    DeleteBucketEncryptionInput,
+    DeleteBucketEncryptionOutput,
+    "s3:PutEncryptionConfiguration"
+);
+delete_ok!(
+    delete_bucket_replication,
+    DeleteBucketReplicationInput,
+    DeleteBucketReplicationOutput,
+    "s3:PutReplicationConfiguration"
+);
+delete_ok!(
+    delete_public_access_block,
+    DeletePublicAccessBlockInput,
+    DeletePublicAccessBlockOutput,
+    "s3:PutBucketPublicAccessBlock"
+);
 
 default_answer!(
     get_bucket_logging,
     GetBucketLoggingInput,
     GetBucketLoggingOutput,
     "s3:GetBucketLogging",
-    GetBucketLoggingOutput { logging_enabled: None }
+    GetBucketLoggingOutput {
+        logging_enabled: None
+    }
 );
 default_answer!(
     get_bucket_request_payment,
@@ -217,7 +268,9 @@ pub async fn put_bucket_notification_configuration(
     check(s, &req, &req.input.bucket, "s3:PutBucketNotification")?;
     let n = &req.input.notification_configuration;
     let empty = n.event_bridge_configuration.is_none()
-        && n.lambda_function_configurations.as_ref().is_none_or(Vec::is_empty)
+        && n.lambda_function_configurations
+            .as_ref()
+            .is_none_or(Vec::is_empty)
         && n.queue_configurations.as_ref().is_none_or(Vec::is_empty)
         && n.topic_configurations.as_ref().is_none_or(Vec::is_empty);
     if !empty {

@@ -11,7 +11,7 @@ use anyhow::Context;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use kumo_core::iam::Iam;
-use kumo_driver_api::StateStore;
+use kumo_driver_api::{ObjectStore, StateStore};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
@@ -66,12 +66,32 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         "administrator credentials ready"
     );
 
-    let s3 = kumo_s3_api::build(
+    let objects_dir = data_dir.join("objects");
+    let objects: Arc<dyn ObjectStore> = Arc::new(
+        kumo_objects_local::LocalObjectStore::open(&objects_dir)
+            .with_context(|| format!("opening the object store in {}", objects_dir.display()))?,
+    );
+    let (s3, object_service) = kumo_s3_api::build(
         iam.clone(),
+        state.clone(),
+        objects,
         &kumo_s3_api::S3Options {
             base_domain: config.s3.base_domain.clone(),
             region: config.region.name.clone(),
+            max_object_size: config.s3.max_object_size,
         },
+    );
+    // Blobs left unreferenced by a crash are removed before any listener accepts a request
+    // (an in-flight upload's blob would otherwise look unreferenced).
+    let gc = object_service
+        .collect_garbage()
+        .await
+        .context("collecting unreferenced blobs")?;
+    tracing::info!(
+        blobs = gc.blobs,
+        deleted = gc.deleted,
+        uploads_dropped = gc.uploads_dropped,
+        "object garbage collection done"
     );
     let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name);
     let router = Arc::new(Router::new(s3, query));

@@ -266,7 +266,10 @@ pub fn authorize_with(
                 None => Vec::new(),
             }
         } else {
-            acl::bucket_grants(CannedAcl::from_stored(&bucket.acl), &bucket.owner_account_id)
+            acl::bucket_grants(
+                CannedAcl::from_stored(&bucket.acl),
+                &bucket.owner_account_id,
+            )
         };
         if acl::permits(&grants, principal, permission) {
             return Ok(());
@@ -335,7 +338,11 @@ mod tests {
             (None, Action::ListBucket, false),
         ];
         for (who, action, want) in cases {
-            assert_eq!(ok(authorize_with(who.as_ref(), action, &b, Some("k"), &f)), want, "{action:?}");
+            assert_eq!(
+                ok(authorize_with(who.as_ref(), action, &b, Some("k"), &f)),
+                want,
+                "{action:?}"
+            );
         }
     }
 
@@ -343,29 +350,89 @@ mod tests {
     fn canned_acls() {
         let public = bucket("public-read");
         let none = AccessFacts::default();
-        assert!(ok(authorize_with(None, Action::ListBucket, &public, None, &none)));
-        assert!(!ok(authorize_with(None, Action::PutObject, &public, Some("k"), &none)));
+        assert!(ok(authorize_with(
+            None,
+            Action::ListBucket,
+            &public,
+            None,
+            &none
+        )));
+        assert!(!ok(authorize_with(
+            None,
+            Action::PutObject,
+            &public,
+            Some("k"),
+            &none
+        )));
         // The bucket ACL does not make objects readable: the object's own ACL does.
-        assert!(!ok(authorize_with(None, Action::GetObject, &public, Some("k"), &none)));
+        assert!(!ok(authorize_with(
+            None,
+            Action::GetObject,
+            &public,
+            Some("k"),
+            &none
+        )));
         let public_obj = AccessFacts {
             object_acl: Some((CannedAcl::PublicRead, OWNER)),
             ..AccessFacts::default()
         };
         let private = bucket("private");
-        assert!(ok(authorize_with(None, Action::GetObject, &private, Some("k"), &public_obj)));
-        assert!(!ok(authorize_with(None, Action::GetObjectAcl, &private, Some("k"), &public_obj)));
+        assert!(ok(authorize_with(
+            None,
+            Action::GetObject,
+            &private,
+            Some("k"),
+            &public_obj
+        )));
+        assert!(!ok(authorize_with(
+            None,
+            Action::GetObjectAcl,
+            &private,
+            Some("k"),
+            &public_obj
+        )));
         let rw = bucket("public-read-write");
-        assert!(ok(authorize_with(None, Action::PutObject, &rw, Some("k"), &none)));
-        assert!(!ok(authorize_with(None, Action::DeleteBucket, &rw, None, &none)));
+        assert!(ok(authorize_with(
+            None,
+            Action::PutObject,
+            &rw,
+            Some("k"),
+            &none
+        )));
+        assert!(!ok(authorize_with(
+            None,
+            Action::DeleteBucket,
+            &rw,
+            None,
+            &none
+        )));
         let auth = bucket("authenticated-read");
-        assert!(ok(authorize_with(Some(&root(OTHER)), Action::ListBucket, &auth, None, &none)));
-        assert!(!ok(authorize_with(None, Action::ListBucket, &auth, None, &none)));
+        assert!(ok(authorize_with(
+            Some(&root(OTHER)),
+            Action::ListBucket,
+            &auth,
+            None,
+            &none
+        )));
+        assert!(!ok(authorize_with(
+            None,
+            Action::ListBucket,
+            &auth,
+            None,
+            &none
+        )));
         // Ownership enforced: ACLs are ignored.
         let disabled = AccessFacts {
             acls_disabled: true,
             ..AccessFacts::default()
         };
-        assert!(!ok(authorize_with(None, Action::ListBucket, &public, None, &disabled)));
+        assert!(!ok(authorize_with(
+            None,
+            Action::ListBucket,
+            &public,
+            None,
+            &disabled
+        )));
     }
 
     #[test]
@@ -380,10 +447,28 @@ mod tests {
             policy: Some(&allow_read),
             ..AccessFacts::default()
         };
-        assert!(ok(authorize_with(None, Action::GetObject, &b, Some("k"), &f)));
+        assert!(ok(authorize_with(
+            None,
+            Action::GetObject,
+            &b,
+            Some("k"),
+            &f
+        )));
         assert!(ok(authorize_with(None, Action::ListBucket, &b, None, &f)));
-        assert!(!ok(authorize_with(None, Action::PutObject, &b, Some("k"), &f)));
-        assert!(ok(authorize_with(Some(&root(OTHER)), Action::GetObject, &b, Some("k"), &f)));
+        assert!(!ok(authorize_with(
+            None,
+            Action::PutObject,
+            &b,
+            Some("k"),
+            &f
+        )));
+        assert!(ok(authorize_with(
+            Some(&root(OTHER)),
+            Action::GetObject,
+            &b,
+            Some("k"),
+            &f
+        )));
 
         let deny_all = BucketPolicy::parse(
             "b",
@@ -395,14 +480,44 @@ mod tests {
             ..AccessFacts::default()
         };
         // Explicit deny beats ownership, ...
-        assert!(!ok(authorize_with(Some(&root(OWNER)), Action::GetObject, &b, Some("k"), &f)));
-        assert!(!ok(authorize_with(Some(&user(OWNER)), Action::DeleteBucketPolicy, &b, None, &f)));
+        assert!(!ok(authorize_with(
+            Some(&root(OWNER)),
+            Action::GetObject,
+            &b,
+            Some("k"),
+            &f
+        )));
+        assert!(!ok(authorize_with(
+            Some(&user(OWNER)),
+            Action::DeleteBucketPolicy,
+            &b,
+            None,
+            &f
+        )));
         // ... but the owner's root can always manage the policy.
-        assert!(ok(authorize_with(Some(&root(OWNER)), Action::DeleteBucketPolicy, &b, None, &f)));
-        assert!(ok(authorize_with(Some(&root(OWNER)), Action::PutBucketPolicy, &b, None, &f)));
+        assert!(ok(authorize_with(
+            Some(&root(OWNER)),
+            Action::DeleteBucketPolicy,
+            &b,
+            None,
+            &f
+        )));
+        assert!(ok(authorize_with(
+            Some(&root(OWNER)),
+            Action::PutBucketPolicy,
+            &b,
+            None,
+            &f
+        )));
         // And it beats ACLs.
         let public = bucket("public-read");
-        assert!(!ok(authorize_with(None, Action::ListBucket, &public, None, &f)));
+        assert!(!ok(authorize_with(
+            None,
+            Action::ListBucket,
+            &public,
+            None,
+            &f
+        )));
     }
 
     #[test]
@@ -422,8 +537,20 @@ mod tests {
             ..AccessFacts::default()
         };
         let owner = root(OWNER);
-        assert!(ok(authorize_with(Some(&owner), Action::GetObject, &b, Some("k"), &facts(true))));
-        assert!(!ok(authorize_with(Some(&owner), Action::GetObject, &b, Some("k"), &facts(false))));
+        assert!(ok(authorize_with(
+            Some(&owner),
+            Action::GetObject,
+            &b,
+            Some("k"),
+            &facts(true)
+        )));
+        assert!(!ok(authorize_with(
+            Some(&owner),
+            Action::GetObject,
+            &b,
+            Some("k"),
+            &facts(false)
+        )));
     }
 
     #[tokio::test]

@@ -72,7 +72,7 @@ impl BucketTags {
 }
 
 fn invalid(msg: String) -> Error {
-    Error::InvalidArgument(msg)
+    Error::InvalidTag(msg)
 }
 
 #[cfg(test)]

@@ -158,7 +158,11 @@ impl ObjectService {
     // ---- CORS ----
 
     /// GetBucketCors.
-    pub fn bucket_cors(&self, principal: Option<&Principal>, bucket: &str) -> Result<CorsConfiguration> {
+    pub fn bucket_cors(
+        &self,
+        principal: Option<&Principal>,
+        bucket: &str,
+    ) -> Result<CorsConfiguration> {
         self.read_config(principal, bucket, ConfigKind::Cors, Action::GetBucketCors)
     }
 
@@ -170,14 +174,30 @@ impl ObjectService {
         config: CorsConfiguration,
     ) -> Result<()> {
         config.validate()?;
-        self.write_config(principal, bucket, ConfigKind::Cors, Action::PutBucketCors, Some(config))
-            .await
+        self.write_config(
+            principal,
+            bucket,
+            ConfigKind::Cors,
+            Action::PutBucketCors,
+            Some(config),
+        )
+        .await
     }
 
     /// DeleteBucketCors (idempotent).
-    pub async fn delete_bucket_cors(&self, principal: Option<&Principal>, bucket: &str) -> Result<()> {
-        self.write_config::<CorsConfiguration>(principal, bucket, ConfigKind::Cors, Action::PutBucketCors, None)
-            .await
+    pub async fn delete_bucket_cors(
+        &self,
+        principal: Option<&Principal>,
+        bucket: &str,
+    ) -> Result<()> {
+        self.write_config::<CorsConfiguration>(
+            principal,
+            bucket,
+            ConfigKind::Cors,
+            Action::PutBucketCors,
+            None,
+        )
+        .await
     }
 
     /// The CORS rules browsers are answered with. No authorisation: preflights are anonymous
@@ -194,8 +214,12 @@ impl ObjectService {
 
     /// GetBucketPolicy: the document as it was stored.
     pub fn bucket_policy(&self, principal: Option<&Principal>, bucket: &str) -> Result<String> {
-        let stored: StoredPolicy =
-            self.read_config(principal, bucket, ConfigKind::Policy, Action::GetBucketPolicy)?;
+        let stored: StoredPolicy = self.read_config(
+            principal,
+            bucket,
+            ConfigKind::Policy,
+            Action::GetBucketPolicy,
+        )?;
         Ok(stored.document)
     }
 
@@ -208,28 +232,61 @@ impl ObjectService {
     ) -> Result<()> {
         BucketPolicy::parse(bucket, &document)?;
         let stored = StoredPolicy { document };
-        self.write_config(principal, bucket, ConfigKind::Policy, Action::PutBucketPolicy, Some(stored))
-            .await
+        self.write_config(
+            principal,
+            bucket,
+            ConfigKind::Policy,
+            Action::PutBucketPolicy,
+            Some(stored),
+        )
+        .await
     }
 
     /// DeleteBucketPolicy (idempotent).
-    pub async fn delete_bucket_policy(&self, principal: Option<&Principal>, bucket: &str) -> Result<()> {
-        self.write_config::<StoredPolicy>(principal, bucket, ConfigKind::Policy, Action::DeleteBucketPolicy, None)
-            .await
+    pub async fn delete_bucket_policy(
+        &self,
+        principal: Option<&Principal>,
+        bucket: &str,
+    ) -> Result<()> {
+        self.write_config::<StoredPolicy>(
+            principal,
+            bucket,
+            ConfigKind::Policy,
+            Action::DeleteBucketPolicy,
+            None,
+        )
+        .await
     }
 
     /// GetBucketPolicyStatus: whether the policy makes the bucket public.
-    pub fn bucket_policy_is_public(&self, principal: Option<&Principal>, bucket: &str) -> Result<bool> {
-        let stored: StoredPolicy =
-            self.read_config(principal, bucket, ConfigKind::Policy, Action::GetBucketPolicyStatus)?;
+    pub fn bucket_policy_is_public(
+        &self,
+        principal: Option<&Principal>,
+        bucket: &str,
+    ) -> Result<bool> {
+        let stored: StoredPolicy = self.read_config(
+            principal,
+            bucket,
+            ConfigKind::Policy,
+            Action::GetBucketPolicyStatus,
+        )?;
         Ok(BucketPolicy::parse(bucket, &stored.document)?.is_public())
     }
 
     // ---- Tagging ----
 
     /// GetBucketTagging.
-    pub fn bucket_tagging(&self, principal: Option<&Principal>, bucket: &str) -> Result<BucketTags> {
-        self.read_config(principal, bucket, ConfigKind::Tagging, Action::GetBucketTagging)
+    pub fn bucket_tagging(
+        &self,
+        principal: Option<&Principal>,
+        bucket: &str,
+    ) -> Result<BucketTags> {
+        self.read_config(
+            principal,
+            bucket,
+            ConfigKind::Tagging,
+            Action::GetBucketTagging,
+        )
     }
 
     /// PutBucketTagging (validated; replaces the whole set).
@@ -240,14 +297,30 @@ impl ObjectService {
         tags: BucketTags,
     ) -> Result<()> {
         tags.validate()?;
-        self.write_config(principal, bucket, ConfigKind::Tagging, Action::PutBucketTagging, Some(tags))
-            .await
+        self.write_config(
+            principal,
+            bucket,
+            ConfigKind::Tagging,
+            Action::PutBucketTagging,
+            Some(tags),
+        )
+        .await
     }
 
     /// DeleteBucketTagging (idempotent).
-    pub async fn delete_bucket_tagging(&self, principal: Option<&Principal>, bucket: &str) -> Result<()> {
-        self.write_config::<BucketTags>(principal, bucket, ConfigKind::Tagging, Action::PutBucketTagging, None)
-            .await
+    pub async fn delete_bucket_tagging(
+        &self,
+        principal: Option<&Principal>,
+        bucket: &str,
+    ) -> Result<()> {
+        self.write_config::<BucketTags>(
+            principal,
+            bucket,
+            ConfigKind::Tagging,
+            Action::PutBucketTagging,
+            None,
+        )
+        .await
     }
 
     // ---- Ownership controls ----
@@ -274,7 +347,8 @@ impl ObjectService {
         bucket: &str,
         controls: OwnershipControls,
     ) -> Result<()> {
-        let record = self.authorized_bucket(principal, bucket, Action::PutBucketOwnershipControls, None)?;
+        let record =
+            self.authorized_bucket(principal, bucket, Action::PutBucketOwnershipControls, None)?;
         if controls.object_ownership == ObjectOwnership::BucketOwnerEnforced
             && !matches!(
                 CannedAcl::from_stored(&record.acl),
@@ -315,7 +389,11 @@ impl ObjectService {
     // ---- ACLs ----
 
     /// GetBucketAcl: the bucket record (owner) and its canned ACL.
-    pub fn bucket_acl(&self, principal: Option<&Principal>, bucket: &str) -> Result<(Bucket, CannedAcl)> {
+    pub fn bucket_acl(
+        &self,
+        principal: Option<&Principal>,
+        bucket: &str,
+    ) -> Result<(Bucket, CannedAcl)> {
         let record = self.authorized_bucket(principal, bucket, Action::GetBucketAcl, None)?;
         let acl = CannedAcl::from_stored(&record.acl);
         Ok((record, acl))
@@ -353,7 +431,11 @@ impl ObjectService {
     }
 
     /// Checks a canned ACL given on CreateBucket / PutObject / PostObject before the write.
-    pub fn validate_canned_acl(&self, bucket: &str, acl: Option<&str>) -> Result<Option<CannedAcl>> {
+    pub fn validate_canned_acl(
+        &self,
+        bucket: &str,
+        acl: Option<&str>,
+    ) -> Result<Option<CannedAcl>> {
         let Some(acl) = acl else { return Ok(None) };
         let acl = CannedAcl::parse(acl)?;
         if self.state.get(BUCKETS, bucket.as_bytes())?.is_some() {
@@ -424,7 +506,11 @@ impl ObjectService {
 
     /// The latest version's ACL facts for authorising an object read by a non-owner, or
     /// `None` when the key has no live version (the operation then answers NoSuchKey itself).
-    pub(crate) fn latest_object_acl(&self, bucket: &Bucket, key: &str) -> Result<Option<ObjectAcl>> {
+    pub(crate) fn latest_object_acl(
+        &self,
+        bucket: &Bucket,
+        key: &str,
+    ) -> Result<Option<ObjectAcl>> {
         match self.read_version(&bucket.name, key, None) {
             Ok(v) if !v.delete_marker => Ok(Some(object_acl_of(&v, bucket))),
             Ok(_) | Err(Error::NoSuchKey(_) | Error::NoSuchVersion(_)) => Ok(None),

@@ -1,1 +1,379 @@
-//! Blobs as files on the local disk (written by the S3 work).
+//! Blobs as files on the local disk: Kumo's embedded `ObjectStore`.
+//!
+//! Layout under the store's directory:
+//! - `blobs/XX/<id>` — one file per blob; `XX` is a two-hex-digit fan-out computed from the id
+//!   (FNV-1a), so no directory grows past a few thousand entries per million blobs.
+//! - `tmp/` — blobs being written. Same filesystem as `blobs/`, so publishing is a rename.
+//!
+//! Why this write path: bytes go to `tmp/<id>.<random>`, the file is fsynced, then hard-linked
+//! to its final name (which fails atomically if the id exists — ids are never overwritten), the
+//! fan-out directory is fsynced, and the temporary name is removed. A blob is thus either
+//! absent or complete and durable under its id; a crash leaves at most a file in `tmp/`, which
+//! [`LocalObjectStore::open`] clears.
+//!
+//! Why these read paths: small ranges are read with one blocking call; large ones by a blocking
+//! reader thread in 1 MiB reads that feeds a bounded channel, so memory stays flat however
+//! large the blob and throughput is not limited by small reads.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use kumo_driver_api::{BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError};
+use tokio::sync::mpsc;
+
+/// Reads at most this much in one blocking call; larger ranges are streamed.
+const SMALL_READ: u64 = 1024 * 1024;
+/// Size of each read of a streamed range.
+const READ_CHUNK: usize = 1024 * 1024;
+/// Writes are coalesced into buffers of this size.
+const WRITE_BUFFER: usize = 1024 * 1024;
+/// Chunks in flight between the body stream and the writer thread.
+const WRITE_QUEUE: usize = 8;
+/// Chunks in flight between the reader thread and the response.
+const READ_QUEUE: usize = 4;
+
+/// An `ObjectStore` in a local directory.
+#[derive(Debug, Clone)]
+pub struct LocalObjectStore {
+    inner: Arc<Dirs>,
+}
+
+#[derive(Debug)]
+struct Dirs {
+    blobs: PathBuf,
+    tmp: PathBuf,
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn fanout(id: &BlobId) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in id.as_str().bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{:02x}", hash & 0xff)
+}
+
+impl LocalObjectStore {
+    /// Opens (or creates) a store in `dir` and removes leftovers of interrupted writes.
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        let blobs = dir.join("blobs");
+        let tmp = dir.join("tmp");
+        fs::create_dir_all(&blobs)?;
+        fs::create_dir_all(&tmp)?;
+        for entry in fs::read_dir(&tmp)? {
+            let entry = entry?;
+            if let Err(err) = fs::remove_file(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), error = %err, "cannot remove temporary blob");
+            }
+        }
+        fsync_dir(dir)?;
+        Ok(Self {
+            inner: Arc::new(Dirs { blobs, tmp }),
+        })
+    }
+
+    fn path(&self, id: &BlobId) -> PathBuf {
+        self.inner.blobs.join(fanout(id)).join(id.as_str())
+    }
+}
+
+fn not_found(id: &BlobId, err: io::Error) -> ObjectStoreError {
+    if err.kind() == io::ErrorKind::NotFound {
+        ObjectStoreError::NotFound(id.clone())
+    } else {
+        ObjectStoreError::Io(err)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ObjectStoreError> + Send + 'static,
+) -> Result<T, ObjectStoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ObjectStoreError::Io(io::Error::other(e)))?
+}
+
+/// The writer thread: drains `rx` into `tmp`, fsyncs and publishes under `final_path`.
+fn write_blob(
+    mut rx: mpsc::Receiver<Bytes>,
+    tmp: &Path,
+    final_path: &Path,
+    id: &BlobId,
+) -> Result<u64, ObjectStoreError> {
+    let mut file = OpenOptions::new().write(true).create_new(true).open(tmp)?;
+    let mut buf = BytesMut::with_capacity(WRITE_BUFFER);
+    let mut len = 0u64;
+    while let Some(chunk) = rx.blocking_recv() {
+        len += chunk.len() as u64;
+        if buf.is_empty() && chunk.len() >= WRITE_BUFFER {
+            file.write_all(&chunk)?;
+            continue;
+        }
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= WRITE_BUFFER {
+            file.write_all(&buf)?;
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() {
+        file.write_all(&buf)?;
+    }
+    file.sync_all()?;
+    drop(file);
+    let dir = final_path
+        .parent()
+        .ok_or_else(|| io::Error::other("blob path has no parent"))?;
+    if !dir.exists() {
+        fs::create_dir_all(dir)?;
+        if let Some(parent) = dir.parent() {
+            fsync_dir(parent)?;
+        }
+    }
+    match fs::hard_link(tmp, final_path) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+            return Err(ObjectStoreError::AlreadyExists(id.clone()));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    fsync_dir(dir)?;
+    Ok(len)
+}
+
+fn read_range(path: &Path, id: &BlobId, range: &Range<u64>) -> Result<File, ObjectStoreError> {
+    let mut file = File::open(path).map_err(|e| not_found(id, e))?;
+    let len = file.metadata()?.len();
+    if range.start > range.end || range.end > len {
+        return Err(ObjectStoreError::InvalidRange {
+            start: range.start,
+            end: range.end,
+            len,
+        });
+    }
+    file.seek(SeekFrom::Start(range.start))?;
+    Ok(file)
+}
+
+fn read_exact_vec(file: &mut File, n: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    file.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for LocalObjectStore {
+    async fn put(&self, id: &BlobId, mut body: ByteStream) -> Result<u64, ObjectStoreError> {
+        let final_path = self.path(id);
+        if final_path.exists() {
+            return Err(ObjectStoreError::AlreadyExists(id.clone()));
+        }
+        let tmp = self
+            .inner
+            .tmp
+            .join(format!("{}.{:016x}", id.as_str(), rand_suffix()));
+        let (tx, rx) = mpsc::channel::<Bytes>(WRITE_QUEUE);
+        let writer = {
+            let (tmp, final_path, id) = (tmp.clone(), final_path.clone(), id.clone());
+            tokio::task::spawn_blocking(move || write_blob(rx, &tmp, &final_path, &id))
+        };
+        let mut body_error = None;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    if tx.send(chunk).await.is_err() {
+                        // The writer failed; its error is reported below.
+                        break;
+                    }
+                }
+                Err(err) => {
+                    body_error = Some(err);
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let written = writer
+            .await
+            .map_err(|e| ObjectStoreError::Io(io::Error::other(e)));
+        let cleanup = || {
+            let _ = fs::remove_file(&tmp);
+        };
+        if let Some(err) = body_error {
+            cleanup();
+            if let Ok(Ok(_)) = &written {
+                // Published before we knew the body failed: withdraw it.
+                let _ = fs::remove_file(&final_path);
+            }
+            return Err(ObjectStoreError::Body(err));
+        }
+        let result = written.and_then(|r| r);
+        cleanup();
+        result
+    }
+
+    async fn get(&self, id: &BlobId, range: Range<u64>) -> Result<ByteStream, ObjectStoreError> {
+        let path = self.path(id);
+        let want = range.end.saturating_sub(range.start);
+        if want <= SMALL_READ {
+            let id = id.clone();
+            let data = blocking(move || {
+                let mut file = read_range(&path, &id, &range)?;
+                let n = usize::try_from(want).map_err(io::Error::other)?;
+                Ok(read_exact_vec(&mut file, n)?)
+            })
+            .await?;
+            let stream = futures::stream::iter(if data.is_empty() {
+                Vec::new()
+            } else {
+                vec![Ok(Bytes::from(data))]
+            });
+            return Ok(Box::pin(stream));
+        }
+        let file = {
+            let (path, id, range) = (path.clone(), id.clone(), range.clone());
+            blocking(move || read_range(&path, &id, &range)).await?
+        };
+        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(READ_QUEUE);
+        tokio::task::spawn_blocking(move || stream_file(file, want, &tx));
+        Ok(Box::pin(tokio_stream(rx)))
+    }
+
+    async fn len(&self, id: &BlobId) -> Result<u64, ObjectStoreError> {
+        let path = self.path(id);
+        let id = id.clone();
+        blocking(move || Ok(fs::metadata(&path).map_err(|e| not_found(&id, e))?.len())).await
+    }
+
+    async fn delete(&self, id: &BlobId) -> Result<(), ObjectStoreError> {
+        let path = self.path(id);
+        blocking(move || match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err.into()),
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<BlobInfo>, ObjectStoreError> {
+        let blobs = self.inner.blobs.clone();
+        blocking(move || {
+            let mut out = Vec::new();
+            for dir in fs::read_dir(&blobs)? {
+                let dir = dir?;
+                if !dir.file_type()?.is_dir() {
+                    continue;
+                }
+                for entry in fs::read_dir(dir.path())? {
+                    let entry = entry?;
+                    let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                        continue;
+                    };
+                    let Ok(id) = BlobId::new(name) else { continue };
+                    let meta = entry.metadata()?;
+                    out.push(BlobInfo {
+                        id,
+                        len: meta.len(),
+                        modified: meta.modified()?,
+                    });
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Feeds `want` bytes of `file` into `tx` in large reads; stops when the receiver goes away.
+fn stream_file(mut file: File, mut want: u64, tx: &mpsc::Sender<io::Result<Bytes>>) {
+    while want > 0 {
+        let n = usize::try_from(want.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
+        let chunk = read_exact_vec(&mut file, n).map(Bytes::from);
+        let failed = chunk.is_err();
+        if tx.blocking_send(chunk).is_err() || failed {
+            return;
+        }
+        want -= n as u64;
+    }
+}
+
+fn tokio_stream(
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+) -> impl futures::Stream<Item = io::Result<Bytes>> + Send {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn contract() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalObjectStore::open(dir.path()).expect("open");
+        kumo_driver_api::contract::object_store_suite(Arc::new(store)).await;
+    }
+
+    #[tokio::test]
+    async fn large_blob_streams_in_big_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalObjectStore::open(dir.path()).expect("open");
+        let data: Vec<u8> = (0..5_000_000u32).map(|i| (i % 253) as u8).collect();
+        let chunks: Vec<io::Result<Bytes>> = data
+            .chunks(16_384)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let id = BlobId::new("big").expect("id");
+        store
+            .put(&id, Box::pin(futures::stream::iter(chunks)))
+            .await
+            .expect("put");
+        let mut stream = store.get(&id, 10..4_999_990).await.expect("get");
+        let mut out = Vec::new();
+        let mut reads = 0;
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.expect("chunk"));
+            reads += 1;
+        }
+        assert_eq!(out, &data[10..4_999_990]);
+        assert!(reads <= 5, "{reads} reads");
+    }
+
+    #[tokio::test]
+    async fn interrupted_writes_are_cleared_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(LocalObjectStore::open(dir.path()).expect("open"));
+        fs::write(dir.path().join("tmp").join("x.1"), b"partial").expect("write");
+        let store = LocalObjectStore::open(dir.path()).expect("reopen");
+        assert!(store.list().await.expect("list").is_empty());
+        assert_eq!(
+            fs::read_dir(dir.path().join("tmp")).expect("tmp").count(),
+            0
+        );
+    }
+}

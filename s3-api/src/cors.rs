@@ -302,3 +302,103 @@ fn error_response(
     );
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kumo_core::iam::Iam;
+    use kumo_core::s3::cors::{CorsConfiguration, CorsRule};
+    use kumo_driver_api::{ObjectStore, StateStore};
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_str(v).expect("header"));
+        }
+        map
+    }
+
+    #[tokio::test]
+    async fn preflight_and_decorate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state: Arc<dyn StateStore> = Arc::new(
+            kumo_state_redb::RedbStateStore::open(&dir.path().join("s.redb")).expect("redb"),
+        );
+        let objects: Arc<dyn ObjectStore> = Arc::new(
+            kumo_objects_local::LocalObjectStore::open(&dir.path().join("o")).expect("objects"),
+        );
+        let (_, key, _) = Iam::new(state.clone()).bootstrap_admin().expect("admin");
+        let owner = key.principal();
+        let core = ObjectService::new(state, objects, "us-east-1", 1 << 20);
+        core.create_bucket(Some(&owner), "web", None, None)
+            .await
+            .expect("bucket");
+        let front = CorsFront::new(core.clone(), "s3.localhost");
+        let uri: Uri = "/web/index.html".parse().expect("uri");
+        let pre = headers(&[
+            ("origin", "https://site.example"),
+            ("access-control-request-method", "GET"),
+        ]);
+        // No CORS yet: 403 with S3's message.
+        let resp = front
+            .preflight(&Method::OPTIONS, &uri, &pre)
+            .expect("answered");
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        core.put_bucket_cors(
+            Some(&owner),
+            "web",
+            CorsConfiguration {
+                rules: vec![CorsRule {
+                    allowed_origins: vec!["https://*.example".into()],
+                    allowed_methods: vec!["GET".into()],
+                    ..CorsRule::default()
+                }],
+            },
+        )
+        .await
+        .expect("cors");
+        let resp = front
+            .preflight(&Method::OPTIONS, &uri, &pre)
+            .expect("answered");
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(
+            resp.headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok()),
+            Some("https://site.example")
+        );
+        // Virtual-hosted style: the bucket comes from Host.
+        let mut vh = pre.clone();
+        vh.insert(HOST, HeaderValue::from_static("web.s3.localhost:8773"));
+        let root: Uri = "/index.html".parse().expect("uri");
+        let resp = front
+            .preflight(&Method::OPTIONS, &root, &vh)
+            .expect("answered");
+        assert_eq!(resp.status(), StatusCode::OK);
+        // Missing Origin: 400.
+        let resp = front
+            .preflight(&Method::OPTIONS, &uri, &HeaderMap::new())
+            .expect("answered");
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        // Not OPTIONS: not ours.
+        assert!(front.preflight(&Method::GET, &uri, &pre).is_none());
+        // Actual request.
+        let get = headers(&[("origin", "https://site.example")]);
+        let captured = front.capture(&Method::GET, &uri, &get).expect("captured");
+        let mut out = HeaderMap::new();
+        front.decorate(&captured, &mut out);
+        assert!(out.contains_key("access-control-allow-origin"));
+        let put = front.capture(&Method::PUT, &uri, &get).expect("captured");
+        let mut out = HeaderMap::new();
+        front.decorate(&put, &mut out);
+        assert!(out.is_empty());
+        assert!(
+            front
+                .capture(&Method::GET, &uri, &HeaderMap::new())
+                .is_none()
+        );
+    }
+}

@@ -536,3 +536,234 @@ fn object_acl_of(version: &ObjectVersion, bucket: &Bucket) -> ObjectAcl {
             .map_or(CannedAcl::Private, CannedAcl::from_stored),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::ops::Range;
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+    use futures::StreamExt;
+    use kumo_driver_api::{
+        BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError, StateStore,
+    };
+
+    use super::*;
+    use crate::iam::Iam;
+    use crate::s3::objects::PutObjectRequest;
+
+    /// An in-memory blob store: a test double for the object data these tests never read.
+    #[derive(Default)]
+    struct MemBlobs(Mutex<HashMap<String, Vec<u8>>>);
+
+    #[async_trait::async_trait]
+    impl ObjectStore for MemBlobs {
+        async fn put(&self, id: &BlobId, mut body: ByteStream) -> Result<u64, ObjectStoreError> {
+            let mut data = Vec::new();
+            while let Some(chunk) = body.next().await {
+                data.extend_from_slice(&chunk.map_err(ObjectStoreError::Body)?);
+            }
+            let len = data.len() as u64;
+            self.0
+                .lock()
+                .expect("lock")
+                .insert(id.as_str().to_owned(), data);
+            Ok(len)
+        }
+        async fn get(
+            &self,
+            id: &BlobId,
+            range: Range<u64>,
+        ) -> Result<ByteStream, ObjectStoreError> {
+            let map = self.0.lock().expect("lock");
+            let data = map
+                .get(id.as_str())
+                .ok_or_else(|| ObjectStoreError::NotFound(id.clone()))?;
+            let slice = Bytes::copy_from_slice(&data[range.start as usize..range.end as usize]);
+            Ok(Box::pin(futures::stream::iter([Ok(slice)])))
+        }
+        async fn len(&self, id: &BlobId) -> Result<u64, ObjectStoreError> {
+            let map = self.0.lock().expect("lock");
+            map.get(id.as_str())
+                .map(|d| d.len() as u64)
+                .ok_or_else(|| ObjectStoreError::NotFound(id.clone()))
+        }
+        async fn delete(&self, id: &BlobId) -> Result<(), ObjectStoreError> {
+            self.0.lock().expect("lock").remove(id.as_str());
+            Ok(())
+        }
+        async fn list(&self) -> Result<Vec<BlobInfo>, ObjectStoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        core: ObjectService,
+        owner: Principal,
+        stranger: Principal,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state: Arc<dyn StateStore> = Arc::new(
+            kumo_state_redb::RedbStateStore::open(&dir.path().join("s.redb")).expect("redb"),
+        );
+        let iam = Iam::new(state.clone());
+        let (_, owner, _) = iam.bootstrap_admin().expect("admin");
+        let (_, stranger) = iam.create_account("stranger").expect("account");
+        let core = ObjectService::new(state, Arc::new(MemBlobs::default()), "us-east-1", 1 << 20);
+        core.create_bucket(Some(&owner.principal()), "bkt", None, None)
+            .await
+            .expect("bucket");
+        Fixture {
+            _dir: dir,
+            core,
+            owner: owner.principal(),
+            stranger: stranger.principal(),
+        }
+    }
+
+    async fn put(
+        core: &ObjectService,
+        who: Option<&Principal>,
+        key: &str,
+        acl: Option<&str>,
+    ) -> Result<()> {
+        let body: ByteStream = Box::pin(futures::stream::iter([Ok(Bytes::from_static(b"data"))]));
+        core.put_object(
+            who,
+            PutObjectRequest {
+                bucket: "bkt".to_owned(),
+                key: key.to_owned(),
+                body,
+                integrity: Default::default(),
+                headers: Default::default(),
+                metadata: Default::default(),
+                tags: Vec::new(),
+                if_none_match_any: false,
+                if_match: None,
+                acl: acl.map(str::to_owned),
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    fn denied<T: std::fmt::Debug>(r: Result<T>) -> bool {
+        matches!(r, Err(Error::AccessDenied(_)))
+    }
+
+    #[tokio::test]
+    async fn policy_and_acls_reach_authorization() {
+        let f = fixture().await;
+        let (core, owner, stranger) = (&f.core, Some(&f.owner), Some(&f.stranger));
+        put(core, owner, "private", None).await.expect("put");
+        put(core, owner, "public", Some("public-read"))
+            .await
+            .expect("put");
+        assert!(denied(core.authorized_bucket(
+            None,
+            "bkt",
+            Action::GetObject,
+            Some("private")
+        )));
+        assert!(
+            core.authorized_bucket(None, "bkt", Action::GetObject, Some("public"))
+                .is_ok()
+        );
+        assert!(denied(core.authorized_bucket(
+            None,
+            "bkt",
+            Action::ListBucket,
+            None
+        )));
+        // Bucket ACL public-read: listing, not writing.
+        core.put_bucket_acl(owner, "bkt", CannedAcl::PublicRead)
+            .await
+            .expect("acl");
+        assert!(
+            core.authorized_bucket(None, "bkt", Action::ListBucket, None)
+                .is_ok()
+        );
+        assert!(denied(put(core, stranger, "x", None).await));
+        // A policy admits another account to write.
+        let doc = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/in/*"}}]}}"#,
+            f.stranger.account_id
+        );
+        assert!(denied(
+            core.put_bucket_policy(stranger, "bkt", doc.clone()).await
+        ));
+        core.put_bucket_policy(owner, "bkt", doc.clone())
+            .await
+            .expect("policy");
+        assert_eq!(core.bucket_policy(owner, "bkt").expect("get"), doc);
+        put(core, stranger, "in/x", None)
+            .await
+            .expect("stranger writes under in/");
+        assert!(denied(put(core, stranger, "out/x", None).await));
+        // The writing account owns the object (GetObjectAcl names it).
+        let acl = core.object_acl(owner, "bkt", "in/x", None).expect("acl");
+        assert_eq!(acl.object_owner_account_id, f.stranger.account_id);
+        // Ownership enforced: ACLs that grant others are refused, and ACL grants are ignored.
+        assert!(matches!(
+            core.put_bucket_ownership_controls(
+                owner,
+                "bkt",
+                OwnershipControls {
+                    object_ownership: ObjectOwnership::BucketOwnerEnforced
+                }
+            )
+            .await,
+            Err(Error::InvalidRequest(_))
+        ));
+        core.put_bucket_acl(owner, "bkt", CannedAcl::Private)
+            .await
+            .expect("acl");
+        core.put_bucket_ownership_controls(
+            owner,
+            "bkt",
+            OwnershipControls {
+                object_ownership: ObjectOwnership::BucketOwnerEnforced,
+            },
+        )
+        .await
+        .expect("ownership");
+        assert!(matches!(
+            core.put_object_acl(owner, "bkt", "public", None, CannedAcl::PublicRead)
+                .await,
+            Err(Error::AclNotSupported)
+        ));
+        assert!(denied(core.authorized_bucket(
+            None,
+            "bkt",
+            Action::GetObject,
+            Some("public")
+        )));
+        // Config reads: missing is NoSuchBucketConfig, strangers are denied, no bucket is NoSuchBucket.
+        assert!(matches!(
+            core.bucket_cors(owner, "bkt"),
+            Err(Error::NoSuchBucketConfig {
+                kind: ConfigKind::Cors,
+                ..
+            })
+        ));
+        assert!(denied(core.bucket_cors(stranger, "bkt")));
+        assert!(matches!(
+            core.bucket_tagging(owner, "nope"),
+            Err(Error::NoSuchBucket(_))
+        ));
+        core.delete_bucket_policy(owner, "bkt")
+            .await
+            .expect("delete");
+        assert!(matches!(
+            core.bucket_policy(owner, "bkt"),
+            Err(Error::NoSuchBucketConfig {
+                kind: ConfigKind::Policy,
+                ..
+            })
+        ));
+    }
+}

@@ -212,8 +212,9 @@ fn denied(principal: Option<&Principal>, action: Action, bucket: &Bucket) -> Err
     }
 }
 
-/// Decides with the owner rule only (no policy, no ACL facts): what callers that hold no
-/// configuration use. Equivalent to [`authorize_with`] with default facts and the bucket ACL.
+/// Decides without the bucket policy, ownership controls or object ACL: the owner rule and the
+/// bucket's canned ACL only. It ignores a policy's Deny too, so S3 operations must not use it:
+/// they call `ObjectService::authorized_bucket`, which loads those facts for [`authorize_with`].
 pub fn authorize(
     principal: Option<&Principal>,
     action: Action,

@@ -31,7 +31,6 @@ pub async fn create_bucket(
         .s3()?;
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", bucket.name)),
-        ..Default::default()
     }))
 }
 

@@ -2,7 +2,9 @@
 //! AbortMultipartUpload, ListParts, ListMultipartUploads.
 
 use kumo_core::s3::checksum::ChecksumKind;
-use kumo_core::s3::multipart::{CompletedPart as CorePart, CreateUploadRequest, PartCopySource};
+use kumo_core::s3::multipart::{
+    CompletedPart as CorePart, CreateUploadRequest, ListUploadsRequest, PartCopySource,
+};
 use kumo_core::s3::objects::{ByteRange, Conditions};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -304,12 +306,14 @@ pub async fn list_multipart_uploads(
         .core
         .list_multipart_uploads(
             p.as_ref(),
-            &i.bucket,
-            i.prefix.as_deref().unwrap_or(""),
-            i.delimiter.as_deref(),
-            i.key_marker.as_deref(),
-            i.upload_id_marker.as_deref(),
-            max,
+            &ListUploadsRequest {
+                bucket: i.bucket.clone(),
+                prefix: i.prefix.clone().unwrap_or_default(),
+                delimiter: i.delimiter.clone().filter(|d| !d.is_empty()),
+                key_marker: i.key_marker.clone().filter(|k| !k.is_empty()),
+                upload_id_marker: i.upload_id_marker.clone().filter(|u| !u.is_empty()),
+                max_uploads: max,
+            },
         )
         .s3()?;
     let uploads = page

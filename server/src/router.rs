@@ -138,10 +138,7 @@ impl Router {
     }
 
     /// Serves one request. Never fails: every failure is an AWS-shaped response.
-    pub async fn handle(
-        self: Arc<Self>,
-        req: Request<Incoming>,
-    ) -> Result<Response<Body>, Infallible> {
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..16].to_owned();
         let method = req.method().clone();
@@ -180,12 +177,7 @@ impl Router {
         Ok(resp)
     }
 
-    async fn dispatch(
-        &self,
-        route: Route,
-        req: Request<Incoming>,
-        request_id: &str,
-    ) -> Response<Body> {
+    async fn dispatch(&self, route: Route, req: Request<Incoming>, request_id: &str) -> Response<Body> {
         match route {
             Route::Health => {
                 let ready = self.ready.load(Ordering::Acquire);
@@ -209,10 +201,7 @@ impl Router {
                     "UnknownService",
                     format!("The service {service:?} is not offered by this Kumo endpoint."),
                 );
-                xml_response(
-                    err.status,
-                    err.to_xml(ServiceProtocol::AwsQuery, request_id),
-                )
+                xml_response(err.status, err.to_xml(ServiceProtocol::AwsQuery, request_id))
             }
         }
     }
@@ -223,7 +212,7 @@ impl Router {
             Err(err) => {
                 tracing::error!(error = ?err, "s3 service failed");
                 let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
-                            <Message>We encountered an internal error. Please try again.</Message></Error>"
+                     <Message>We encountered an internal error. Please try again.</Message></Error>"
                     .to_owned();
                 let mut resp = Response::new(Body::from(body));
                 *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
@@ -261,12 +250,7 @@ impl Router {
         Response::from_parts(parts, Body::from(bytes))
     }
 
-    async fn query(
-        &self,
-        service: QueryService,
-        req: Request<Incoming>,
-        request_id: &str,
-    ) -> Response<Body> {
+    async fn query(&self, service: QueryService, req: Request<Incoming>, request_id: &str) -> Response<Body> {
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_QUERY_BODY).collect().await {
             Ok(b) => b.to_bytes(),
@@ -274,9 +258,7 @@ impl Router {
                 let e = kumo_ec2_api::QueryError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "RequestEntityTooLarge",
-                    format!(
-                        "The request body could not be read or exceeds {MAX_QUERY_BODY} bytes: {err}"
-                    ),
+                    format!("The request body could not be read or exceeds {MAX_QUERY_BODY} bytes: {err}"),
                 );
                 return xml_response(e.status, e.to_xml(service.protocol(), request_id));
             }

@@ -343,10 +343,10 @@ impl Integrity {
         {
             return Err(Error::BadDigest("Content-MD5".to_owned()));
         }
-        let Some(expected) = self.checksum else {
-            return Ok(None);
-        };
         let computed = digests.checksum.clone();
+        let Some(expected) = self.checksum else {
+            return Ok(computed);
+        };
         let value = match expected.value {
             Some(v) => Some(v),
             None => expected.trailer.and_then(|read| read()),

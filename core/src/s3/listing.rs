@@ -104,20 +104,38 @@ enum Item<T> {
     Prefix(String),
 }
 
-/// Walks `table` for `bucket`/`prefix` from `start`, grouping by `delimiter`; `f` turns a row
-/// into an entry. Stops after `max` items; returns them and whether more exist.
+/// One walk over a table keyed `bucket \0 key [\0 …]`.
+struct Walk<'a> {
+    table: &'static str,
+    bucket: &'a str,
+    prefix: &'a str,
+    delimiter: Option<&'a str>,
+    /// Where to start, and whether that key itself is included.
+    start: Vec<u8>,
+    start_inclusive: bool,
+    /// At most this many items.
+    max: usize,
+    /// Row keys carry a suffix after the object key (`\0 …`).
+    with_suffix: bool,
+}
+
+/// Walks the table for `bucket`/`prefix` from `start`, grouping by `delimiter`; `f` turns a
+/// row into an entry. Stops after `max` items; returns them and whether more exist.
 fn walk<T>(
     state: &dyn StateStore,
-    table: &'static str,
-    bucket: &str,
-    prefix: &str,
-    delimiter: Option<&str>,
-    mut start: Vec<u8>,
-    mut start_inclusive: bool,
-    max: usize,
-    with_suffix: bool,
+    w: Walk<'_>,
     mut f: impl FnMut(&str, &[u8]) -> Result<T>,
 ) -> Result<(Vec<Item<T>>, bool)> {
+    let Walk {
+        table,
+        bucket,
+        prefix,
+        delimiter,
+        mut start,
+        mut start_inclusive,
+        max,
+        with_suffix,
+    } = w;
     let scan_prefix = keys::object_key(bucket, prefix);
     let mut items = Vec::new();
     for _ in 0..MAX_SCANS {
@@ -184,14 +202,16 @@ impl ObjectService {
             };
             let (items, is_truncated) = walk(
                 state.as_ref(),
-                OBJECTS,
-                &req.bucket,
-                &req.prefix,
-                delimiter,
-                start,
-                inclusive,
-                req.max_keys,
-                false,
+                Walk {
+                    table: OBJECTS,
+                    bucket: &req.bucket,
+                    prefix: &req.prefix,
+                    delimiter,
+                    start,
+                    start_inclusive: inclusive,
+                    max: req.max_keys,
+                    with_suffix: false,
+                },
                 |_, v| decode::<ObjectVersion>(OBJECTS, v),
             )?;
             let mut page = ListObjectsPage {
@@ -259,14 +279,16 @@ impl ObjectService {
             };
             let (items, is_truncated) = walk(
                 state.as_ref(),
-                VERSIONS,
-                &req.bucket,
-                &req.prefix,
-                delimiter,
-                start,
-                inclusive,
-                req.max_keys,
-                true,
+                Walk {
+                    table: VERSIONS,
+                    bucket: &req.bucket,
+                    prefix: &req.prefix,
+                    delimiter,
+                    start,
+                    start_inclusive: inclusive,
+                    max: req.max_keys,
+                    with_suffix: true,
+                },
                 |key, v| {
                     let version: ObjectVersion = decode(VERSIONS, v)?;
                     let is_latest = prev_key.as_deref() != Some(key);

@@ -81,6 +81,23 @@ pub struct PartsPage {
     pub next_marker: Option<u32>,
 }
 
+/// A ListMultipartUploads request.
+#[derive(Debug, Clone, Default)]
+pub struct ListUploadsRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Only keys with this prefix.
+    pub prefix: String,
+    /// Group keys by this delimiter.
+    pub delimiter: Option<String>,
+    /// Start after this key (or after this upload of it, with `upload_id_marker`).
+    pub key_marker: Option<String>,
+    /// Start after this upload of `key_marker`.
+    pub upload_id_marker: Option<String>,
+    /// At most this many uploads plus common prefixes.
+    pub max_uploads: usize,
+}
+
 /// A page of ListMultipartUploads.
 #[derive(Debug, Clone, Default)]
 pub struct UploadsPage {
@@ -521,13 +538,22 @@ impl ObjectService {
     pub fn list_multipart_uploads(
         &self,
         principal: Option<&Principal>,
-        bucket: &str,
-        prefix: &str,
-        delimiter: Option<&str>,
-        key_marker: Option<&str>,
-        upload_id_marker: Option<&str>,
-        max_uploads: usize,
+        req: &ListUploadsRequest,
     ) -> Result<UploadsPage> {
+        let ListUploadsRequest {
+            bucket,
+            prefix,
+            delimiter,
+            key_marker,
+            upload_id_marker,
+            max_uploads,
+        } = req;
+        let (bucket, prefix, delimiter) = (bucket.as_str(), prefix.as_str(), delimiter.as_deref());
+        let (key_marker, upload_id_marker, max_uploads) = (
+            key_marker.as_deref(),
+            upload_id_marker.as_deref(),
+            *max_uploads,
+        );
         self.authorized_bucket(principal, bucket, Action::ListBucketMultipartUploads, None)?;
         let scan_prefix = keys::object_key(bucket, prefix);
         let start = match (key_marker, upload_id_marker) {

@@ -156,7 +156,11 @@ fn insert_account(txn: &mut dyn WriteTxn, name: &str) -> Result<Account> {
         name: name.to_owned(),
         created: now(),
     };
-    txn.put(ACCOUNTS, account.id.as_bytes(), &encode(ACCOUNTS, &account)?)?;
+    txn.put(
+        ACCOUNTS,
+        account.id.as_bytes(),
+        &encode(ACCOUNTS, &account)?,
+    )?;
     txn.put(ACCOUNT_NAMES, name.as_bytes(), account.id.as_bytes())?;
     Ok(account)
 }
@@ -194,7 +198,11 @@ fn insert_key(
     Ok(key)
 }
 
-fn existing_user_id(txn: &mut dyn WriteTxn, account_id: &str, user: &str) -> Result<Option<String>> {
+fn existing_user_id(
+    txn: &mut dyn WriteTxn,
+    account_id: &str,
+    user: &str,
+) -> Result<Option<String>> {
     let rows = txn.scan(ACCESS_KEYS, b"", KeyRange::all(), usize::MAX)?;
     for (_, value) in rows {
         let key: AccessKey = decode(ACCESS_KEYS, &value)?;
@@ -283,20 +291,31 @@ impl Iam {
     }
 
     /// Creates another key for an account (root credentials, or an IAM user's).
-    pub fn create_access_key(&self, account_id: &str, user_name: Option<&str>) -> Result<AccessKey> {
-        transact(self.store.as_ref(), |txn| insert_key(txn, account_id, user_name))
+    pub fn create_access_key(
+        &self,
+        account_id: &str,
+        user_name: Option<&str>,
+    ) -> Result<AccessKey> {
+        transact(self.store.as_ref(), |txn| {
+            insert_key(txn, account_id, user_name)
+        })
     }
 
     /// Keys of one account, or of all accounts.
     pub fn access_keys(&self, account_id: Option<&str>) -> Result<Vec<AccessKey>> {
         let mut keys = Vec::new();
-        for (_, v) in self.store.scan(ACCESS_KEYS, b"", KeyRange::all(), usize::MAX)? {
+        for (_, v) in self
+            .store
+            .scan(ACCESS_KEYS, b"", KeyRange::all(), usize::MAX)?
+        {
             let key: AccessKey = decode(ACCESS_KEYS, &v)?;
             if account_id.is_none_or(|a| a == key.account_id) {
                 keys.push(key);
             }
         }
-        keys.sort_by(|a, b| (&a.account_id, a.created, &a.id).cmp(&(&b.account_id, b.created, &b.id)));
+        keys.sort_by(|a, b| {
+            (&a.account_id, a.created, &a.id).cmp(&(&b.account_id, b.created, &b.id))
+        });
         Ok(keys)
     }
 
@@ -332,7 +351,8 @@ mod tests {
 
     fn iam() -> (tempfile::TempDir, Iam) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = kumo_state_redb::RedbStateStore::open(&dir.path().join("s.redb")).expect("open");
+        let store =
+            kumo_state_redb::RedbStateStore::open(&dir.path().join("s.redb")).expect("open");
         (dir, Iam::new(Arc::new(store)))
     }
 
@@ -353,7 +373,10 @@ mod tests {
         let (_, key, _) = iam.bootstrap_admin().expect("bootstrap");
         assert!(iam.authenticate(&key.id).is_ok());
         iam.revoke_access_key(&key.id).expect("revoke");
-        assert!(matches!(iam.authenticate(&key.id), Err(Error::InactiveAccessKey(_))));
+        assert!(matches!(
+            iam.authenticate(&key.id),
+            Err(Error::InactiveAccessKey(_))
+        ));
         let (_, fresh, _) = iam.bootstrap_admin().expect("bootstrap");
         assert_ne!(fresh.id, key.id);
         assert!(iam.authenticate(&fresh.id).is_ok());
@@ -363,10 +386,20 @@ mod tests {
     fn accounts_and_keys() {
         let (_dir, iam) = iam();
         let (acct, key) = iam.create_account("tenant-a").expect("create");
-        assert!(matches!(iam.create_account("tenant-a"), Err(Error::AccountExists(_))));
-        assert!(matches!(iam.create_account("bad name"), Err(Error::InvalidArgument(_))));
-        let user_key = iam.create_access_key(&acct.id, Some("alice")).expect("user key");
-        let user_key2 = iam.create_access_key(&acct.id, Some("alice")).expect("user key 2");
+        assert!(matches!(
+            iam.create_account("tenant-a"),
+            Err(Error::AccountExists(_))
+        ));
+        assert!(matches!(
+            iam.create_account("bad name"),
+            Err(Error::InvalidArgument(_))
+        ));
+        let user_key = iam
+            .create_access_key(&acct.id, Some("alice"))
+            .expect("user key");
+        let user_key2 = iam
+            .create_access_key(&acct.id, Some("alice"))
+            .expect("user key 2");
         assert_eq!(user_key.user_id, user_key2.user_id);
         assert!(user_key.user_id.starts_with("AIDA"));
         assert_eq!(
@@ -381,7 +414,10 @@ mod tests {
             iam.create_access_key("000000000000", None),
             Err(Error::NoSuchAccount(_))
         ));
-        assert!(matches!(iam.authenticate("AKIANOPE"), Err(Error::UnknownAccessKey(_))));
+        assert!(matches!(
+            iam.authenticate("AKIANOPE"),
+            Err(Error::UnknownAccessKey(_))
+        ));
     }
 
     #[test]

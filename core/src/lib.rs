@@ -7,6 +7,7 @@
 //! Architecture invariant: nothing in this crate depends on hyper, s3s, quick-xml or a driver
 //! crate, and no error here carries an HTTP status or an AWS error string.
 
+pub mod compute;
 pub mod error;
 pub mod iam;
 pub mod ids;

@@ -8,6 +8,9 @@ use kumo_core::iam::{Iam, Principal};
 
 use crate::error::{QueryError, ServiceProtocol};
 use crate::params::Params;
+use crate::query::decode::decode_input;
+use crate::query::encode::encode_response;
+use crate::query::{Node, Operation, Service, Shape, Typed};
 use crate::sigv4;
 
 /// The Query-protocol services behind Kumo's endpoint.
@@ -42,6 +45,17 @@ impl QueryService {
         match self {
             Self::Ec2 => ServiceProtocol::Ec2Query,
             Self::Elbv2 | Self::Sts | Self::Iam => ServiceProtocol::AwsQuery,
+        }
+    }
+
+    /// The service's generated model.
+    #[must_use]
+    pub fn model(self) -> &'static Service {
+        match self {
+            Self::Ec2 => &crate::generated::ec2::SERVICE,
+            Self::Elbv2 => &crate::generated::elbv2::SERVICE,
+            Self::Sts => &crate::generated::sts::SERVICE,
+            Self::Iam => &crate::generated::iam::SERVICE,
         }
     }
 
@@ -202,13 +216,118 @@ impl QueryFront {
             ));
         };
         tracing::debug!(action, "query action");
-        match (service, action) {
-            (QueryService::Sts, "GetCallerIdentity") => {
-                Ok(crate::sts::get_caller_identity(principal, &req.request_id))
-            }
-            _ => Err(QueryError::unsupported_operation(action)),
-        }
+        let ctx = Context {
+            principal,
+            request_id: &req.request_id,
+        };
+        dispatch_params(service, &params, &ctx)
     }
+}
+
+/// What a handler knows about the request besides its typed input.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// The authenticated caller.
+    pub principal: &'a Principal,
+    /// The request id.
+    pub request_id: &'a str,
+}
+
+/// A handler: a decoded input node in, an output node out (see [`typed`]).
+type Handler = fn(&Context<'_>, Node) -> Result<Node, QueryError>;
+
+/// Runs a handler written against the generated types.
+fn typed<I: Typed, O: Typed>(
+    input: Node,
+    f: impl FnOnce(I) -> Result<O, QueryError>,
+) -> Result<Node, QueryError> {
+    let input = I::from_node(input).ok_or_else(QueryError::internal)?;
+    f(input).map(|o| o.to_node())
+}
+
+/// The operations Kumo implements. Every other operation of the four models is still decoded
+/// and validated, then answered `UnsupportedOperation`.
+fn handler(service: QueryService, action: &str) -> Option<Handler> {
+    use crate::generated::sts;
+    match (service, action) {
+        (QueryService::Sts, "GetCallerIdentity") => Some(|ctx, input| {
+            typed(input, |_: sts::GetCallerIdentityRequest| {
+                Ok(crate::sts::get_caller_identity(ctx.principal))
+            })
+        }),
+        _ => None,
+    }
+}
+
+/// Whether `principal` may call the action. Kumo has no IAM policy evaluation yet: every
+/// access key acts with its account's full authority, so an authenticated caller is allowed.
+/// `DryRun` answers from this decision, so it stays right when policies arrive.
+fn authorized(_principal: &Principal, _service: QueryService, _action: &str) -> bool {
+    true
+}
+
+/// EC2's `DryRun`: when the input asks for it, answer whether the call would have been
+/// authorised instead of making it — `DryRunOperation` (412) or `UnauthorizedOperation` (403).
+fn dry_run(
+    op: &Operation,
+    input: &Node,
+    service: QueryService,
+    ctx: &Context<'_>,
+) -> Result<(), QueryError> {
+    let (Some(Shape::Structure(s)), Node::Struct(fields)) = (op.input, input) else {
+        return Ok(());
+    };
+    let requested = s
+        .members
+        .iter()
+        .zip(fields)
+        .any(|(m, f)| m.name == "DryRun" && matches!(f, Some(Node::Bool(true))));
+    if !requested {
+        return Ok(());
+    }
+    if authorized(ctx.principal, service, op.name) {
+        Err(QueryError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "DryRunOperation",
+            "Request would have succeeded, but DryRun flag is set.",
+        ))
+    } else {
+        Err(QueryError::new(
+            StatusCode::FORBIDDEN,
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+        ))
+    }
+}
+
+/// Dispatches decoded parameters: the action is looked up in the service's model
+/// (`InvalidAction` if absent), its input decoded and validated, then handled — or answered
+/// `UnsupportedOperation` when Kumo does not implement it yet.
+pub fn dispatch_params(
+    service: QueryService,
+    params: &Params,
+    ctx: &Context<'_>,
+) -> Result<String, QueryError> {
+    let Some(action) = params.action() else {
+        return Err(QueryError::client(
+            "MissingAction",
+            "The request must contain the parameter Action",
+        ));
+    };
+    let model = service.model();
+    let Some(op) = model.operation(action) else {
+        return Err(QueryError::invalid_action(action));
+    };
+    let input = match op.input {
+        Some(shape) => decode_input(model.protocol, shape, params)?,
+        None => Node::Struct(Vec::new()),
+    };
+    let Some(handle) = handler(service, op.name) else {
+        return Err(QueryError::unsupported_operation(op.name));
+    };
+    dry_run(op, &input, service, ctx)?;
+    let output = handle(ctx, input)?;
+    Ok(encode_response(model, op, Some(&output), ctx.request_id))
 }
 
 /// Answers a request that carries no SigV4 credential scope but looks like a Query request

@@ -7,7 +7,9 @@
 
 pub mod dispatch;
 pub mod error;
+pub mod generated;
 pub mod params;
+pub mod query;
 pub mod sigv4;
 pub mod sts;
 pub mod xml;

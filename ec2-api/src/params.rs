@@ -43,11 +43,12 @@ impl Params {
     /// Every parameter whose name starts with `prefix`, in name order.
     pub fn with_prefix<'a>(
         &'a self,
-        prefix: &'a str,
-    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        prefix: &str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
+        let prefix = prefix.to_owned();
         self.map
-            .range(prefix.to_owned()..)
-            .take_while(move |(k, _)| k.starts_with(prefix))
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 

@@ -2,24 +2,14 @@
 
 use kumo_core::iam::Principal;
 
-use crate::xml::XmlWriter;
+use crate::generated::sts::GetCallerIdentityResponse;
 
-/// STS's XML namespace.
-pub const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
-
-/// The `GetCallerIdentity` response for `principal`.
+/// The `GetCallerIdentity` answer for `principal`.
 #[must_use]
-pub fn get_caller_identity(principal: &Principal, request_id: &str) -> String {
-    let mut w = XmlWriter::new();
-    w.open_ns("GetCallerIdentityResponse", STS_NS);
-    w.open("GetCallerIdentityResult");
-    w.element("Arn", &principal.arn);
-    w.element("UserId", &principal.user_id);
-    w.element("Account", &principal.account_id);
-    w.close("GetCallerIdentityResult");
-    w.open("ResponseMetadata");
-    w.element("RequestId", request_id);
-    w.close("ResponseMetadata");
-    w.close("GetCallerIdentityResponse");
-    w.finish()
+pub fn get_caller_identity(principal: &Principal) -> GetCallerIdentityResponse {
+    GetCallerIdentityResponse {
+        account: Some(principal.account_id.clone()),
+        arn: Some(principal.arn.clone()),
+        user_id: Some(principal.user_id.clone()),
+    }
 }

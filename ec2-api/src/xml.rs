@@ -67,6 +67,11 @@ impl XmlWriter {
         self.close(name);
     }
 
+    /// Escaped text content.
+    pub fn text(&mut self, text: &str) {
+        escape_into(&mut self.out, text);
+    }
+
     /// The document.
     #[must_use]
     pub fn finish(self) -> String {

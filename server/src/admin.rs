@@ -163,7 +163,9 @@ impl AdminServer {
     async fn session(&self, stream: UnixStream) -> anyhow::Result<()> {
         let (read, mut write) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
-        while let Some(line) = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await?? {
+        while let Some(line) =
+            tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await??
+        {
             let answer = match serde_json::from_str::<AdminCommand>(&line) {
                 Ok(command) => {
                     let iam = self.iam.clone();
@@ -194,7 +196,9 @@ fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
 /// Runs a command: through the running server's socket, or on the data directory directly.
 pub fn run(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
     let socket = data_dir.join("admin.sock");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let via_socket = runtime.block_on(async {
         let Ok(stream) = UnixStream::connect(&socket).await else {
             return Ok::<_, anyhow::Error>(None);
@@ -215,7 +219,10 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
         None => {
             let path = data_dir.join("state.redb");
             if !path.exists() {
-                anyhow::bail!("no Kumo state in {} (run `kumo serve` first)", data_dir.display());
+                anyhow::bail!(
+                    "no Kumo state in {} (run `kumo serve` first)",
+                    data_dir.display()
+                );
             }
             let store = kumo_state_redb::RedbStateStore::open(&path)
                 .with_context(|| format!("opening {}", path.display()))?;

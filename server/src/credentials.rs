@@ -28,7 +28,12 @@ pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// `DIR/credentials` (profile `default`) and `DIR/config` (region and endpoint).
-pub fn write_files(dir: &Path, key: &AccessKey, region: &str, endpoint: &str) -> std::io::Result<()> {
+pub fn write_files(
+    dir: &Path,
+    key: &AccessKey,
+    region: &str,
+    endpoint: &str,
+) -> std::io::Result<()> {
     let credentials = format!(
         "# Written by kumo serve: the administrator's access key.\n[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
         key.id,

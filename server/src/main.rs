@@ -19,7 +19,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "kumo", version, about = "Kumo: an AWS-compatible private cloud")]
+#[command(
+    name = "kumo",
+    version,
+    about = "Kumo: an AWS-compatible private cloud"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,7 +65,10 @@ struct AdminArgs {
     command: admin::AdminCommand,
 }
 
-fn load_config(path: Option<&PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<kumo_config::Config> {
+fn load_config(
+    path: Option<&PathBuf>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<kumo_config::Config> {
     let mut config = match path {
         Some(p) => kumo_config::Config::load(p)?,
         None => kumo_config::Config::default(),

@@ -106,6 +106,40 @@ fn xml_response(status: StatusCode, body: String) -> Response<Body> {
     resp
 }
 
+/// Longest validity of a presigned SigV4 URL, as AWS enforces it (7 days).
+const MAX_PRESIGN_SECS: u64 = 7 * 24 * 3600;
+
+/// AWS refuses presigned URLs valid for more than 7 days; s3s does not check it.
+fn presign_expiry_violation(query: Option<&str>) -> Option<&'static str> {
+    let query = query?;
+    let expires = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "X-Amz-Expires")?
+        .1;
+    match expires.parse::<u64>() {
+        Ok(secs) if secs <= MAX_PRESIGN_SECS => None,
+        Ok(_) => Some("X-Amz-Expires must be less than a week (in seconds) that is 604800"),
+        Err(_) => Some("X-Amz-Expires should be a number"),
+    }
+}
+
+/// An S3 error document.
+fn s3_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response<Body> {
+    let mut body = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
+    body.push_str(code);
+    body.push_str("</Code><Message>");
+    kumo_ec2_api::xml::escape_into(&mut body, message);
+    body.push_str("</Message><RequestId>");
+    kumo_ec2_api::xml::escape_into(&mut body, request_id);
+    body.push_str("</RequestId></Error>");
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    resp
+}
+
 /// Inserts `<RequestId>` into an S3 error document that lacks one.
 fn add_request_id(body: &[u8], request_id: &str) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(body).ok()?;
@@ -138,7 +172,10 @@ impl Router {
     }
 
     /// Serves one request. Never fails: every failure is an AWS-shaped response.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    pub async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Response<Body>, Infallible> {
         let started = Instant::now();
         let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..16].to_owned();
         let method = req.method().clone();
@@ -177,7 +214,12 @@ impl Router {
         Ok(resp)
     }
 
-    async fn dispatch(&self, route: Route, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+    async fn dispatch(
+        &self,
+        route: Route,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> Response<Body> {
         match route {
             Route::Health => {
                 let ready = self.ready.load(Ordering::Acquire);
@@ -201,22 +243,33 @@ impl Router {
                     "UnknownService",
                     format!("The service {service:?} is not offered by this Kumo endpoint."),
                 );
-                xml_response(err.status, err.to_xml(ServiceProtocol::AwsQuery, request_id))
+                xml_response(
+                    err.status,
+                    err.to_xml(ServiceProtocol::AwsQuery, request_id),
+                )
             }
         }
     }
 
     async fn s3(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+        if let Some(message) = presign_expiry_violation(req.uri().query()) {
+            return s3_error(
+                StatusCode::BAD_REQUEST,
+                "AuthorizationQueryParametersError",
+                message,
+                request_id,
+            );
+        }
         let resp = match self.s3.call(req.map(Body::from)).await {
             Ok(resp) => resp,
             Err(err) => {
                 tracing::error!(error = ?err, "s3 service failed");
-                let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>\
-                     <Message>We encountered an internal error. Please try again.</Message></Error>"
-                    .to_owned();
-                let mut resp = Response::new(Body::from(body));
-                *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                resp
+                return s3_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                    request_id,
+                );
             }
         };
         if resp.status().as_u16() < 400 {
@@ -250,7 +303,12 @@ impl Router {
         Response::from_parts(parts, Body::from(bytes))
     }
 
-    async fn query(&self, service: QueryService, req: Request<Incoming>, request_id: &str) -> Response<Body> {
+    async fn query(
+        &self,
+        service: QueryService,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> Response<Body> {
         let (parts, body) = req.into_parts();
         let body = match Limited::new(body, MAX_QUERY_BODY).collect().await {
             Ok(b) => b.to_bytes(),
@@ -258,7 +316,9 @@ impl Router {
                 let e = kumo_ec2_api::QueryError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "RequestEntityTooLarge",
-                    format!("The request body could not be read or exceeds {MAX_QUERY_BODY} bytes: {err}"),
+                    format!(
+                        "The request body could not be read or exceeds {MAX_QUERY_BODY} bytes: {err}"
+                    ),
                 );
                 return xml_response(e.status, e.to_xml(service.protocol(), request_id));
             }
@@ -402,6 +462,15 @@ mod tests {
             ),
             Route::UnsignedQuery(ServiceProtocol::AwsQuery)
         );
+    }
+
+    #[test]
+    fn presigned_expiry_is_capped_at_seven_days() {
+        assert_eq!(presign_expiry_violation(None), None);
+        assert_eq!(presign_expiry_violation(Some("X-Amz-Expires=604800")), None);
+        assert!(presign_expiry_violation(Some("X-Amz-Expires=604801")).is_some());
+        assert!(presign_expiry_violation(Some("X-Amz-Expires=abc")).is_some());
+        assert_eq!(presign_expiry_violation(Some("versioning")), None);
     }
 
     #[test]

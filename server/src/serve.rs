@@ -31,7 +31,8 @@ pub fn init_tracing() {
 }
 
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("restricting {} to its owner", dir.display()))?;
     Ok(())
@@ -45,8 +46,12 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
 
     let state_path = data_dir.join("state.redb");
     let state: Arc<dyn StateStore> = Arc::new(
-        kumo_state_redb::RedbStateStore::open(&state_path)
-            .with_context(|| format!("opening {} (is another kumo running on this data directory?)", state_path.display()))?,
+        kumo_state_redb::RedbStateStore::open(&state_path).with_context(|| {
+            format!(
+                "opening {} (is another kumo running on this data directory?)",
+                state_path.display()
+            )
+        })?,
     );
     let iam = Iam::new(state.clone());
     let (account, key, created) = iam.bootstrap_admin()?;
@@ -91,25 +96,42 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone of `alive`; when all are gone, `drained` yields None.
     let (alive, mut drained) = mpsc::channel::<()>(1);
-    let conns = Conns { alive, stop: stop_rx.clone() };
+    let conns = Conns {
+        alive,
+        stop: stop_rx.clone(),
+    };
     let mut tasks = Vec::new();
 
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding {}", config.server.listen))?;
     tracing::info!(addr = %config.server.listen, "listening (HTTP)");
-    tasks.push(tokio::spawn(accept_loop(listener, None, router.clone(), conns.clone())));
+    tasks.push(tokio::spawn(accept_loop(
+        listener,
+        None,
+        router.clone(),
+        conns.clone(),
+    )));
 
     if let Some(addr) = config.server.tls_listen {
         let tls = crate::tls::server_config(&config, &data_dir)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
         tracing::info!(%addr, cert = %crate::tls::generated_paths(&data_dir).0.display(), "listening (HTTPS)");
-        tasks.push(tokio::spawn(accept_loop(listener, Some(acceptor), router.clone(), conns.clone())));
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            Some(acceptor),
+            router.clone(),
+            conns.clone(),
+        )));
     }
 
     let admin = crate::admin::AdminServer::new(iam.clone());
-    tasks.push(tokio::spawn(admin.serve(data_dir.join("admin.sock"), stop_rx.clone())));
+    tasks.push(tokio::spawn(
+        admin.serve(data_dir.join("admin.sock"), stop_rx.clone()),
+    ));
 
     router.set_ready();
     tracing::info!("ready");
@@ -154,7 +176,12 @@ struct Conns {
     stop: watch::Receiver<bool>,
 }
 
-async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, router: Arc<Router>, conns: Conns) {
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    router: Arc<Router>,
+    conns: Conns,
+) {
     let mut stop = conns.stop.clone();
     loop {
         let (stream, peer) = tokio::select! {
@@ -175,14 +202,25 @@ async fn accept_loop(listener: TcpListener, tls: Option<tokio_rustls::TlsAccepto
         let router = router.clone();
         match tls.clone() {
             None => {
-                tokio::spawn(serve_connection(TokioIo::new(stream), peer, router, conns.clone()));
+                tokio::spawn(serve_connection(
+                    TokioIo::new(stream),
+                    peer,
+                    router,
+                    conns.clone(),
+                ));
             }
             Some(acceptor) => {
                 let conns = conns.clone();
                 tokio::spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => serve_connection(TokioIo::new(tls_stream), peer, router, conns).await,
-                        Ok(Err(err)) => tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls_stream)) => {
+                            serve_connection(TokioIo::new(tls_stream), peer, router, conns).await
+                        }
+                        Ok(Err(err)) => {
+                            tracing::debug!(%peer, error = %err, "TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });

@@ -22,7 +22,8 @@ fn ensure_generated(data_dir: &Path, names: Vec<String>) -> anyhow::Result<(Path
         return Ok((cert_path, key_path));
     }
     std::fs::create_dir_all(data_dir.join("tls"))?;
-    let certified = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
+    let certified = rcgen::generate_simple_self_signed(names)
+        .context("generating a self-signed certificate")?;
     write_private(&key_path, &certified.signing_key.serialize_pem())?;
     write_private(&cert_path, &certified.cert.pem())?;
     tracing::info!(cert = %cert_path.display(), "generated a self-signed TLS certificate");
@@ -30,7 +31,10 @@ fn ensure_generated(data_dir: &Path, names: Vec<String>) -> anyhow::Result<(Path
 }
 
 /// Builds the rustls server configuration (HTTP/2 and HTTP/1.1 by ALPN).
-pub fn server_config(config: &kumo_config::Config, data_dir: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+pub fn server_config(
+    config: &kumo_config::Config,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let (cert_path, key_path) = match (&config.server.tls_cert, &config.server.tls_key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
         _ => {
@@ -47,12 +51,14 @@ pub fn server_config(config: &kumo_config::Config, data_dir: &Path) -> anyhow::R
         }
     };
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(&cert_path).with_context(|| format!("opening {}", cert_path.display()))?,
+        std::fs::File::open(&cert_path)
+            .with_context(|| format!("opening {}", cert_path.display()))?,
     ))
     .collect::<Result<_, _>>()
     .with_context(|| format!("reading certificates from {}", cert_path.display()))?;
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(&key_path).with_context(|| format!("opening {}", key_path.display()))?,
+        std::fs::File::open(&key_path)
+            .with_context(|| format!("opening {}", key_path.display()))?,
     ))
     .with_context(|| format!("reading the key from {}", key_path.display()))?
     .with_context(|| format!("no private key in {}", key_path.display()))?;

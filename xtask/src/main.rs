@@ -1,38 +1,49 @@
-//! Project tasks, as `cargo xtask <task>` (rust-analyzer's habit: one place, no scattered scripts).
+//! Project tasks, as `cargo xtask <task>` (rust-analyzer's habit: one place, no scattered
+//! scripts). Each task lives in its own module; this file only dispatches.
 //!
-//! - `test`  — every test tier: unit and contract tests, then real clients against the release
-//!   binary (`compat-tests/`), installing what they need first.
-//! - `bench` — the S3 benchmark against a baseline measured in the same run.
+//! - `test`    — every test tier: unit and contract tests, the generated-code check and the
+//!   botocore protocol round trips, then real clients against the release binary.
+//! - `bench`   — the S3 benchmark against a baseline measured in the same run.
+//! - `codegen` — regenerates `ec2-api/src/generated/` from the pinned botocore models.
 
 mod bench;
+mod codegen;
 mod test;
 mod util;
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: cargo xtask <task>\n\n\
-         tasks:\n  \
-         test [--no-compat] [-- PYTEST_ARGS]   all tests (unit, contract, compat with real clients)\n  \
-         bench [-- BENCH_ARGS]                 S3 benchmark vs. an in-process hyper baseline"
-    );
-    std::process::exit(2)
-}
+use std::process::ExitCode;
 
-fn main() {
-    let mut args = std::env::args().skip(1);
-    let task = args.next().unwrap_or_else(|| usage());
-    let rest: Vec<String> = args.collect();
-    let result = match task.as_str() {
-        "test" => test::run(&rest),
-        "bench" => bench::run(&rest),
-        "help" | "--help" | "-h" => usage(),
-        other => {
-            eprintln!("unknown task {other:?}");
-            usage()
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  test [--no-compat] [-- PYTEST_ARGS]  all tests (unit, contract, protocol round trips, compat with real clients)
+  bench [-- BENCH_ARGS]                S3 benchmark vs. an in-process hyper baseline
+  codegen                              regenerate ec2-api/src/generated/ from the pinned botocore models
+  codegen --check                      fail if the committed generated code differs from a fresh generation
+  help                                 this text";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result: Result<(), String> = match strs.as_slice() {
+        ["test", rest @ ..] => test::run(&args[args.len() - rest.len()..]),
+        ["bench", rest @ ..] => bench::run(&args[args.len() - rest.len()..]),
+        ["codegen"] => codegen::run(codegen::Mode::Write).map_err(|e| format!("{e:#}")),
+        ["codegen", "--check"] => codegen::run(codegen::Mode::Check).map_err(|e| format!("{e:#}")),
+        ["help" | "--help" | "-h"] | [] => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
         }
     };
-    if let Err(err) = result {
-        eprintln!("xtask {task}: {err}");
-        std::process::exit(1);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            ExitCode::FAILURE
+        }
     }
 }

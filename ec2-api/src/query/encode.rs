@@ -1,0 +1,164 @@
+//! [`Node`] -> the protocol's XML response, driven by the shape tables.
+//!
+//! - ec2Query: `<OpResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` with
+//!   `<requestId>` first, lowerCamel `locationName`s, `<item>` list elements; operations
+//!   without an output answer `<return>true</return>` as EC2 does.
+//! - awsQuery: `<OpResponse xmlns=…><OpResult>…</OpResult><ResponseMetadata><RequestId>`,
+//!   `<member>` list elements, `<entry><key/><value/></entry>` maps.
+//!
+//! Timestamps are ISO 8601 UTC with milliseconds; blobs base64; non-finite floats spelled
+//! `Infinity`, `-Infinity`, `NaN` as the SDKs expect.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+
+use super::Protocol;
+use super::node::{Node, Timestamp};
+use super::shape::{Operation, Service, Shape, StructShape};
+use crate::xml::XmlWriter;
+
+/// The response document for `op` with `output` (a node of the operation's output shape).
+#[must_use]
+pub fn encode_response(
+    service: &Service,
+    op: &Operation,
+    output: Option<&Node>,
+    request_id: &str,
+) -> String {
+    let mut w = XmlWriter::new();
+    let root = format!("{}Response", op.name);
+    w.open_ns(&root, service.xml_namespace);
+    let body = match (op.output, output) {
+        (Some(Shape::Structure(s)), Some(Node::Struct(fields))) => Some((s, fields)),
+        _ => None,
+    };
+    match service.protocol {
+        Protocol::Ec2Query => {
+            w.element("requestId", request_id);
+            match body {
+                Some((s, fields)) => write_members(&mut w, s, fields),
+                None => w.element("return", "true"),
+            }
+        }
+        Protocol::AwsQuery => {
+            if let Some((s, fields)) = body {
+                match op.result_wrapper {
+                    Some(wrapper) => {
+                        w.open(wrapper);
+                        write_members(&mut w, s, fields);
+                        w.close(wrapper);
+                    }
+                    None => write_members(&mut w, s, fields),
+                }
+            }
+            w.open("ResponseMetadata");
+            w.element("RequestId", request_id);
+            w.close("ResponseMetadata");
+        }
+    }
+    w.close(&root);
+    w.finish()
+}
+
+/// Writes the members of a structure node.
+pub fn write_members(w: &mut XmlWriter, s: &StructShape, fields: &[Option<Node>]) {
+    for (m, f) in s.members.iter().zip(fields) {
+        if let Some(node) = f {
+            write_value(w, m.xml, m.shape, node);
+        }
+    }
+}
+
+fn write_value(w: &mut XmlWriter, name: &str, shape: &Shape, node: &Node) {
+    match (shape, node) {
+        (Shape::Structure(s), Node::Struct(fields)) => {
+            w.open(name);
+            write_members(w, s, fields);
+            w.close(name);
+        }
+        (Shape::List(l), Node::List(items)) => {
+            if l.flattened {
+                for item in items {
+                    write_value(w, name, l.member, item);
+                }
+            } else {
+                let item_name = l.member_name.unwrap_or("member");
+                w.open(name);
+                for item in items {
+                    write_value(w, item_name, l.member, item);
+                }
+                w.close(name);
+            }
+        }
+        (Shape::Map(m), Node::Map(entries)) => {
+            if !m.flattened {
+                w.open(name);
+            }
+            let entry_name = if m.flattened { name } else { "entry" };
+            for (k, v) in entries {
+                w.open(entry_name);
+                w.element(m.key_name, k);
+                write_value(w, m.value_name, m.value, v);
+                w.close(entry_name);
+            }
+            if !m.flattened {
+                w.close(name);
+            }
+        }
+        (Shape::Structure(_) | Shape::List(_) | Shape::Map(_), _) => {}
+        (_, scalar) => {
+            w.open(name);
+            write_scalar(w, scalar);
+            w.close(name);
+        }
+    }
+}
+
+fn write_scalar(w: &mut XmlWriter, node: &Node) {
+    let mut buf = String::new();
+    match node {
+        Node::Str(s) => w.text(s),
+        Node::Int(n) => {
+            let _ = write!(buf, "{n}");
+            w.text(&buf);
+        }
+        Node::Float(f) => w.text(&format_float(*f)),
+        Node::Bool(b) => w.text(if *b { "true" } else { "false" }),
+        Node::Time(t) => w.text(&format_timestamp(*t)),
+        Node::Blob(b) => w.text(&base64::engine::general_purpose::STANDARD.encode(b)),
+        Node::List(_) | Node::Map(_) | Node::Struct(_) => {}
+    }
+}
+
+/// A float as the SDKs read it.
+#[must_use]
+pub fn format_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_owned()
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            "Infinity".to_owned()
+        } else {
+            "-Infinity".to_owned()
+        }
+    } else {
+        format!("{f}")
+    }
+}
+
+/// `2016-11-15T12:00:00.000Z`.
+#[must_use]
+pub fn format_timestamp(t: Timestamp) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}

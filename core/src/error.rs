@@ -130,4 +130,26 @@ pub enum Error {
     /// A background task failed (panicked or was cancelled).
     #[error("internal task failure: {0}")]
     Task(String),
+    // ---- S3 bucket configuration (policy, ACL, CORS, tagging, sub-resources) ----
+    /// A bucket policy document is invalid; the message says why (as AWS's MalformedPolicy).
+    #[error("malformed policy: {0}")]
+    MalformedPolicy(String),
+    /// A configuration document is structurally invalid (too many rules, missing fields).
+    #[error("malformed configuration: {0}")]
+    MalformedConfiguration(String),
+    /// A CORS configuration breaks a rule S3 enforces (unsupported method, two wildcards).
+    #[error("invalid CORS configuration: {0}")]
+    InvalidCors(String),
+    /// The bucket has no configuration of this kind.
+    #[error("the bucket {bucket} has no {kind:?} configuration")]
+    NoSuchBucketConfig {
+        /// The bucket.
+        bucket: String,
+        /// Which sub-resource is missing.
+        kind: crate::s3::bucket_config::ConfigKind,
+    },
+    /// The bucket has ACLs disabled (ownership `BucketOwnerEnforced`) and the request sets
+    /// an ACL that grants access to others.
+    #[error("the bucket does not allow ACLs")]
+    AclNotSupported,
 }

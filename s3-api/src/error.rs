@@ -99,6 +99,17 @@ pub fn to_s3(err: Error) -> S3Error {
         ),
         Error::InvalidTag(m) => S3Error::with_message(C::InvalidTag, m),
         Error::InvalidArgument(m) => S3Error::with_message(C::InvalidArgument, m),
+        Error::MalformedPolicy(m) => S3Error::with_message(C::MalformedPolicy, m),
+        Error::MalformedConfiguration(_) => with(
+            C::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ),
+        Error::InvalidCors(m) => S3Error::with_message(C::InvalidRequest, m),
+        Error::AclNotSupported => with(
+            C::AccessControlListNotSupported,
+            "The bucket does not allow ACLs",
+        ),
+        Error::NoSuchBucketConfig { kind, .. } => crate::config_errors::not_configured(kind),
         Error::NoSuchAccount(_) | Error::AccountExists(_) => with(C::AccessDenied, "Access Denied"),
         Error::Objects(kumo_driver_api::ObjectStoreError::Body(io)) => body_error(io),
         Error::State(_) | Error::Objects(_) | Error::Corrupt { .. } | Error::Task(_) => {

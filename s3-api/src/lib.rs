@@ -10,16 +10,24 @@
 //! Authorisation is the core's (`kumo_core::s3::access`): s3s's own access hook is set to let
 //! every verified or anonymous request through to it.
 
+mod acl;
 pub mod auth;
+mod bucket_config;
 mod buckets;
+pub mod client;
+mod config_errors;
 mod conv;
+pub mod cors;
 pub mod error;
 pub mod host;
 mod listing;
 mod multipart;
 mod objects;
+mod policy;
+mod post_object;
 pub mod service;
 mod tagging;
+mod unconfigured;
 mod versioning;
 
 use std::sync::Arc;

@@ -80,6 +80,7 @@ pub async fn put_object(
         tags: tagging_header(i.tagging.as_deref()),
         if_none_match_any,
         if_match: etag_match(i.if_match),
+        acl: i.acl.as_ref().map(|a| a.as_str().to_owned()),
     };
     let v = s.core.put_object(p.as_ref(), put).await.s3()?;
     let c = stored_checksum_out(v.checksum.as_ref());

@@ -6,7 +6,7 @@ use crate::iam::Principal;
 use crate::records::{blocking, decode, encode};
 use crate::{Error, Result};
 
-use super::access::{Action, authorize, require_principal};
+use super::access::{Action, require_principal};
 use super::model::Bucket;
 use super::{BUCKET_CONFIG, BUCKETS, ObjectService, PARTS, UPLOADS, VERSIONS, keys, now_ms};
 
@@ -62,7 +62,7 @@ impl ObjectService {
         key: Option<&str>,
     ) -> Result<Bucket> {
         let bucket = self.bucket(name)?;
-        authorize(principal, action, &bucket, key)?;
+        self.authorize_on(principal, action, &bucket, key)?;
         Ok(bucket)
     }
 
@@ -76,6 +76,10 @@ impl ObjectService {
     ) -> Result<Bucket> {
         let principal = require_principal(principal)?.clone();
         validate_bucket_name(name)?;
+        let acl = match acl {
+            Some(a) => Some(super::acl::CannedAcl::parse(a)?.as_str()),
+            None => None,
+        };
         let region = match location {
             None | Some("") => self.region.clone(),
             Some(l) if l == self.region || (l == "US" && self.region == "us-east-1") => {

@@ -31,14 +31,21 @@
 //!   inside one `StateStore` transaction.
 
 pub mod access;
+pub mod acl;
+pub mod bucket_config;
+pub mod bucket_tagging;
 pub mod buckets;
 pub mod checksum;
+pub mod configuration;
+pub mod cors;
 pub mod gc;
+pub mod glob;
 pub mod keys;
 pub mod listing;
 pub mod model;
 pub mod multipart;
 pub mod objects;
+pub mod policy;
 pub mod versioning;
 
 #[cfg(test)]

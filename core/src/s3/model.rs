@@ -134,6 +134,9 @@ pub struct ObjectVersion {
     pub tags: Vec<Tag>,
     /// The account that wrote it.
     pub owner_account_id: String,
+    /// Canned ACL (`x-amz-acl`); `None` is `private`.
+    #[serde(default)]
+    pub acl: Option<String>,
 }
 
 impl ObjectVersion {

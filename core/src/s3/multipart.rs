@@ -349,6 +349,7 @@ impl ObjectService {
                         parts: Vec::new(),
                         tags: Vec::new(),
                         owner_account_id: upload.owner_account_id.clone(),
+                        acl: None,
                     };
                     return Ok((version, Vec::new()));
                 }
@@ -433,6 +434,7 @@ impl ObjectService {
                         .collect(),
                     tags: upload.tags.clone(),
                     owner_account_id: owner.clone(),
+                    acl: None,
                 };
                 let (version, mut freed) = commit_version(txn, &bucket, version)?;
                 let used: std::collections::HashSet<u32> =

@@ -141,6 +141,8 @@ pub struct PutObjectRequest {
     pub if_none_match_any: bool,
     /// `If-Match`: fail unless the current ETag is one of these.
     pub if_match: Option<EtagMatch>,
+    /// Canned ACL (`x-amz-acl`).
+    pub acl: Option<String>,
 }
 
 impl std::fmt::Debug for PutObjectRequest {
@@ -384,6 +386,9 @@ impl ObjectService {
         keys::validate_key(&req.key)?;
         validate_tags(&req.tags)?;
         self.authorized_bucket(principal, &req.bucket, Action::PutObject, Some(&req.key))?;
+        let acl = self
+            .validate_canned_acl(&req.bucket, req.acl.as_deref())?
+            .map(|a| a.as_str().to_owned());
         let owner = principal.map(|p| p.account_id.clone()).unwrap_or_default();
         if req.if_none_match_any && self.read_version(&req.bucket, &req.key, None).is_ok() {
             // Fail fast; the transaction below checks again atomically.
@@ -412,6 +417,7 @@ impl ObjectService {
             parts: Vec::new(),
             tags: req.tags,
             owner_account_id: owner,
+            acl,
         };
         let (if_none_match_any, if_match) = (req.if_none_match_any, req.if_match);
         let result = self
@@ -581,6 +587,7 @@ impl ObjectService {
                     parts: Vec::new(),
                     tags: Vec::new(),
                     owner_account_id: owner.clone(),
+                    acl: None,
                 };
                 let (marker, freed) = commit_version(txn, &bucket, marker)?;
                 Ok((
@@ -669,6 +676,7 @@ impl ObjectService {
             parts: Vec::new(),
             tags: req.replace_tags.unwrap_or_else(|| source.tags.clone()),
             owner_account_id: principal.map(|p| p.account_id.clone()).unwrap_or_default(),
+            acl: None,
         };
         let result = self
             .commit(req.bucket.clone(), move |txn, bucket| {

@@ -69,6 +69,7 @@ fn put_req(key: &str, data: &[u8]) -> PutObjectRequest {
         tags: Vec::new(),
         if_none_match_any: false,
         if_match: None,
+        acl: None,
     }
 }
 

@@ -1,0 +1,19 @@
+//! The client connection's facts (TLS or not, peer address) for bucket-policy conditions
+//! (`aws:SecureTransport`, `aws:SourceIp`). s3s does not know them; the HTTP server does, so
+//! the router runs each S3 request inside [`scope`]. Outside it those keys are absent from
+//! policy evaluation (a `Bool aws:SecureTransport false` Deny then does not apply).
+
+use std::future::Future;
+use std::net::IpAddr;
+
+use kumo_core::s3::access::with_request_context;
+use kumo_core::s3::policy::RequestContext;
+
+/// Runs `fut` (the S3 service call for one request) knowing how the client connected.
+pub async fn scope<F: Future>(tls: bool, peer: Option<IpAddr>, fut: F) -> F::Output {
+    let ctx = RequestContext {
+        secure_transport: Some(tls),
+        source_ip: peer,
+    };
+    with_request_context(ctx, fut).await
+}

@@ -11,7 +11,7 @@ pub async fn create_bucket(
     s: &KumoS3,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let input = req.input;
     let location = input
         .create_bucket_configuration
@@ -38,7 +38,7 @@ pub async fn head_bucket(
     s: &KumoS3,
     req: S3Request<HeadBucketInput>,
 ) -> S3Result<S3Response<HeadBucketOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let bucket = s.core.head_bucket(p.as_ref(), &req.input.bucket).s3()?;
     Ok(S3Response::new(HeadBucketOutput {
         bucket_region: Some(bucket.region),
@@ -50,7 +50,7 @@ pub async fn delete_bucket(
     s: &KumoS3,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     s.core
         .delete_bucket(p.as_ref(), &req.input.bucket)
         .await
@@ -62,7 +62,7 @@ pub async fn list_buckets(
     s: &KumoS3,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let buckets = s.core.list_buckets(p.as_ref()).s3()?;
     let prefix = req.input.prefix.clone();
     let list = buckets
@@ -86,7 +86,7 @@ pub async fn get_bucket_location(
     s: &KumoS3,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let region = s.core.bucket_location(p.as_ref(), &req.input.bucket).s3()?;
     // AWS reports us-east-1 as an empty LocationConstraint.
     let location_constraint = if region == "us-east-1" {

@@ -18,33 +18,14 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
 use crate::error::CoreResultExt;
 
-/// Principals by access key id. A key's account and user never change, and s3s has checked
-/// the key is active (through `KumoAuth`) on this very request before the handler runs, so the
-/// mapping can be cached; it saves a second state lookup per request. Bounded: cleared when full.
-#[derive(Debug, Default)]
-pub struct PrincipalCache(std::sync::RwLock<std::collections::HashMap<String, Principal>>);
-
-const PRINCIPAL_CACHE_MAX: usize = 10_000;
-
 /// The authenticated caller, or `None` for an anonymous request. s3s has already verified the
-/// signature with this key's secret.
-pub fn principal<T>(s: &crate::service::KumoS3, req: &S3Request<T>) -> S3Result<Option<Principal>> {
+/// signature with this key's secret (so the key is known and active); `Iam` caches keys, so
+/// this costs no state lookup on the hot path.
+pub fn principal<T>(iam: &Iam, req: &S3Request<T>) -> S3Result<Option<Principal>> {
     let Some(c) = &req.credentials else {
         return Ok(None);
     };
-    if let Ok(cache) = s.principals.0.read()
-        && let Some(p) = cache.get(&c.access_key)
-    {
-        return Ok(Some(p.clone()));
-    }
-    let p = lookup(&s.iam, &c.access_key)?;
-    if let Ok(mut cache) = s.principals.0.write() {
-        if cache.len() >= PRINCIPAL_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(c.access_key.clone(), p.clone());
-    }
-    Ok(Some(p))
+    lookup(iam, &c.access_key).map(Some)
 }
 
 fn lookup(iam: &Iam, access_key: &str) -> S3Result<Principal> {

@@ -62,7 +62,7 @@ pub async fn list_objects(
     s: &KumoS3,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let enc = encoder(i.encoding_type.as_ref());
     let max = max_keys(i.max_keys)?;
@@ -101,7 +101,7 @@ pub async fn list_objects_v2(
     s: &KumoS3,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let enc = encoder(i.encoding_type.as_ref());
     let max = max_keys(i.max_keys)?;
@@ -162,7 +162,7 @@ pub async fn list_object_versions(
     s: &KumoS3,
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let enc = encoder(i.encoding_type.as_ref());
     let max = max_keys(i.max_keys)?;

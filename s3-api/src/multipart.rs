@@ -27,7 +27,7 @@ pub async fn create_multipart_upload(
     s: &KumoS3,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let algorithm = conv::algorithm(i.checksum_algorithm.as_ref())?;
     let kind = match i.checksum_type.as_ref().map(ChecksumType::as_str) {
@@ -78,7 +78,7 @@ pub async fn upload_part(
     s: &KumoS3,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let integrity = {
         let i = &req.input;
         integrity(
@@ -140,7 +140,7 @@ pub async fn upload_part_copy(
     s: &KumoS3,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let (bucket, key, version_id) = copy_source(&i.copy_source)?;
     let source = PartCopySource {
@@ -182,7 +182,7 @@ pub async fn complete_multipart_upload(
     s: &KumoS3,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let parts = i
         .multipart_upload
@@ -228,7 +228,7 @@ pub async fn abort_multipart_upload(
     s: &KumoS3,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     s.core
         .abort_multipart_upload(p.as_ref(), &i.bucket, &i.key, &i.upload_id)
@@ -241,7 +241,7 @@ pub async fn list_parts(
     s: &KumoS3,
     req: S3Request<ListPartsInput>,
 ) -> S3Result<S3Response<ListPartsOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let max = usize::try_from(i.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
     let marker = i.part_number_marker.map(|m| u32::try_from(m).unwrap_or(0));
@@ -301,7 +301,7 @@ pub async fn list_multipart_uploads(
     s: &KumoS3,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let enc = encoder(i.encoding_type.as_ref());
     let max = usize::try_from(i.max_uploads.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);

@@ -35,7 +35,7 @@ pub async fn put_object(
     s: &KumoS3,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let integrity = {
         let i = &req.input;
         integrity(
@@ -204,7 +204,7 @@ pub async fn get_object(
     s: &KumoS3,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let asked_version = i.version_id.is_some();
     let get = GetObjectRequest {
@@ -306,7 +306,7 @@ pub async fn head_object(
     s: &KumoS3,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let asked_version = i.version_id.is_some();
     let get = GetObjectRequest {
@@ -388,7 +388,7 @@ pub async fn delete_object(
     s: &KumoS3,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let out = s
         .core
@@ -408,7 +408,7 @@ pub async fn delete_objects(
     s: &KumoS3,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     // Fail the whole request (not each key) when the bucket is missing or not the caller's.
     s.core.head_bucket(p.as_ref(), &i.bucket).s3()?;
@@ -469,7 +469,7 @@ pub async fn copy_object(
     s: &KumoS3,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let (source_bucket, source_key, source_version_id) = copy_source(&i.copy_source)?;
     let replace_metadata = match i.metadata_directive.as_ref().map(MetadataDirective::as_str) {

@@ -14,18 +14,13 @@ use crate::{buckets, listing, multipart, objects, tagging, versioning};
 pub struct KumoS3 {
     pub(crate) core: ObjectService,
     pub(crate) iam: Iam,
-    pub(crate) principals: std::sync::Arc<crate::conv::PrincipalCache>,
 }
 
 impl KumoS3 {
     /// Serves `core`, identifying callers through `iam`.
     #[must_use]
     pub fn new(core: ObjectService, iam: Iam) -> Self {
-        Self {
-            core,
-            iam,
-            principals: std::sync::Arc::default(),
-        }
+        Self { core, iam }
     }
 }
 

@@ -11,7 +11,7 @@ pub async fn put_object_tagging(
     s: &KumoS3,
     req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let version_id = s
         .core
@@ -33,7 +33,7 @@ pub async fn get_object_tagging(
     s: &KumoS3,
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let (version_id, tags) = s
         .core
@@ -49,7 +49,7 @@ pub async fn delete_object_tagging(
     s: &KumoS3,
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let i = req.input;
     let version_id = s
         .core

@@ -12,7 +12,7 @@ pub async fn put_bucket_versioning(
     s: &KumoS3,
     req: S3Request<PutBucketVersioningInput>,
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let enabled = match req
         .input
         .versioning_configuration
@@ -40,7 +40,7 @@ pub async fn get_bucket_versioning(
     s: &KumoS3,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    let p = principal(s, &req)?;
+    let p = principal(&s.iam, &req)?;
     let status = match s
         .core
         .bucket_versioning(p.as_ref(), &req.input.bucket)

@@ -40,6 +40,8 @@ enum Route {
 /// Shared state of the endpoint.
 pub struct Router {
     s3: s3s::service::S3Service,
+    /// CORS for S3: s3s routes no `OPTIONS` and adds no CORS headers, so the router does.
+    cors: kumo_s3_api::cors::CorsFront,
     query: QueryFront,
     ready: AtomicBool,
     /// Request ids: a random per-process prefix and a counter (no system call per request).
@@ -161,9 +163,14 @@ fn add_request_id(body: &[u8], request_id: &str) -> Option<Vec<u8>> {
 
 impl Router {
     /// A router over the S3 service and the Query front; not ready until [`Router::set_ready`].
-    pub fn new(s3: s3s::service::S3Service, query: QueryFront) -> Self {
+    pub fn new(
+        s3: s3s::service::S3Service,
+        cors: kumo_s3_api::cors::CorsFront,
+        query: QueryFront,
+    ) -> Self {
         Self {
             s3,
+            cors,
             query,
             ready: AtomicBool::new(false),
             id_prefix: uuid::Uuid::new_v4().as_fields().0,
@@ -271,6 +278,18 @@ impl Router {
                 request_id,
             );
         }
+        if let Some(resp) = self.cors.preflight(req.method(), req.uri(), req.headers()) {
+            return resp;
+        }
+        let cors = self.cors.capture(req.method(), req.uri(), req.headers());
+        let mut resp = self.s3_call(req, request_id).await;
+        if let Some(cors) = &cors {
+            self.cors.decorate(cors, resp.headers_mut());
+        }
+        resp
+    }
+
+    async fn s3_call(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {
         let resp = match self.s3.call(req.map(Body::from)).await {
             Ok(resp) => resp,
             Err(err) => {

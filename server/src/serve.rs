@@ -100,7 +100,8 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         "object garbage collection done"
     );
     let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name);
-    let router = Arc::new(Router::new(s3, query));
+    let cors = kumo_s3_api::cors::CorsFront::new(object_service.clone(), &config.s3.base_domain);
+    let router = Arc::new(Router::new(s3, cors, query));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone of `alive`; when all are gone, `drained` yields None.

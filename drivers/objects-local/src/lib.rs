@@ -190,9 +190,17 @@ fn read_small(path: &Path, id: &BlobId, range: &Range<u64>) -> Result<Vec<u8>, O
     }
 }
 
+/// Reads exactly `n` bytes into a fresh buffer without zero-filling it first (`read_to_end`
+/// reads into spare capacity; a memset per MiB costs measurable GET throughput).
 fn read_exact_vec(file: &mut File, n: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; n];
-    file.read_exact(&mut buf)?;
+    let mut buf = Vec::with_capacity(n);
+    Read::take(&mut *file, n as u64).read_to_end(&mut buf)?;
+    if buf.len() < n {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "blob shorter than expected",
+        ));
+    }
     Ok(buf)
 }
 

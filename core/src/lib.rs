@@ -10,6 +10,7 @@
 pub mod error;
 pub mod iam;
 pub mod ids;
+pub mod query;
 pub mod records;
 
 pub use error::{Error, Result};

@@ -37,6 +37,19 @@ impl XmlWriter {
         Self { out }
     }
 
+    /// A fragment: no XML declaration (for parts stored and spliced in later with [`Self::raw`]).
+    #[must_use]
+    pub fn fragment() -> Self {
+        Self {
+            out: String::with_capacity(512),
+        }
+    }
+
+    /// Appends markup that is already well-formed and escaped (a fragment this writer made).
+    pub fn raw(&mut self, markup: &str) {
+        self.out.push_str(markup);
+    }
+
     /// `<name>`.
     pub fn open(&mut self, name: &str) {
         self.out.push('<');

@@ -26,30 +26,51 @@ pub fn encode_response(
     output: Option<&Node>,
     request_id: &str,
 ) -> String {
+    let fragment = output.and_then(|o| result_fragment(op, o));
+    wrap_response(service, op, fragment.as_deref(), request_id)
+}
+
+/// The members of an output, as an XML fragment: what a replayed idempotent call answers again.
+#[must_use]
+pub fn result_fragment(op: &Operation, output: &Node) -> Option<String> {
+    match (op.output, output) {
+        (Some(Shape::Structure(s)), Node::Struct(fields)) => {
+            let mut w = XmlWriter::fragment();
+            write_members(&mut w, s, fields);
+            Some(w.finish())
+        }
+        _ => None,
+    }
+}
+
+/// The response document around a result fragment from [`result_fragment`].
+#[must_use]
+pub fn wrap_response(
+    service: &Service,
+    op: &Operation,
+    fragment: Option<&str>,
+    request_id: &str,
+) -> String {
     let mut w = XmlWriter::new();
     let root = format!("{}Response", op.name);
     w.open_ns(&root, service.xml_namespace);
-    let body = match (op.output, output) {
-        (Some(Shape::Structure(s)), Some(Node::Struct(fields))) => Some((s, fields)),
-        _ => None,
-    };
     match service.protocol {
         Protocol::Ec2Query => {
             w.element("requestId", request_id);
-            match body {
-                Some((s, fields)) => write_members(&mut w, s, fields),
+            match fragment {
+                Some(f) => w.raw(f),
                 None => w.element("return", "true"),
             }
         }
         Protocol::AwsQuery => {
-            if let Some((s, fields)) = body {
+            if let Some(f) = fragment {
                 match op.result_wrapper {
                     Some(wrapper) => {
                         w.open(wrapper);
-                        write_members(&mut w, s, fields);
+                        w.raw(f);
                         w.close(wrapper);
                     }
-                    None => write_members(&mut w, s, fields),
+                    None => w.raw(f),
                 }
             }
             w.open("ResponseMetadata");

@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod encode;
+pub mod fingerprint;
 mod node;
 mod shape;
 

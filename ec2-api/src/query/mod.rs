@@ -10,6 +10,7 @@
 pub mod decode;
 pub mod encode;
 pub mod fingerprint;
+pub mod hygiene;
 mod node;
 mod shape;
 

@@ -16,9 +16,15 @@ pub fn compile_filters<R>(
     let mut out = Vec::new();
     for (i, f) in filters.unwrap_or_default().iter().enumerate() {
         let Some(name) = f.name.clone() else {
-            return Err(QueryError::missing_parameter(&format!("Filter.{}.Name", i + 1)));
+            return Err(QueryError::missing_parameter(&format!(
+                "Filter.{}.Name",
+                i + 1
+            )));
         };
-        out.push(Filter { name, values: f.values.clone().unwrap_or_default() });
+        out.push(Filter {
+            name,
+            values: f.values.clone().unwrap_or_default(),
+        });
     }
     Ok(FilterSet::compile(table, &out)?)
 }
@@ -49,22 +55,59 @@ mod tests {
     #[test]
     fn filters_and_pages_from_generated_types() {
         let things = vec![("t-3", "c"), ("t-1", "a"), ("t-2", "b"), ("t-4", "web")];
-        let filters = vec![ec2::Filter { name: Some("thing-id".into()), values: Some(vec!["t-?".into()]) }];
+        let filters = vec![ec2::Filter {
+            name: Some("thing-id".into()),
+            values: Some(vec!["t-?".into()]),
+        }];
         let set = compile_filters(&TABLE, Some(&filters)).expect("valid");
         let matching: Vec<_> = things.into_iter().filter(|t| set.matches(t)).collect();
         let p = Paginator::new([1; 32]);
-        let page = paginate(&p, matching.clone(), |t| t.0, "DescribeThings", None, Some(2)).expect("page");
+        let page = paginate(
+            &p,
+            matching.clone(),
+            |t| t.0,
+            "DescribeThings",
+            None,
+            Some(2),
+        )
+        .expect("page");
         assert_eq!(page.items, vec![("t-1", "a"), ("t-2", "b")]);
-        let rest = paginate(&p, matching, |t| t.0, "DescribeThings", page.next_token.as_deref(), Some(2)).expect("page");
+        let rest = paginate(
+            &p,
+            matching,
+            |t| t.0,
+            "DescribeThings",
+            page.next_token.as_deref(),
+            Some(2),
+        )
+        .expect("page");
         assert_eq!(rest.items, vec![("t-3", "c"), ("t-4", "web")]);
         assert_eq!(rest.next_token, None);
-        let e = paginate(&p, Vec::<(&str, &str)>::new(), |t| t.0, "DescribeThings", Some("forged"), None)
-            .expect_err("forged token");
+        let e = paginate(
+            &p,
+            Vec::<(&str, &str)>::new(),
+            |t| t.0,
+            "DescribeThings",
+            Some("forged"),
+            None,
+        )
+        .expect_err("forged token");
         assert_eq!(e.code, "InvalidPaginationToken");
-        let bad = vec![ec2::Filter { name: Some("colour".into()), values: Some(vec!["red".into()]) }];
+        let bad = vec![ec2::Filter {
+            name: Some("colour".into()),
+            values: Some(vec!["red".into()]),
+        }];
         let e = compile_filters(&TABLE, Some(&bad)).expect_err("unknown filter");
         assert_eq!(e.code, "InvalidParameterValue");
-        let unnamed = vec![ec2::Filter { name: None, values: Some(vec!["x".into()]) }];
-        assert_eq!(compile_filters(&TABLE, Some(&unnamed)).expect_err("no name").code, "MissingParameter");
+        let unnamed = vec![ec2::Filter {
+            name: None,
+            values: Some(vec!["x".into()]),
+        }];
+        assert_eq!(
+            compile_filters(&TABLE, Some(&unnamed))
+                .expect_err("no name")
+                .code,
+            "MissingParameter"
+        );
     }
 }

@@ -9,8 +9,6 @@
 //! Timestamps are ISO 8601 UTC with milliseconds; blobs base64; non-finite floats spelled
 //! `Infinity`, `-Infinity`, `NaN` as the SDKs expect.
 
-use std::fmt::Write as _;
-
 use base64::Engine as _;
 
 use super::Protocol;
@@ -137,13 +135,9 @@ fn write_value(w: &mut XmlWriter, name: &str, shape: &Shape, node: &Node) {
 }
 
 fn write_scalar(w: &mut XmlWriter, node: &Node) {
-    let mut buf = String::new();
     match node {
         Node::Str(s) => w.text(s),
-        Node::Int(n) => {
-            let _ = write!(buf, "{n}");
-            w.text(&buf);
-        }
+        Node::Int(n) => w.display(n),
         Node::Float(f) => w.text(&format_float(*f)),
         Node::Bool(b) => w.text(if *b { "true" } else { "false" }),
         Node::Time(t) => w.text(&format_timestamp(*t)),

@@ -11,6 +11,7 @@ pub mod compute;
 pub mod error;
 pub mod iam;
 pub mod ids;
+pub mod query;
 pub mod records;
 pub mod s3;
 

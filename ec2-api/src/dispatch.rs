@@ -5,11 +5,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use kumo_core::iam::{Iam, Principal};
+use kumo_core::query::idempotency::{ClientTokens, Replay};
 
 use crate::error::{QueryError, ServiceProtocol};
 use crate::params::Params;
 use crate::query::decode::decode_input;
-use crate::query::encode::encode_response;
+use crate::query::encode::{encode_response, result_fragment, wrap_response};
+use crate::query::fingerprint::fingerprint;
 use crate::query::{Node, Operation, Service, Shape, Typed};
 use crate::sigv4;
 
@@ -98,6 +100,7 @@ pub struct QueryResponse {
 pub struct QueryFront {
     iam: Iam,
     region: Arc<str>,
+    client_tokens: Option<ClientTokens>,
 }
 
 fn header_values(headers: &HeaderMap, name: &str) -> Vec<String> {
@@ -115,7 +118,16 @@ impl QueryFront {
         Self {
             iam,
             region: region.into(),
+            client_tokens: None,
         }
+    }
+
+    /// Makes `ClientToken` idempotency durable through `tokens` (the server passes its state
+    /// store). Without it, create calls run without replay protection.
+    #[must_use]
+    pub fn with_client_tokens(mut self, tokens: ClientTokens) -> Self {
+        self.client_tokens = Some(tokens);
+        self
     }
 
     /// Handles one request for `service`.
@@ -219,6 +231,7 @@ impl QueryFront {
         let ctx = Context {
             principal,
             request_id: &req.request_id,
+            client_tokens: self.client_tokens.as_ref(),
         };
         dispatch_params(service, &params, &ctx)
     }
@@ -231,6 +244,8 @@ pub struct Context<'a> {
     pub principal: &'a Principal,
     /// The request id.
     pub request_id: &'a str,
+    /// The `ClientToken` register, when the front has one.
+    pub client_tokens: Option<&'a ClientTokens>,
 }
 
 /// A handler: a decoded input node in, an output node out (see [`typed`]).
@@ -325,9 +340,63 @@ pub fn dispatch_params(
     let Some(handle) = handler(service, op.name) else {
         return Err(QueryError::unsupported_operation(op.name));
     };
+    run(service, op, input, handle, ctx)
+}
+
+/// The string member `name` of a top-level input node.
+fn top_level_str<'n>(op: &Operation, input: &'n Node, name: &str) -> Option<&'n str> {
+    let (Some(Shape::Structure(s)), Node::Struct(fields)) = (op.input, input) else {
+        return None;
+    };
+    s.members.iter().zip(fields).find_map(|(m, f)| match f {
+        Some(Node::Str(v)) if m.name == name => Some(v.as_str()),
+        _ => None,
+    })
+}
+
+/// Runs an implemented operation with the hygiene every operation shares: `DryRun`, then
+/// `ClientToken` idempotency (the same token and parameters answer the first result again;
+/// other parameters answer `IdempotentParameterMismatch`).
+fn run(
+    service: QueryService,
+    op: &Operation,
+    input: Node,
+    handle: Handler,
+    ctx: &Context<'_>,
+) -> Result<String, QueryError> {
+    let model = service.model();
     dry_run(op, &input, service, ctx)?;
+    let token = top_level_str(op, &input, "ClientToken").map(str::to_owned);
+    let (Some(token), Some(tokens), Some(shape)) = (token, ctx.client_tokens, op.input) else {
+        let output = handle(ctx, input)?;
+        return Ok(encode_response(model, op, Some(&output), ctx.request_id));
+    };
+    kumo_core::query::idempotency::validate(&token)?;
+    let account = ctx.principal.account_id.as_str();
+    let fp = fingerprint(shape, &input);
+    match tokens.lookup(account, op.name, &token, &fp)? {
+        Replay::Same(fragment) => {
+            return Ok(wrap_response(
+                model,
+                op,
+                Some(&fragment)
+                    .filter(|f| !f.is_empty())
+                    .map(String::as_str),
+                ctx.request_id,
+            ));
+        }
+        Replay::Mismatch => return Err(QueryError::idempotent_parameter_mismatch(&token)),
+        Replay::New => {}
+    }
     let output = handle(ctx, input)?;
-    Ok(encode_response(model, op, Some(&output), ctx.request_id))
+    let fragment = result_fragment(op, &output).unwrap_or_default();
+    let fragment = match tokens.record(account, op.name, &token, &fp, &fragment)? {
+        Replay::New => fragment,
+        Replay::Same(first) => first,
+        Replay::Mismatch => return Err(QueryError::idempotent_parameter_mismatch(&token)),
+    };
+    let fragment = Some(fragment.as_str()).filter(|f| !f.is_empty());
+    Ok(wrap_response(model, op, fragment, ctx.request_id))
 }
 
 /// Answers a request that carries no SigV4 credential scope but looks like a Query request
@@ -340,5 +409,31 @@ pub fn unauthenticated(request_id: &str, protocol: ServiceProtocol) -> QueryResp
         status: err.status,
         body: err.to_xml(protocol, request_id),
         error_code: Some(err.code),
+    }
+}
+
+/// Test access to the shared hygiene with a stand-in handler.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::{Context, Handler, Node, QueryError, QueryService, decode_input, run};
+    use crate::params::Params;
+
+    /// Decodes `params` for `service` and runs `handle` through `DryRun` and `ClientToken` handling.
+    pub(crate) fn run_with(
+        service: QueryService,
+        params: &Params,
+        ctx: &Context<'_>,
+        handle: Handler,
+    ) -> Result<String, QueryError> {
+        let model = service.model();
+        let op = params
+            .action()
+            .and_then(|a| model.operation(a))
+            .ok_or_else(QueryError::internal)?;
+        let input = match op.input {
+            Some(shape) => decode_input(model.protocol, shape, params)?,
+            None => Node::Struct(Vec::new()),
+        };
+        run(service, op, input, handle, ctx)
     }
 }

@@ -171,6 +171,30 @@ impl QueryError {
     }
 }
 
+impl From<kumo_core::query::Rejection> for QueryError {
+    fn from(r: kumo_core::query::Rejection) -> Self {
+        use kumo_core::query::Rejection as R;
+        match r {
+            R::InvalidParameterValue(m) => Self::client("InvalidParameterValue", m),
+            R::InvalidPaginationToken(_) => Self::client("InvalidPaginationToken", r.to_string()),
+        }
+    }
+}
+
+impl QueryError {
+    /// A `ClientToken` reused with different parameters.
+    #[must_use]
+    pub fn idempotent_parameter_mismatch(token: &str) -> Self {
+        Self::client(
+            "IdempotentParameterMismatch",
+            format!(
+                "The client token {} was already used with different parameters.",
+                token.chars().take(64).collect::<String>()
+            ),
+        )
+    }
+}
+
 impl From<kumo_core::Error> for QueryError {
     fn from(err: kumo_core::Error) -> Self {
         use kumo_core::Error as E;

@@ -4,6 +4,11 @@
 //! crate authenticates it ([`sigv4`]), decodes the form parameters ([`params`]), dispatches the
 //! action ([`dispatch`]), and writes the XML response or the protocol's error shape
 //! ([`error`], [`xml`]). It decides nothing itself: the core does.
+//!
+//! The wire types of all four services are generated from botocore's models into
+//! [`generated`] (`cargo xtask codegen`); [`query`] is the hand-written runtime they run on —
+//! the form decoder, the XML encoder and the shared hygiene (DryRun, ClientToken, filters,
+//! pagination) — so every modelled operation is decoded, validated and answered the same way.
 
 pub mod dispatch;
 pub mod error;

@@ -13,19 +13,26 @@ impl Default for XmlWriter {
     }
 }
 
-/// Appends `text` to `out` with XML escaping.
+/// Appends `text` to `out` with XML escaping. Runs between special characters are copied
+/// whole: responses are mostly plain text, and this is the encoder's hottest loop.
 pub fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let replacement = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            b'\r' => "&#xD;",
+            _ => continue,
+        };
+        // The special characters are ASCII, so `i` is a character boundary.
+        out.push_str(text.get(start..i).unwrap_or_default());
+        out.push_str(replacement);
+        start = i + 1;
     }
+    out.push_str(text.get(start..).unwrap_or_default());
 }
 
 impl XmlWriter {
@@ -35,6 +42,19 @@ impl XmlWriter {
         let mut out = String::with_capacity(512);
         out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         Self { out }
+    }
+
+    /// A fragment: no XML declaration (for parts stored and spliced in later with [`Self::raw`]).
+    #[must_use]
+    pub fn fragment() -> Self {
+        Self {
+            out: String::with_capacity(512),
+        }
+    }
+
+    /// Appends markup that is already well-formed and escaped (a fragment this writer made).
+    pub fn raw(&mut self, markup: &str) {
+        self.out.push_str(markup);
     }
 
     /// `<name>`.
@@ -65,6 +85,12 @@ impl XmlWriter {
         self.open(name);
         escape_into(&mut self.out, text);
         self.close(name);
+    }
+
+    /// A value whose `Display` needs no escaping (numbers).
+    pub fn display(&mut self, value: &impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        let _ = write!(self.out, "{value}");
     }
 
     /// Escaped text content.

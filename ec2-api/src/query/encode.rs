@@ -9,8 +9,6 @@
 //! Timestamps are ISO 8601 UTC with milliseconds; blobs base64; non-finite floats spelled
 //! `Infinity`, `-Infinity`, `NaN` as the SDKs expect.
 
-use std::fmt::Write as _;
-
 use base64::Engine as _;
 
 use super::Protocol;
@@ -26,30 +24,51 @@ pub fn encode_response(
     output: Option<&Node>,
     request_id: &str,
 ) -> String {
+    let fragment = output.and_then(|o| result_fragment(op, o));
+    wrap_response(service, op, fragment.as_deref(), request_id)
+}
+
+/// The members of an output, as an XML fragment: what a replayed idempotent call answers again.
+#[must_use]
+pub fn result_fragment(op: &Operation, output: &Node) -> Option<String> {
+    match (op.output, output) {
+        (Some(Shape::Structure(s)), Node::Struct(fields)) => {
+            let mut w = XmlWriter::fragment();
+            write_members(&mut w, s, fields);
+            Some(w.finish())
+        }
+        _ => None,
+    }
+}
+
+/// The response document around a result fragment from [`result_fragment`].
+#[must_use]
+pub fn wrap_response(
+    service: &Service,
+    op: &Operation,
+    fragment: Option<&str>,
+    request_id: &str,
+) -> String {
     let mut w = XmlWriter::new();
     let root = format!("{}Response", op.name);
     w.open_ns(&root, service.xml_namespace);
-    let body = match (op.output, output) {
-        (Some(Shape::Structure(s)), Some(Node::Struct(fields))) => Some((s, fields)),
-        _ => None,
-    };
     match service.protocol {
         Protocol::Ec2Query => {
             w.element("requestId", request_id);
-            match body {
-                Some((s, fields)) => write_members(&mut w, s, fields),
+            match fragment {
+                Some(f) => w.raw(f),
                 None => w.element("return", "true"),
             }
         }
         Protocol::AwsQuery => {
-            if let Some((s, fields)) = body {
+            if let Some(f) = fragment {
                 match op.result_wrapper {
                     Some(wrapper) => {
                         w.open(wrapper);
-                        write_members(&mut w, s, fields);
+                        w.raw(f);
                         w.close(wrapper);
                     }
-                    None => write_members(&mut w, s, fields),
+                    None => w.raw(f),
                 }
             }
             w.open("ResponseMetadata");
@@ -116,13 +135,9 @@ fn write_value(w: &mut XmlWriter, name: &str, shape: &Shape, node: &Node) {
 }
 
 fn write_scalar(w: &mut XmlWriter, node: &Node) {
-    let mut buf = String::new();
     match node {
         Node::Str(s) => w.text(s),
-        Node::Int(n) => {
-            let _ = write!(buf, "{n}");
-            w.text(&buf);
-        }
+        Node::Int(n) => w.display(n),
         Node::Float(f) => w.text(&format_float(*f)),
         Node::Bool(b) => w.text(if *b { "true" } else { "false" }),
         Node::Time(t) => w.text(&format_timestamp(*t)),

@@ -9,6 +9,8 @@
 
 pub mod decode;
 pub mod encode;
+pub mod fingerprint;
+pub mod hygiene;
 mod node;
 mod shape;
 

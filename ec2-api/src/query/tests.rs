@@ -209,6 +209,7 @@ fn dispatch_routes_every_modelled_action() {
     let ctx = Context {
         principal: &p,
         request_id: "req-9",
+        client_tokens: None,
     };
     let call = |svc, q: &str| dispatch_params(svc, &Params::parse(Some(q), None), &ctx);
 
@@ -266,5 +267,94 @@ fn node_trees_survive_the_typed_layer() {
                 );
             }
         }
+    }
+}
+
+mod hygiene {
+    use std::sync::Arc;
+
+    use kumo_core::query::idempotency::ClientTokens;
+
+    use super::*;
+    use crate::dispatch::tests_support::run_with;
+
+    fn reservation(_: &Context<'_>, input: Node) -> Result<Node, QueryError> {
+        let req = ec2::RunInstancesRequest::from_node(input).expect("typed");
+        Ok(ec2::Reservation {
+            reservation_id: Some(format!("r-{}", req.max_count.unwrap_or_default())),
+            ..Default::default()
+        }
+        .to_node())
+    }
+
+    #[test]
+    fn dry_run_answers_412_without_running() {
+        let p = principal();
+        let ctx = Context {
+            principal: &p,
+            request_id: "r1",
+            client_tokens: None,
+        };
+        let params = Params::parse(
+            Some("Action=RunInstances&MinCount=1&MaxCount=1&DryRun=true"),
+            None,
+        );
+        let e = run_with(QueryService::Ec2, &params, &ctx, |_, _| {
+            panic!("must not run")
+        })
+        .expect_err("dry run");
+        assert_eq!(
+            (e.code.as_str(), e.status.as_u16()),
+            ("DryRunOperation", 412)
+        );
+    }
+
+    #[test]
+    fn client_token_replays_first_result_and_refuses_other_params() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            kumo_state_redb::RedbStateStore::open(&dir.path().join("s.redb")).expect("open");
+        let tokens = ClientTokens::new(Arc::new(store));
+        let p = principal();
+        let call = |rid: &str, q: &str| {
+            let ctx = Context {
+                principal: &p,
+                request_id: rid,
+                client_tokens: Some(&tokens),
+            };
+            run_with(
+                QueryService::Ec2,
+                &Params::parse(Some(q), None),
+                &ctx,
+                reservation,
+            )
+        };
+        let first = call(
+            "req-a",
+            "Action=RunInstances&MinCount=1&MaxCount=3&ClientToken=abc",
+        )
+        .expect("first");
+        assert!(
+            first.contains("<requestId>req-a</requestId><reservationId>r-3</reservationId>"),
+            "{first}"
+        );
+        let again = call(
+            "req-b",
+            "Action=RunInstances&MaxCount=3&MinCount=1&ClientToken=abc",
+        )
+        .expect("replay");
+        assert_eq!(again, first.replace("req-a", "req-b"));
+        let e = call(
+            "req-c",
+            "Action=RunInstances&MinCount=1&MaxCount=4&ClientToken=abc",
+        )
+        .expect_err("mismatch");
+        assert_eq!(e.code, "IdempotentParameterMismatch");
+        let other = call(
+            "req-d",
+            "Action=RunInstances&MinCount=1&MaxCount=4&ClientToken=def",
+        )
+        .expect("new token");
+        assert!(other.contains("r-4"));
     }
 }

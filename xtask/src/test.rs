@@ -3,7 +3,10 @@
 //! 1. unit and contract tests of every crate (`cargo test --workspace`);
 //! 2. the release binary;
 //! 3. `compat-tests/install-deps.sh` (Debian and PyPI tools, idempotent);
-//! 4. `pytest compat-tests/`: aws-cli, boto3, s3cmd, rclone and the crash test against the real
+//! 4. the Query protocol checks against the pinned botocore (installed beside the build, so
+//!    it never disturbs the machine's own boto3): `codegen --check` (the committed generated
+//!    code is what the models produce) and the botocore round trip of every operation;
+//! 5. `pytest compat-tests/`: aws-cli, boto3, s3cmd, rclone and the crash test against the real
 //!    binary, over HTTP and HTTPS. Missing tools make tests say SKIPPED with the reason (`-rs`).
 
 use std::process::Command;
@@ -16,19 +19,20 @@ pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
         cargo().args(["test", "--workspace", "--all-targets"]),
     )?;
     if !compat {
-        eprintln!("\n==> compat tests: SKIPPED (--no-compat)");
+        eprintln!("\n==> protocol and compat tests: SKIPPED (--no-compat)");
         return Ok(());
     }
-    step(
-        "release build",
-        cargo().args(["build", "--release", "-p", "kumo"]),
-    )?;
     let root = root();
     step(
         "install test tools",
         Command::new("bash")
             .arg(root.join("compat-tests/install-deps.sh"))
             .current_dir(&root),
+    )?;
+    protocol_checks()?;
+    step(
+        "release build",
+        cargo().args(["build", "--release", "-p", "kumo"]),
     )?;
     let kumo = target_dir().join("release/kumo");
     let mut pytest = Command::new("python3");
@@ -48,6 +52,48 @@ pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
     step(
         "compat tests (real clients against the kumo binary)",
         &mut pytest,
+    )
+}
+
+/// Installs the pinned botocore into `target/botocore-VERSION` (no dependencies: boto3's are
+/// already present) and returns that directory, to be put first on `PYTHONPATH`.
+fn pinned_botocore() -> Result<std::path::PathBuf, String> {
+    let version = crate::codegen::BOTOCORE_VERSION;
+    let dir = target_dir().join(format!("botocore-{version}"));
+    if !dir.join("botocore/__init__.py").exists() {
+        step(
+            "pinned botocore for the protocol checks",
+            Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                    "--target",
+                ])
+                .arg(&dir)
+                .arg(format!("botocore=={version}")),
+        )?;
+    }
+    Ok(dir)
+}
+
+fn protocol_checks() -> Result<(), String> {
+    let botocore = pinned_botocore()?;
+    step(
+        "generated code is up to date (codegen --check)",
+        cargo()
+            .args(["xtask", "codegen", "--check"])
+            .env("PYTHONPATH", &botocore),
+    )?;
+    step(
+        "botocore round trip of every EC2, ELBv2, STS and IAM operation",
+        Command::new("python3")
+            .arg(root().join("compat-tests/protocol/roundtrip.py"))
+            .env("PYTHONPATH", &botocore)
+            .current_dir(root()),
     )
 }
 

@@ -99,8 +99,9 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         uploads_dropped = gc.uploads_dropped,
         "object garbage collection done"
     );
-    let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name)
-        .with_client_tokens(kumo_core::query::ClientTokens::new(state.clone()));
+    let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name).with_client_tokens(
+        kumo_core::query::idempotency::ClientTokens::new(state.clone()),
+    );
     let cors = kumo_s3_api::cors::CorsFront::new(object_service.clone(), &config.s3.base_domain);
     let router = Arc::new(Router::new(s3, cors, query));
 

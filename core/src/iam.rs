@@ -7,8 +7,13 @@
 //! - `iam_meta`: `admin_account` → the account created on first start.
 //!
 //! Secrets never appear in logs: [`Secret`]'s `Debug` and `Display` are redacted.
+//!
+//! Every signed request looks its key up, so keys are cached in memory. The cache is coherent
+//! because one process owns the state store at a time (redb locks it) and every key change goes
+//! through [`Iam`], which updates the cache after its transaction commits.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use kumo_driver_api::{KeyRange, StateStore, WriteTxn, transact};
 use serde::{Deserialize, Serialize};
@@ -116,6 +121,7 @@ impl AccessKey {
 #[derive(Clone)]
 pub struct Iam {
     store: Arc<dyn StateStore>,
+    keys: Arc<RwLock<HashMap<String, AccessKey>>>,
 }
 
 impl std::fmt::Debug for Iam {
@@ -217,7 +223,20 @@ impl Iam {
     /// Accounts and keys kept in `store`.
     #[must_use]
     pub fn new(store: Arc<dyn StateStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            keys: Arc::default(),
+        }
+    }
+
+    fn cache(&self, key: &AccessKey) {
+        if let Ok(mut keys) = self.keys.write() {
+            keys.insert(key.id.clone(), key.clone());
+        }
+    }
+
+    fn cached(&self, access_key_id: &str) -> Option<AccessKey> {
+        self.keys.read().ok()?.get(access_key_id).cloned()
     }
 
     /// Creates the administrator account and its first key on first start; later calls return
@@ -321,7 +340,7 @@ impl Iam {
 
     /// Revokes a key: requests signed with it fail from now on.
     pub fn revoke_access_key(&self, access_key_id: &str) -> Result<AccessKey> {
-        transact(self.store.as_ref(), |txn| {
+        let key = transact(self.store.as_ref(), |txn| {
             let mut key: AccessKey = match txn.get(ACCESS_KEYS, access_key_id.as_bytes())? {
                 Some(v) => decode(ACCESS_KEYS, &v)?,
                 None => return Err(Error::UnknownAccessKey(access_key_id.to_owned())),
@@ -329,14 +348,23 @@ impl Iam {
             key.status = KeyStatus::Inactive;
             txn.put(ACCESS_KEYS, key.id.as_bytes(), &encode(ACCESS_KEYS, &key)?)?;
             Ok(key)
-        })
+        })?;
+        self.cache(&key);
+        Ok(key)
     }
 
     /// Looks up an active key for signature verification.
     pub fn authenticate(&self, access_key_id: &str) -> Result<AccessKey> {
-        let key: AccessKey = match self.store.get(ACCESS_KEYS, access_key_id.as_bytes())? {
-            Some(v) => decode(ACCESS_KEYS, &v)?,
-            None => return Err(Error::UnknownAccessKey(access_key_id.to_owned())),
+        let key = match self.cached(access_key_id) {
+            Some(key) => key,
+            None => {
+                let key: AccessKey = match self.store.get(ACCESS_KEYS, access_key_id.as_bytes())? {
+                    Some(v) => decode(ACCESS_KEYS, &v)?,
+                    None => return Err(Error::UnknownAccessKey(access_key_id.to_owned())),
+                };
+                self.cache(&key);
+                key
+            }
         };
         if key.status != KeyStatus::Active {
             return Err(Error::InactiveAccessKey(access_key_id.to_owned()));
@@ -372,7 +400,14 @@ mod tests {
         let (_dir, iam) = iam();
         let (_, key, _) = iam.bootstrap_admin().expect("bootstrap");
         assert!(iam.authenticate(&key.id).is_ok());
+        // A clone shares the cache: revocation through one is seen by the other at once.
+        let other = iam.clone();
+        assert!(other.authenticate(&key.id).is_ok());
         iam.revoke_access_key(&key.id).expect("revoke");
+        assert!(matches!(
+            other.authenticate(&key.id),
+            Err(Error::InactiveAccessKey(_))
+        ));
         assert!(matches!(
             iam.authenticate(&key.id),
             Err(Error::InactiveAccessKey(_))

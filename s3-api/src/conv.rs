@@ -19,12 +19,17 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 use crate::error::CoreResultExt;
 
 /// The authenticated caller, or `None` for an anonymous request. s3s has already verified the
-/// signature with this key's secret.
+/// signature with this key's secret (so the key is known and active); `Iam` caches keys, so
+/// this costs no state lookup on the hot path.
 pub fn principal<T>(iam: &Iam, req: &S3Request<T>) -> S3Result<Option<Principal>> {
-    match &req.credentials {
-        None => Ok(None),
-        Some(c) => Ok(Some(iam.authenticate(&c.access_key).s3()?.principal())),
-    }
+    let Some(c) = &req.credentials else {
+        return Ok(None);
+    };
+    lookup(iam, &c.access_key).map(Some)
+}
+
+fn lookup(iam: &Iam, access_key: &str) -> S3Result<Principal> {
+    Ok(iam.authenticate(access_key).s3()?.principal())
 }
 
 /// A request body as the core's byte stream; s3s errors travel inside `io::Error`.

@@ -95,7 +95,6 @@ pub async fn upload_part(
             },
         )?
     };
-    let algorithm = integrity.checksum.as_ref().map(|c| c.algorithm);
     let i = req.input;
     let part = s
         .core
@@ -110,7 +109,7 @@ pub async fn upload_part(
         )
         .await
         .s3()?;
-    let c = checksum_out(algorithm, part.checksum.as_deref(), None);
+    let c = checksum_out(part.checksum_algorithm, part.checksum.as_deref(), None);
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag(&part.etag)),
         checksum_crc32: c.crc32,
@@ -260,7 +259,11 @@ pub async fn list_parts(
         .parts
         .iter()
         .map(|part| {
-            let c = checksum_out(algorithm, part.checksum.as_deref(), None);
+            let c = checksum_out(
+                part.checksum_algorithm.or(algorithm),
+                part.checksum.as_deref(),
+                None,
+            );
             Part {
                 e_tag: Some(etag(&part.etag)),
                 last_modified: Some(ts(part.last_modified_ms)),

@@ -189,11 +189,12 @@ fn tag_count(v: &ObjectVersion) -> Option<i32> {
     }
 }
 
+/// `x-amz-mp-parts-count`: for multipart objects, and for partNumber reads (1 for others).
 fn parts_count(v: &ObjectVersion, asked_part: bool) -> Option<i32> {
-    if asked_part || !v.parts.is_empty() {
-        i32::try_from(v.parts.len().max(1))
-            .ok()
-            .filter(|_| asked_part || !v.parts.is_empty())
+    if !v.parts.is_empty() {
+        i32::try_from(v.parts.len()).ok()
+    } else if asked_part {
+        Some(1)
     } else {
         None
     }

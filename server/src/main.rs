@@ -111,7 +111,7 @@ fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     config.validate()?;
-    serve::init_tracing();
+    let _log_guard = serve::init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("kumo-worker")

@@ -6,7 +6,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -40,8 +40,13 @@ enum Route {
 /// Shared state of the endpoint.
 pub struct Router {
     s3: s3s::service::S3Service,
+    /// CORS for S3: s3s routes no `OPTIONS` and adds no CORS headers, so the router does.
+    cors: kumo_s3_api::cors::CorsFront,
     query: QueryFront,
     ready: AtomicBool,
+    /// Request ids: a random per-process prefix and a counter (no system call per request).
+    id_prefix: u32,
+    id_counter: AtomicU64,
 }
 
 impl std::fmt::Debug for Router {
@@ -158,12 +163,25 @@ fn add_request_id(body: &[u8], request_id: &str) -> Option<Vec<u8>> {
 
 impl Router {
     /// A router over the S3 service and the Query front; not ready until [`Router::set_ready`].
-    pub fn new(s3: s3s::service::S3Service, query: QueryFront) -> Self {
+    pub fn new(
+        s3: s3s::service::S3Service,
+        cors: kumo_s3_api::cors::CorsFront,
+        query: QueryFront,
+    ) -> Self {
         Self {
             s3,
+            cors,
             query,
             ready: AtomicBool::new(false),
+            id_prefix: uuid::Uuid::new_v4().as_fields().0,
+            id_counter: AtomicU64::new(0),
         }
+    }
+
+    /// A request id in AWS's S3 style: 16 upper-case hex digits, unique per process run.
+    fn next_request_id(&self) -> String {
+        let n = self.id_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08X}{:08X}", self.id_prefix, n & 0xFFFF_FFFF)
     }
 
     /// Marks start-up as finished: the health endpoint answers 200 from now on.
@@ -177,7 +195,7 @@ impl Router {
         req: Request<Incoming>,
     ) -> Result<Response<Body>, Infallible> {
         let started = Instant::now();
-        let request_id = uuid::Uuid::new_v4().simple().to_string().to_uppercase()[..16].to_owned();
+        let request_id = self.next_request_id();
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let route = classify(req.method(), req.uri(), req.headers());
@@ -260,6 +278,18 @@ impl Router {
                 request_id,
             );
         }
+        if let Some(resp) = self.cors.preflight(req.method(), req.uri(), req.headers()) {
+            return resp;
+        }
+        let cors = self.cors.capture(req.method(), req.uri(), req.headers());
+        let mut resp = self.s3_call(req, request_id).await;
+        if let Some(cors) = &cors {
+            self.cors.decorate(cors, resp.headers_mut());
+        }
+        resp
+    }
+
+    async fn s3_call(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {
         let resp = match self.s3.call(req.map(Body::from)).await {
             Ok(resp) => resp,
             Err(err) => {

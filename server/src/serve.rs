@@ -17,17 +17,23 @@ use tokio::sync::{mpsc, watch};
 
 use crate::router::Router;
 
-/// Logs to stderr, one line per event; `RUST_LOG` overrides the default `info` level.
-pub fn init_tracing() {
+/// Logs to stderr, one line per event; `RUST_LOG` overrides the default `info` level. Lines are
+/// written by a background thread (never dropped), so request handlers do not wait on stderr;
+/// keep the returned guard alive until exit so that the last lines are flushed.
+pub fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // s3s logs every error response at ERROR level; the access line already records them.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .init();
+    guard
 }
 
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
@@ -83,7 +89,10 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     );
     // Blobs left unreferenced by a crash are removed before any listener accepts a request
     // (an in-flight upload's blob would otherwise look unreferenced), hence before set_ready.
-    let gc = object_service.collect_garbage().await.context("collecting unreferenced blobs")?;
+    let gc = object_service
+        .collect_garbage()
+        .await
+        .context("collecting unreferenced blobs")?;
     tracing::info!(
         blobs = gc.blobs,
         deleted = gc.deleted,
@@ -91,7 +100,8 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         "object garbage collection done"
     );
     let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name);
-    let router = Arc::new(Router::new(s3, query));
+    let cors = kumo_s3_api::cors::CorsFront::new(object_service.clone(), &config.s3.base_domain);
+    let router = Arc::new(Router::new(s3, cors, query));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone of `alive`; when all are gone, `drained` yields None.

@@ -347,9 +347,12 @@ impl Integrity {
         let Some(expected) = self.checksum else {
             return Ok(computed);
         };
-        let value = match expected.value {
-            Some(v) => Some(v),
-            None => expected.trailer.and_then(|read| read()),
+        let value = match (expected.value, expected.trailer) {
+            (Some(v), _) => Some(v),
+            (None, Some(read)) => Some(read().ok_or_else(|| {
+                Error::IncompleteBody("the announced checksum trailer was not sent".to_owned())
+            })?),
+            (None, None) => None,
         };
         if let Some(value) = value {
             check_checksum_format(expected.algorithm, &value)?;
@@ -430,6 +433,11 @@ mod tests {
         assert_eq!(
             checksum_of(ChecksumAlgorithm::Crc32c, b"hello"),
             b64(&0x9a71_bb4cu32.to_be_bytes())
+        );
+        // The CRC-64/NVME check value of "123456789".
+        assert_eq!(
+            checksum_of(ChecksumAlgorithm::Crc64nvme, b"123456789"),
+            b64(&0xae8b_1486_0a79_9888u64.to_be_bytes())
         );
         assert_eq!(
             checksum_of(ChecksumAlgorithm::Sha256, b""),

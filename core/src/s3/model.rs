@@ -205,7 +205,10 @@ pub struct Part {
     pub etag: String,
     /// Upload time, milliseconds since the epoch.
     pub last_modified_ms: i64,
-    /// The part's checksum (base64), with the upload's algorithm.
+    /// The part's checksum (base64).
     #[serde(default)]
     pub checksum: Option<String>,
+    /// The algorithm of `checksum`.
+    #[serde(default)]
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
 }

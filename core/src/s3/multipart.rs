@@ -205,6 +205,7 @@ impl ObjectService {
             size: stored.size,
             etag: stored.md5_hex,
             last_modified_ms: now_ms(),
+            checksum_algorithm: stored.checksum.as_ref().map(|(a, _)| *a),
             checksum: stored.checksum.map(|(_, v)| v),
         };
         self.record_part(bucket, key, upload_id, part).await
@@ -257,6 +258,7 @@ impl ObjectService {
             size: stored.size,
             etag: stored.md5_hex,
             last_modified_ms: now_ms(),
+            checksum_algorithm: stored.checksum.as_ref().map(|(a, _)| *a),
             checksum: stored.checksum.map(|(_, v)| v),
         };
         self.record_part(bucket, key, upload_id, part).await
@@ -389,7 +391,12 @@ impl ObjectService {
                     (Some(algorithm), Some(kind)) => {
                         let sums: Option<Vec<(u64, String)>> = chosen
                             .iter()
-                            .map(|p| p.checksum.clone().map(|c| (p.size, c)))
+                            .map(|p| {
+                                p.checksum
+                                    .clone()
+                                    .filter(|_| p.checksum_algorithm.is_none_or(|a| a == algorithm))
+                                    .map(|c| (p.size, c))
+                            })
                             .collect();
                         sums.and_then(|s| multipart_checksum(algorithm, kind, &s))
                             .map(|value| StoredChecksum {

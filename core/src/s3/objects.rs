@@ -484,34 +484,48 @@ impl ObjectService {
         with_body: bool,
     ) -> Result<ObjectRead> {
         self.authorized_bucket(principal, &req.bucket, Action::GetObject, Some(&req.key))?;
-        let version = self.read_version(&req.bucket, &req.key, req.version_id.as_deref())?;
-        if version.delete_marker {
-            return Err(Error::MethodNotAllowed(
-                "the specified version is a delete marker".to_owned(),
-            ));
-        }
-        req.conditions.check(&version, false)?;
-        let range = match (req.part_number, req.range) {
-            (Some(_), Some(_)) => {
-                return Err(Error::InvalidRequest(
-                    "Range and partNumber cannot both be given".to_owned(),
+        // A concurrent overwrite may delete the blob between reading the metadata and opening
+        // it; the metadata is then re-read (bounded) and the newer version served.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let version = self.read_version(&req.bucket, &req.key, req.version_id.as_deref())?;
+            if version.delete_marker {
+                return Err(Error::MethodNotAllowed(
+                    "the specified version is a delete marker".to_owned(),
                 ));
             }
-            (Some(n), None) => Some(part_range(&version, n)?),
-            (None, Some(r)) => Some(r.resolve(version.size)?),
-            (None, None) => None,
-        };
-        let body = if with_body {
+            req.conditions.check(&version, false)?;
+            let range = match (req.part_number, req.range) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::InvalidRequest(
+                        "Range and partNumber cannot both be given".to_owned(),
+                    ));
+                }
+                (Some(n), None) => Some(part_range(&version, n)?),
+                (None, Some(r)) => Some(r.resolve(version.size)?),
+                (None, None) => None,
+            };
+            if !with_body {
+                return Ok(ObjectRead {
+                    version,
+                    range,
+                    body: None,
+                });
+            }
             let r = range.clone().unwrap_or(0..version.size);
-            Some(segments_stream(self.objects.clone(), &version.segments, r).await?)
-        } else {
-            None
-        };
-        Ok(ObjectRead {
-            version,
-            range,
-            body,
-        })
+            match segments_stream(self.objects.clone(), &version.segments, r).await {
+                Ok(body) => {
+                    return Ok(ObjectRead {
+                        version,
+                        range,
+                        body: Some(body),
+                    });
+                }
+                Err(Error::Objects(ObjectStoreError::NotFound(_))) if attempts < 3 => {}
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// DeleteObject, with or without a version id.
@@ -556,11 +570,8 @@ impl ObjectService {
                     }
                     return Ok((DeleteOutcome::default(), freed));
                 }
-                // Versioned or suspended: add a delete marker (suspended: as the null version).
-                let exists = !key_versions(txn, &bucket.name, &key)?.is_empty();
-                if !exists && bucket.versioning == Versioning::Suspended {
-                    return Ok((DeleteOutcome::default(), Vec::new()));
-                }
+                // Versioned or suspended: add a delete marker (suspended: as the null version,
+                // replacing it), whether or not the key exists, as AWS does.
                 let marker = ObjectVersion {
                     key: key.clone(),
                     version_id: String::new(),

@@ -1,5 +1,6 @@
 //! The S3 records kept in the `StateStore` (JSON, see [`crate::records`]). Fields added later
-//! carry `#[serde(default)]`, so old rows keep decoding.
+//! carry `#[serde(default)]`, so old rows keep decoding; empty optional fields are omitted, which
+//! keeps the rows read on every GET small and quick to decode.
 
 use std::collections::BTreeMap;
 
@@ -55,17 +56,31 @@ pub struct Segment {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentHeaders {
     /// `Content-Type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// `Content-Encoding`, without `aws-chunked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_encoding: Option<String>,
     /// `Content-Disposition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_disposition: Option<String>,
     /// `Content-Language`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_language: Option<String>,
     /// `Cache-Control`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<String>,
     /// `Expires`, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<i64>,
+}
+
+impl ContentHeaders {
+    /// Whether no header is set (then the record omits them).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// An object tag.
@@ -118,19 +133,19 @@ pub struct ObjectVersion {
     /// The data, in order.
     pub segments: Vec<Segment>,
     /// Content headers.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "ContentHeaders::is_empty")]
     pub headers: ContentHeaders,
     /// User metadata (`x-amz-meta-*`, names lower-case without the prefix).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
     /// The checksum, when the client sent or asked for one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<StoredChecksum>,
     /// Parts of a multipart object; empty otherwise.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<PartSummary>,
     /// Object tags.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
     /// The account that wrote it.
     pub owner_account_id: String,

@@ -150,7 +150,7 @@ pub struct ObjectVersion {
     /// The account that wrote it.
     pub owner_account_id: String,
     /// Canned ACL (`x-amz-acl`); `None` is `private`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<String>,
 }
 

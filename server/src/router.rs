@@ -290,7 +290,17 @@ impl Router {
     }
 
     async fn s3_call(&self, req: Request<Incoming>, request_id: &str) -> Response<Body> {
-        let resp = match self.s3.call(req.map(Body::from)).await {
+        // Policy conditions (aws:SecureTransport, aws:SourceIp) read the connection's facts.
+        let conn = req
+            .extensions()
+            .get::<kumo_s3_api::client::Connection>()
+            .copied();
+        let call = self.s3.call(req.map(Body::from));
+        let result = match conn {
+            Some(c) => kumo_s3_api::client::scope(c.tls, Some(c.peer.ip()), call).await,
+            None => call.await,
+        };
+        let resp = match result {
             Ok(resp) => resp,
             Err(err) => {
                 tracing::error!(error = ?err, "s3 service failed");

@@ -217,6 +217,7 @@ async fn accept_loop(
                 tokio::spawn(serve_connection(
                     TokioIo::new(stream),
                     peer,
+                    false,
                     router,
                     conns.clone(),
                 ));
@@ -228,7 +229,8 @@ async fn accept_loop(
                         .await
                     {
                         Ok(Ok(tls_stream)) => {
-                            serve_connection(TokioIo::new(tls_stream), peer, router, conns).await
+                            serve_connection(TokioIo::new(tls_stream), peer, true, router, conns)
+                                .await
                         }
                         Ok(Err(err)) => {
                             tracing::debug!(%peer, error = %err, "TLS handshake failed")
@@ -242,12 +244,22 @@ async fn accept_loop(
 }
 
 /// Serves one connection until it ends; on stop, lets in-flight requests finish, then closes.
-async fn serve_connection<I>(io: TokioIo<I>, peer: SocketAddr, router: Arc<Router>, conns: Conns)
-where
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    peer: SocketAddr,
+    tls: bool,
+    router: Arc<Router>,
+    conns: Conns,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let Conns { alive, mut stop } = conns;
-    let service = hyper::service::service_fn(move |req| router.clone().handle(req));
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(kumo_s3_api::client::Connection { tls, peer });
+            router.clone().handle(req)
+        });
     let builder = auto::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);

@@ -38,11 +38,13 @@ fi
 # One interpreter start checks every module; only the import is checked, never the version.
 read -r -a missing_py <<<"$("$PYTHON" - <<'PY'
 import importlib.util, shutil
-need = {"pytest": "pytest", "boto3": "boto3", "requests": "requests"}
+# When missing, boto3 and aws-cli are installed at the versions this suite was verified with
+# (and that share one botocore), so a fresh machine tests what a developer's machine tested.
+need = {"pytest": "pytest", "boto3": "boto3==1.43.11", "requests": "requests"}
 missing = [pkg for mod, pkg in need.items() if importlib.util.find_spec(mod) is None]
 # aws-cli v1 is a Python package; accept any `aws` already on PATH (v1 or v2).
 if shutil.which("aws") is None and importlib.util.find_spec("awscli") is None:
-    missing.append("awscli")
+    missing.append("awscli==1.45.11")
 print(" ".join(missing))
 PY
 )"

@@ -24,8 +24,17 @@ pub fn encode_response(
     output: Option<&Node>,
     request_id: &str,
 ) -> String {
-    let fragment = output.and_then(|o| result_fragment(op, o));
-    wrap_response(service, op, fragment.as_deref(), request_id)
+    // One buffer for the whole document: the result is written in place rather than built as
+    // a fragment and copied, and numbers and timestamps are formatted straight into it.
+    let body = match (op.output, output) {
+        (Some(Shape::Structure(s)), Some(Node::Struct(fields))) => Some((s, fields)),
+        _ => None,
+    };
+    wrap_with(service, op, body.is_some(), request_id, |w| {
+        if let Some((s, fields)) = body {
+            write_members(w, s, fields);
+        }
+    })
 }
 
 /// The members of an output, as an XML fragment: what a replayed idempotent call answers again.
@@ -49,26 +58,45 @@ pub fn wrap_response(
     fragment: Option<&str>,
     request_id: &str,
 ) -> String {
+    wrap_with(service, op, fragment.is_some(), request_id, |w| {
+        if let Some(f) = fragment {
+            w.raw(f);
+        }
+    })
+}
+
+/// The response document, with `body` writing the result members (when `has_body`).
+fn wrap_with(
+    service: &Service,
+    op: &Operation,
+    has_body: bool,
+    request_id: &str,
+    body: impl FnOnce(&mut XmlWriter),
+) -> String {
     let mut w = XmlWriter::new();
+    if has_body {
+        w.reserve(16 * 1024);
+    }
     let root = format!("{}Response", op.name);
     w.open_ns(&root, service.xml_namespace);
     match service.protocol {
         Protocol::Ec2Query => {
             w.element("requestId", request_id);
-            match fragment {
-                Some(f) => w.raw(f),
-                None => w.element("return", "true"),
+            if has_body {
+                body(&mut w);
+            } else {
+                w.element("return", "true");
             }
         }
         Protocol::AwsQuery => {
-            if let Some(f) = fragment {
+            if has_body {
                 match op.result_wrapper {
                     Some(wrapper) => {
                         w.open(wrapper);
-                        w.raw(f);
+                        body(&mut w);
                         w.close(wrapper);
                     }
-                    None => w.raw(f),
+                    None => body(&mut w),
                 }
             }
             w.open("ResponseMetadata");
@@ -137,10 +165,10 @@ fn write_value(w: &mut XmlWriter, name: &str, shape: &Shape, node: &Node) {
 fn write_scalar(w: &mut XmlWriter, node: &Node) {
     match node {
         Node::Str(s) => w.text(s),
-        Node::Int(n) => w.display(n),
+        Node::Int(n) => w.int(*n),
         Node::Float(f) => w.text(&format_float(*f)),
         Node::Bool(b) => w.text(if *b { "true" } else { "false" }),
-        Node::Time(t) => w.text(&format_timestamp(*t)),
+        Node::Time(t) => push_timestamp(w.buf(), *t),
         Node::Blob(b) => w.text(&base64::engine::general_purpose::STANDARD.encode(b)),
         Node::List(_) | Node::Map(_) | Node::Struct(_) => {}
     }
@@ -160,6 +188,40 @@ pub fn format_float(f: f64) -> String {
     } else {
         format!("{f}")
     }
+}
+
+/// Appends `2016-11-15T12:00:00.000Z` without going through `fmt`.
+fn push_timestamp(out: &mut String, t: Timestamp) {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&format_timestamp(t));
+        return;
+    }
+    let year = year.unsigned_abs();
+    for p in [1000, 100, 10, 1] {
+        out.push(char::from_digit(year / p % 10, 10).unwrap_or('0'));
+    }
+    out.push('-');
+    push2(out, u8::from(t.month()));
+    out.push('-');
+    push2(out, t.day());
+    out.push('T');
+    push2(out, t.hour());
+    out.push(':');
+    push2(out, t.minute());
+    out.push(':');
+    push2(out, t.second());
+    out.push('.');
+    let ms = t.millisecond();
+    out.push(char::from_digit(u32::from(ms / 100 % 10), 10).unwrap_or('0'));
+    push2(out, u8::try_from(ms % 100).unwrap_or(0));
+    out.push('Z');
+}
+
+fn push2(out: &mut String, n: u8) {
+    out.push(char::from(b'0' + n / 10 % 10));
+    out.push(char::from(b'0' + n % 10));
 }
 
 /// `2016-11-15T12:00:00.000Z`.

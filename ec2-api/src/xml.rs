@@ -163,3 +163,25 @@ impl XmlWriter {
         self.out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{escape_into, push_int};
+
+    #[test]
+    fn push_int_matches_display() {
+        for n in [0, 7, -7, 10, 16, -100, 1_234_567, i64::MAX, i64::MIN] {
+            let mut s = String::new();
+            push_int(&mut s, n);
+            assert_eq!(s, n.to_string());
+        }
+    }
+
+    #[test]
+    fn escape_fast_and_slow_paths() {
+        let mut s = String::new();
+        escape_into(&mut s, "plain é text");
+        escape_into(&mut s, "a<b>&\"c'\r\nd");
+        assert_eq!(s, "plain é texta&lt;b&gt;&amp;&quot;c&apos;&#xD;\nd");
+    }
+}

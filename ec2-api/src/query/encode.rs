@@ -239,3 +239,21 @@ pub fn format_timestamp(t: Timestamp) -> String {
         t.millisecond()
     )
 }
+
+#[cfg(test)]
+mod push_tests {
+    use super::{format_timestamp, push_timestamp};
+
+    #[test]
+    fn push_timestamp_matches_format() {
+        for t in [
+            time::macros::datetime!(2026-11-24 12:00:00 UTC),
+            time::macros::datetime!(0001-01-02 03:04:05.006 UTC),
+            time::macros::datetime!(1999-12-31 23:59:59.999 +02:00),
+        ] {
+            let mut s = String::new();
+            push_timestamp(&mut s, t);
+            assert_eq!(s, format_timestamp(t));
+        }
+    }
+}

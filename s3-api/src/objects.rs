@@ -200,6 +200,30 @@ fn parts_count(v: &ObjectVersion, asked_part: bool) -> Option<i32> {
     }
 }
 
+/// Bytes served and the `Content-Range` value for a read of an object of `size` bytes.
+fn extent(range: Option<&std::ops::Range<u64>>, size: u64) -> (u64, Option<String>) {
+    match range {
+        Some(r) => (
+            r.end - r.start,
+            Some(format!("bytes {}-{}/{}", r.start, r.end - 1, size)),
+        ),
+        None => (size, None),
+    }
+}
+
+/// The stored checksum, returned only when asked for and for whole-object reads.
+fn checksum_out(
+    mode: Option<&ChecksumMode>,
+    ranged: bool,
+    v: &kumo_core::s3::model::ObjectVersion,
+) -> conv::ChecksumOut {
+    if checksum_enabled(mode) && !ranged {
+        stored_checksum_out(v.checksum.as_ref())
+    } else {
+        conv::ChecksumOut::default()
+    }
+}
+
 pub async fn get_object(
     s: &KumoS3,
     req: S3Request<GetObjectInput>,
@@ -235,18 +259,8 @@ pub async fn get_object(
         expires: i.response_expires,
     };
     let h = read_headers(&v, &overrides);
-    let (len, content_range) = match &read.range {
-        Some(r) => (
-            r.end - r.start,
-            Some(format!("bytes {}-{}/{}", r.start, r.end - 1, v.size)),
-        ),
-        None => (v.size, None),
-    };
-    let c = if checksum_enabled(i.checksum_mode.as_ref()) && read.range.is_none() {
-        stored_checksum_out(v.checksum.as_ref())
-    } else {
-        conv::ChecksumOut::default()
-    };
+    let (len, content_range) = extent(read.range.as_ref(), v.size);
+    let c = checksum_out(i.checksum_mode.as_ref(), read.range.is_some(), &v);
     let body = read.body.map(|b| body_out(b, len));
     Ok(S3Response::new(GetObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
@@ -337,18 +351,8 @@ pub async fn head_object(
         expires: i.response_expires,
     };
     let h = read_headers(&v, &overrides);
-    let (len, content_range) = match &read.range {
-        Some(r) => (
-            r.end - r.start,
-            Some(format!("bytes {}-{}/{}", r.start, r.end - 1, v.size)),
-        ),
-        None => (v.size, None),
-    };
-    let c = if checksum_enabled(i.checksum_mode.as_ref()) && read.range.is_none() {
-        stored_checksum_out(v.checksum.as_ref())
-    } else {
-        conv::ChecksumOut::default()
-    };
+    let (len, content_range) = extent(read.range.as_ref(), v.size);
+    let c = checksum_out(i.checksum_mode.as_ref(), read.range.is_some(), &v);
     let partial = content_range.is_some();
     let resp = HeadObjectOutput {
         accept_ranges: Some("bytes".to_owned()),

@@ -5,11 +5,18 @@
 //! [`contract`] (feature `contract`). This crate has no native dependencies so that the core
 //! compiles and tests anywhere.
 
+pub mod block_store;
+pub mod hypervisor;
 pub mod object_store;
 pub mod state_store;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use block_store::{BlockStore, BlockStoreError, VolumeInfo};
+pub use hypervisor::{
+    Boot, DiskSource, DiskSpec, DomainEvent, DomainSpec, DomainState, DomainStats, HostInfo, Hypervisor,
+    HypervisorError, NicSpec,
+};
 pub use object_store::{BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError};
 pub use state_store::{KeyRange, StateError, StateStore, WriteTxn, transact};

@@ -148,6 +148,10 @@ pub enum Error {
         /// Which sub-resource is missing.
         kind: crate::s3::bucket_config::ConfigKind,
     },
+    // ---- EC2 and ELBv2 ----
+    /// A request the EC2 or ELBv2 control plane refuses, with AWS's error code.
+    #[error(transparent)]
+    Fault(#[from] crate::ec2::Fault),
     /// The bucket has ACLs disabled (ownership `BucketOwnerEnforced`) and the request sets
     /// an ACL that grants access to others.
     #[error("the bucket does not allow ACLs")]

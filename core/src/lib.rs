@@ -5,9 +5,11 @@
 //! seam traits of `kumo-driver-api` and nothing of HTTP, XML or any concrete backend.
 //!
 //! Architecture invariant: nothing in this crate depends on hyper, s3s, quick-xml or a driver
-//! crate, and no error here carries an HTTP status or an AWS error string.
+//! crate. Errors carry no HTTP or wire details, with one documented exception: EC2's and
+//! ELBv2's client error codes ([`ec2::Fault`]) are the resource model's own vocabulary.
 
 pub mod compute;
+pub mod ec2;
 pub mod error;
 pub mod iam;
 pub mod ids;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
+use kumo_core::ec2::Ec2;
 use kumo_core::iam::{Iam, Principal};
 use kumo_core::query::idempotency::{ClientTokens, Replay};
 
@@ -101,6 +102,7 @@ pub struct QueryFront {
     iam: Iam,
     region: Arc<str>,
     client_tokens: Option<ClientTokens>,
+    ec2: Option<Ec2>,
 }
 
 fn header_values(headers: &HeaderMap, name: &str) -> Vec<String> {
@@ -119,7 +121,16 @@ impl QueryFront {
             iam,
             region: region.into(),
             client_tokens: None,
+            ec2: None,
         }
+    }
+
+    /// Serves EC2 (and ELBv2, which shares its resource store) from `ec2`. Without it, EC2
+    /// actions answer `UnsupportedOperation`.
+    #[must_use]
+    pub fn with_ec2(mut self, ec2: Ec2) -> Self {
+        self.ec2 = Some(ec2);
+        self
     }
 
     /// Makes `ClientToken` idempotency durable through `tokens` (the server passes its state
@@ -232,6 +243,7 @@ impl QueryFront {
             principal,
             request_id: &req.request_id,
             client_tokens: self.client_tokens.as_ref(),
+            ec2: self.ec2.as_ref(),
         };
         dispatch_params(service, &params, &ctx)
     }
@@ -246,13 +258,29 @@ pub struct Context<'a> {
     pub request_id: &'a str,
     /// The `ClientToken` register, when the front has one.
     pub client_tokens: Option<&'a ClientTokens>,
+    /// The EC2 control plane, when the front serves it.
+    pub ec2: Option<&'a Ec2>,
+}
+
+impl Context<'_> {
+    /// The EC2 control plane (`UnsupportedOperation` when this front has none).
+    pub fn ec2(&self) -> Result<&Ec2, QueryError> {
+        self.ec2
+            .ok_or_else(|| QueryError::unsupported_operation("EC2 on this endpoint"))
+    }
+
+    /// The caller's account id.
+    #[must_use]
+    pub fn account(&self) -> &str {
+        &self.principal.account_id
+    }
 }
 
 /// A handler: a decoded input node in, an output node out (see [`typed`]).
-type Handler = fn(&Context<'_>, Node) -> Result<Node, QueryError>;
+pub(crate) type Handler = fn(&Context<'_>, Node) -> Result<Node, QueryError>;
 
 /// Runs a handler written against the generated types.
-fn typed<I: Typed, O: Typed>(
+pub(crate) fn typed<I: Typed, O: Typed>(
     input: Node,
     f: impl FnOnce(I) -> Result<O, QueryError>,
 ) -> Result<Node, QueryError> {
@@ -270,6 +298,7 @@ fn handler(service: QueryService, action: &str) -> Option<Handler> {
                 Ok(crate::sts::get_caller_identity(ctx.principal))
             })
         }),
+        (QueryService::Ec2, action) => crate::ec2::handler(action),
         _ => None,
     }
 }

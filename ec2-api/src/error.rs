@@ -195,10 +195,21 @@ impl QueryError {
     }
 }
 
+impl From<kumo_core::ec2::Fault> for QueryError {
+    fn from(f: kumo_core::ec2::Fault) -> Self {
+        let status = f
+            .status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        Self::new(status, f.code, f.message)
+    }
+}
+
 impl From<kumo_core::Error> for QueryError {
     fn from(err: kumo_core::Error) -> Self {
         use kumo_core::Error as E;
         match err {
+            E::Fault(f) => f.into(),
             E::AccessDenied(m) => Self::new(StatusCode::FORBIDDEN, "AccessDenied", m),
             E::InvalidArgument(m) => Self::client("InvalidParameterValue", m),
             E::UnknownAccessKey(_) | E::InactiveAccessKey(_) => {

@@ -11,6 +11,7 @@
 //! pagination) — so every modelled operation is decoded, validated and answered the same way.
 
 pub mod dispatch;
+pub mod ec2;
 pub mod error;
 pub mod generated;
 pub mod params;

@@ -112,7 +112,11 @@ pub fn to_s3(err: Error) -> S3Error {
         Error::NoSuchBucketConfig { kind, .. } => crate::config_errors::not_configured(kind),
         Error::NoSuchAccount(_) | Error::AccountExists(_) => with(C::AccessDenied, "Access Denied"),
         Error::Objects(kumo_driver_api::ObjectStoreError::Body(io)) => body_error(io),
-        Error::State(_) | Error::Objects(_) | Error::Corrupt { .. } | Error::Task(_) => {
+        Error::State(_)
+        | Error::Objects(_)
+        | Error::Corrupt { .. }
+        | Error::Task(_)
+        | Error::Fault(_) => {
             tracing::error!(error = %msg, "internal error serving S3");
             S3Error::new(C::InternalError)
         }

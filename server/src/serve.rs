@@ -99,9 +99,20 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         uploads_dropped = gc.uploads_dropped,
         "object garbage collection done"
     );
-    let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name).with_client_tokens(
-        kumo_core::query::idempotency::ClientTokens::new(state.clone()),
+    let resources = kumo_core::ec2::ResourceStore::open(state.clone())
+        .context("loading the EC2 resource store")?;
+    let ec2 = kumo_core::ec2::Ec2::new(
+        resources,
+        kumo_core::ec2::Placement {
+            region: config.region.name.clone(),
+            zones: config.region.availability_zones.clone(),
+        },
     );
+    let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name)
+        .with_client_tokens(kumo_core::query::idempotency::ClientTokens::new(
+            state.clone(),
+        ))
+        .with_ec2(ec2);
     let cors = kumo_s3_api::cors::CorsFront::new(object_service.clone(), &config.s3.base_domain);
     let router = Arc::new(Router::new(s3, cors, query));
 

@@ -210,6 +210,7 @@ fn dispatch_routes_every_modelled_action() {
         principal: &p,
         request_id: "req-9",
         client_tokens: None,
+        ec2: None,
     };
     let call = |svc, q: &str| dispatch_params(svc, &Params::parse(Some(q), None), &ctx);
 
@@ -294,6 +295,7 @@ mod hygiene {
             principal: &p,
             request_id: "r1",
             client_tokens: None,
+            ec2: None,
         };
         let params = Params::parse(
             Some("Action=RunInstances&MinCount=1&MaxCount=1&DryRun=true"),
@@ -321,6 +323,7 @@ mod hygiene {
                 principal: &p,
                 request_id: rid,
                 client_tokens: Some(&tokens),
+                ec2: None,
             };
             run_with(
                 QueryService::Ec2,

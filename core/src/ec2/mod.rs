@@ -1,0 +1,76 @@
+//! The EC2 control plane: the resources of every account (VPCs, subnets, security groups, key
+//! pairs, images, instances, volumes, addresses, …), their state machines and their rules.
+//!
+//! Each module owns one family of resources: its record types (stored through
+//! [`store::ResourceStore`]), its operations as methods on [`Ec2`], and its filter tables.
+//! Operations take the caller's account id and typed arguments and return records or a
+//! [`Fault`]; the protocol crate converts to and from the wire shapes.
+//!
+//! Architecture invariant: every resource belongs to exactly one account; a lookup in another
+//! account's namespace answers "not found", never "forbidden", so ids leak nothing.
+
+pub mod fault;
+pub mod model;
+pub mod regions;
+pub mod security_group;
+pub mod store;
+pub mod subnet;
+pub mod vpc;
+
+use std::sync::Arc;
+
+pub use fault::Fault;
+pub use model::{Record, Resource};
+pub use store::ResourceStore;
+
+use crate::query::paginate::Paginator;
+
+/// Where this endpoint is: its region and zones (from `[region]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Region name (`us-east-1`).
+    pub region: String,
+    /// Availability zones of the region, in order.
+    pub zones: Vec<String>,
+}
+
+/// The EC2 service of one region.
+#[derive(Debug, Clone)]
+pub struct Ec2 {
+    store: ResourceStore,
+    placement: Arc<Placement>,
+    paginator: Arc<Paginator>,
+}
+
+impl Ec2 {
+    /// The service over `store` for `placement`.
+    #[must_use]
+    pub fn new(store: ResourceStore, placement: Placement) -> Self {
+        Self {
+            store,
+            placement: Arc::new(placement),
+            paginator: Arc::new(Paginator::random()),
+        }
+    }
+
+    /// The resource store (shared with ELBv2).
+    #[must_use]
+    pub fn store(&self) -> &ResourceStore {
+        &self.store
+    }
+
+    /// Region and zones.
+    #[must_use]
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    /// The `NextToken` issuer.
+    #[must_use]
+    pub fn paginator(&self) -> &Paginator {
+        &self.paginator
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,87 @@
+//! The closed set of resource types the control plane stores, and the [`Record`] trait that
+//! lets [`ResourceStore`](super::store::ResourceStore) hold them all in one ordered map.
+//!
+//! Adding a type: define its record struct in the module that owns its rules (it must carry
+//! `id` and `tags` fields), then add one line to the `resources!` invocation below.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::query::tags::Tag;
+
+/// A stored resource type.
+pub trait Record: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// The type's name, as `DescribeTags` reports it (`vpc`, `instance`, …).
+    const KIND: &'static str;
+    /// Its id (`vpc-…`), or ARN for ELBv2 types.
+    fn id(&self) -> &str;
+    /// Wraps it.
+    fn into_resource(self) -> Resource;
+    /// Unwraps it, if `r` is of this type.
+    fn from_resource(r: &Resource) -> Option<&Self>;
+}
+
+macro_rules! resources {
+    ($( $variant:ident($ty:ty) = $kind:literal, id prefix $prefix:literal; )*) => {
+        /// Any stored resource.
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(tag = "type")]
+        #[allow(clippy::large_enum_variant)]
+        pub enum Resource {
+            $(
+                #[doc = concat!("A `", $kind, "`.")]
+                $variant($ty),
+            )*
+        }
+
+        impl Resource {
+            /// The type's name.
+            #[must_use]
+            pub fn kind(&self) -> &'static str {
+                match self { $( Self::$variant(_) => $kind, )* }
+            }
+
+            /// The id.
+            #[must_use]
+            pub fn id(&self) -> &str {
+                match self { $( Self::$variant(r) => &r.id, )* }
+            }
+
+            /// Its tags.
+            #[must_use]
+            pub fn tags(&self) -> &[Tag] {
+                match self { $( Self::$variant(r) => &r.tags, )* }
+            }
+
+            /// Its tags, to change them.
+            pub fn tags_mut(&mut self) -> &mut Vec<Tag> {
+                match self { $( Self::$variant(r) => &mut r.tags, )* }
+            }
+
+            /// The type an id names, from its prefix (`vpc-…` → `vpc`).
+            #[must_use]
+            pub fn kind_of_id(id: &str) -> Option<&'static str> {
+                $( if id.starts_with($prefix) { return Some($kind); } )*
+                None
+            }
+        }
+
+        $(
+            impl Record for $ty {
+                const KIND: &'static str = $kind;
+                fn id(&self) -> &str { &self.id }
+                fn into_resource(self) -> Resource { Resource::$variant(self) }
+                fn from_resource(r: &Resource) -> Option<&Self> {
+                    match r { Resource::$variant(x) => Some(x), #[allow(unreachable_patterns)] _ => None }
+                }
+            }
+        )*
+    };
+}
+
+// One line per type. Where one id prefix starts another, list the longer first.
+resources! {
+    Vpc(super::vpc::Vpc) = "vpc", id prefix "vpc-";
+    Subnet(super::subnet::Subnet) = "subnet", id prefix "subnet-";
+    SecurityGroup(super::security_group::SecurityGroup) = "security-group", id prefix "sg-";
+}

@@ -46,6 +46,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// The S3 endpoint.
     pub s3: S3Config,
+    /// Compute: the hypervisor of this machine.
+    pub compute: ComputeConfig,
 }
 
 /// Listening sockets and TLS.
@@ -126,6 +128,56 @@ impl Default for S3Config {
         Self {
             base_domain: "s3.localhost".to_owned(),
             max_object_size: 5 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// Which hypervisor runs instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HypervisorKind {
+    /// libvirt (QEMU/KVM, or Xen with a `xen://` URI).
+    Libvirt,
+    /// No compute: the control plane records instances but none can be placed
+    /// (`RunInstances` answers `InsufficientInstanceCapacity`).
+    None,
+}
+
+/// How QEMU executes guest code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accelerator {
+    /// Probe once: boot a test guest with KVM and use KVM only if it really printed to its
+    /// console within the deadline; otherwise TCG. Never decided from `/dev/kvm` or libvirt's
+    /// capabilities, which claim KVM on hosts where KVM guests hang.
+    Auto,
+    /// Hardware virtualisation.
+    Kvm,
+    /// QEMU's emulator: slower, works everywhere.
+    Tcg,
+}
+
+/// The hypervisor of the local host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComputeConfig {
+    /// `libvirt` or `none`. Default `libvirt`.
+    pub hypervisor: HypervisorKind,
+    /// libvirt connection URI. Default `qemu:///system`.
+    pub libvirt_uri: String,
+    /// `auto`, `kvm` or `tcg`. Default `auto`.
+    pub accelerator: Accelerator,
+    /// Seconds an ACPI shutdown may take before the guest is powered off. Default 30.
+    pub stop_timeout_secs: u64,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        Self {
+            hypervisor: HypervisorKind::Libvirt,
+            libvirt_uri: "qemu:///system".to_owned(),
+            accelerator: Accelerator::Auto,
+            stop_timeout_secs: 30,
         }
     }
 }

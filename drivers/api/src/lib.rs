@@ -14,6 +14,8 @@ pub mod state_store;
 
 #[cfg(feature = "contract")]
 pub mod contract;
+#[cfg(feature = "contract")]
+mod network_contract;
 
 pub use block_store::{BlockStore, BlockStoreError, VolumeInfo};
 pub use hypervisor::{

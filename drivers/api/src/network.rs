@@ -151,9 +151,10 @@ pub struct PlugInfo {
 /// What exists on this host, for the reconciler to compare with its records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FabricInventory {
-    /// VPC ids whose router exists.
+    /// VPC ids with a router or a record on this host (a record without a router: the host
+    /// rebooted; `ensure_vpc` recreates it, `remove_vpc` forgets it).
     pub vpcs: Vec<String>,
-    /// Plugged ENIs.
+    /// ENIs plugged in the kernel or recorded as plugged.
     pub enis: Vec<PluggedEni>,
 }
 

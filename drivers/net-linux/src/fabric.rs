@@ -498,6 +498,14 @@ impl NetworkFabric for LinuxFabric {
                 eni.ip
             )));
         }
+        if let Some((other_vpc, _)) = self.vpc_of_eni(&eni.eni_id)?
+            && other_vpc != eni.vpc_id
+        {
+            return Err(NetworkError::Conflict(format!(
+                "{} is plugged into {other_vpc}",
+                eni.eni_id
+            )));
+        }
         let prefix_len = cidr.prefix_len;
         record.enis.insert(
             eni.eni_id.clone(),
@@ -563,7 +571,13 @@ impl NetworkFabric for LinuxFabric {
 
     fn list(&self) -> Result<FabricInventory, NetworkError> {
         let _g = self.guard();
-        let vpcs = self.list_vpcs()?;
+        let routers = self.list_vpcs()?;
+        // Records count too: after a host reboot the namespaces are gone but the records of
+        // VPCs and ENIs deleted meanwhile must still reach the reconciler to be removed.
+        let recorded = state::list(&self.cfg.state_dir)?;
+        let mut vpcs: Vec<String> = routers.iter().chain(&recorded).cloned().collect();
+        vpcs.sort();
+        vpcs.dedup();
         let host_links = self.links(self.host())?;
         let mut enis: Vec<PluggedEni> = Vec::new();
         let mut push = |vpc_id: String, eni_id: String| {
@@ -580,7 +594,14 @@ impl NetworkFabric for LinuxFabric {
                 });
             }
         };
-        for vpc in &vpcs {
+        for vpc in &recorded {
+            if let Some(rec) = state::load(&self.cfg.state_dir, vpc)? {
+                for eni_id in rec.enis.keys() {
+                    push(vpc.clone(), eni_id.clone());
+                }
+            }
+        }
+        for vpc in &routers {
             for link in self.links(Some(&self.names.vpc_netns(vpc)))? {
                 if let Some(a) = link
                     .alias

@@ -13,7 +13,10 @@ fn linux_fabric_passes_the_network_contract() {
     let ids = NetworkSuiteIds {
         vpc_id: format!("vpc-{}", env.prefix),
         subnet_id: format!("subnet-{}", env.prefix),
-        eni_ids: [format!("eni-{}a", env.prefix), format!("eni-{}b", env.prefix)],
+        eni_ids: [
+            format!("eni-{}a", env.prefix),
+            format!("eni-{}b", env.prefix),
+        ],
         tap: format!("{}t", env.prefix),
     };
     env.track_vpc(&ids.vpc_id);

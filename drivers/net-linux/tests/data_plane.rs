@@ -28,7 +28,15 @@ fn subnet(vpc_id: &str, id: &str) -> SubnetSpec {
     }
 }
 
-fn eni(vpc_id: &str, subnet_id: &str, id: &str, tap: &str, mac: &str, ip: [u8; 4], instance: &str) -> EniSpec {
+fn eni(
+    vpc_id: &str,
+    subnet_id: &str,
+    id: &str,
+    tap: &str,
+    mac: &str,
+    ip: [u8; 4],
+    instance: &str,
+) -> EniSpec {
     EniSpec {
         eni_id: id.into(),
         vpc_id: vpc_id.into(),
@@ -48,10 +56,20 @@ fn address(env: &Env, guest: &str, ip: &str) {
         let lease = env.dhcp(guest).expect("DHCP lease");
         eprintln!("{guest}: {lease}");
         assert!(lease.contains(&format!("ip={ip} ")), "{lease}");
-        assert!(lease.contains("mask=24") && lease.contains("router=10.0.1.1 ") && lease.contains("dns=10.0.0.2 "), "{lease}");
-        assert!(lease.contains(&format!("hostname=ip-{}", ip.replace('.', "-"))), "{lease}");
+        assert!(
+            lease.contains("mask=24")
+                && lease.contains("router=10.0.1.1 ")
+                && lease.contains("dns=10.0.0.2 "),
+            "{lease}"
+        );
+        assert!(
+            lease.contains(&format!("hostname=ip-{}", ip.replace('.', "-"))),
+            "{lease}"
+        );
     } else {
-        eprintln!("SKIPPED: DHCP check: busybox not installed (compat-tests/install-deps.sh installs it)");
+        eprintln!(
+            "SKIPPED: DHCP check: busybox not installed (compat-tests/install-deps.sh installs it)"
+        );
         env.static_ip(guest, ip, "10.0.1.1");
     }
 }
@@ -70,63 +88,129 @@ fn one_vpc_two_guests() {
     env.track_vpc(&vpc_id);
     {
         let mut s = env.source.0.lock().expect("lock");
-        s.insert(eni_a.clone(), common::metadata("i-aaaa", &eni_a, &vpc_id, "10.0.1.10", mac_a, false));
-        s.insert(eni_b.clone(), common::metadata("i-bbbb", &eni_b, &vpc_id, "10.0.1.11", mac_b, true));
+        s.insert(
+            eni_a.clone(),
+            common::metadata("i-aaaa", &eni_a, &vpc_id, "10.0.1.10", mac_a, false),
+        );
+        s.insert(
+            eni_b.clone(),
+            common::metadata("i-bbbb", &eni_b, &vpc_id, "10.0.1.11", mac_b, true),
+        );
     }
     env.fabric.ensure_vpc(&vpc(&vpc_id)).expect("ensure_vpc");
-    env.fabric.ensure_vpc(&vpc(&vpc_id)).expect("ensure_vpc again");
-    env.fabric.ensure_subnet(&subnet(&vpc_id, &subnet_id)).expect("ensure_subnet");
+    env.fabric
+        .ensure_vpc(&vpc(&vpc_id))
+        .expect("ensure_vpc again");
+    env.fabric
+        .ensure_subnet(&subnet(&vpc_id, &subnet_id))
+        .expect("ensure_subnet");
 
     // Guest A's tap exists before plug (libvirt `type='ethernet'`, plug after start).
     let ga = env.guest("ga", &tap_a, mac_a);
-    let spec_a = eni(&vpc_id, &subnet_id, &eni_a, &tap_a, mac_a, [10, 0, 1, 10], "i-aaaa");
+    let spec_a = eni(
+        &vpc_id,
+        &subnet_id,
+        &eni_a,
+        &tap_a,
+        mac_a,
+        [10, 0, 1, 10],
+        "i-aaaa",
+    );
     let info = env.fabric.plug(&spec_a).expect("plug A");
     assert!(info.tap_attached);
     // Guest B is plugged first and its tap appears afterwards (libvirt `type='bridge'` or a
     // second plug after the domain started).
-    let spec_b = eni(&vpc_id, &subnet_id, &eni_b, &tap_b, mac_b, [10, 0, 1, 11], "i-bbbb");
+    let spec_b = eni(
+        &vpc_id,
+        &subnet_id,
+        &eni_b,
+        &tap_b,
+        mac_b,
+        [10, 0, 1, 11],
+        "i-bbbb",
+    );
     let info = env.fabric.plug(&spec_b).expect("plug B before its tap");
     assert!(!info.tap_attached);
     let gb = env.guest("gb", &tap_b, mac_b);
     let info = env.fabric.plug(&spec_b).expect("plug B again");
     assert!(info.tap_attached);
-    assert_eq!(info.host_bridge, Some(env.fabric.names().host_bridge(&eni_b)));
+    assert_eq!(
+        info.host_bridge,
+        Some(env.fabric.names().host_bridge(&eni_b))
+    );
 
     address(&env, &ga, "10.0.1.10");
     address(&env, &gb, "10.0.1.11");
 
     // Each guest gets its own metadata.
-    let (s, body) = http(&ga, &get("/latest/meta-data/instance-id", None), None).expect("IMDS from A");
+    let (s, body) =
+        http(&ga, &get("/latest/meta-data/instance-id", None), None).expect("IMDS from A");
     assert_eq!((s, body.as_str()), (200, "i-aaaa"));
-    let (s, body) = http(&ga, &get("/latest/meta-data/local-ipv4", None), None).expect("IMDS from A");
+    let (s, body) =
+        http(&ga, &get("/latest/meta-data/local-ipv4", None), None).expect("IMDS from A");
     assert_eq!((s, body.as_str()), (200, "10.0.1.10"));
-    // B requires IMDSv2.
+    // B requires IMDSv2. A counter in B's namespace sees the IP TTL of metadata responses.
+    common::count_ttl1(&gb);
     let (s, _) = http(&gb, &get("/latest/meta-data/instance-id", None), None).expect("IMDS from B");
     assert_eq!(s, 401, "v1 refused when tokens are required");
+    assert_eq!(
+        common::ttl1_packets(&gb),
+        0,
+        "ordinary responses leave with the default TTL"
+    );
     let (s, token_b) = http(&gb, &put_token(300, ""), None).expect("token for B");
     assert_eq!(s, 200);
-    let (s, body) = http(&gb, &get("/latest/meta-data/instance-id", Some(&token_b)), None).expect("IMDS from B");
+    assert!(
+        common::ttl1_packets(&gb) > 0,
+        "the token response leaves with TTL = hop limit (1)"
+    );
+    let (s, body) = http(
+        &gb,
+        &get("/latest/meta-data/instance-id", Some(&token_b)),
+        None,
+    )
+    .expect("IMDS from B");
     assert_eq!((s, body.as_str()), (200, "i-bbbb"));
-    let (s, _) = http(&gb, &put_token(300, "X-Forwarded-For: 10.9.9.9\r\n"), None).expect("PUT with XFF");
+    let (s, _) =
+        http(&gb, &put_token(300, "X-Forwarded-For: 10.9.9.9\r\n"), None).expect("PUT with XFF");
     assert_eq!(s, 403);
 
     // A cannot read B's metadata: B's token is worthless to A, and A claiming B's address is dropped.
-    let (s, _) = http(&ga, &get("/latest/meta-data/instance-id", Some(&token_b)), None).expect("IMDS from A");
+    let (s, _) = http(
+        &ga,
+        &get("/latest/meta-data/instance-id", Some(&token_b)),
+        None,
+    )
+    .expect("IMDS from A");
     assert_eq!(s, 401, "B's token must not work for A");
 
     // The router forwards between ENIs of the VPC (no security groups yet), but not from a
     // source address the ENI does not own.
     let reply = common::tcp_echo(&gb, &ga, "10.0.1.11", None);
-    assert_eq!(reply.as_deref(), Some("pong"), "A reaches B through the VPC router");
+    assert_eq!(
+        reply.as_deref(),
+        Some("pong"),
+        "A reaches B through the VPC router"
+    );
     common::static_extra(&ga, "10.0.1.12");
     let spoofed = common::tcp_echo(&gb, &ga, "10.0.1.11", Some("10.0.1.12"));
     assert_eq!(spoofed, None, "a spoofed source is not forwarded");
 
     // A claiming B's address gets nothing from the metadata service.
     common::static_extra(&ga, "10.0.1.11");
-    let spoofed = http(&ga, &get("/latest/meta-data/instance-id", None), Some(Ipv4Addr::new(10, 0, 1, 11)));
-    assert!(spoofed.as_ref().is_none_or(|(_, b)| b != "i-bbbb"), "spoofing B's address revealed B: {spoofed:?}");
-    assert!(spoofed.is_none(), "spoofed source must be dropped: {spoofed:?}");
+    let spoofed = http(
+        &ga,
+        &get("/latest/meta-data/instance-id", None),
+        Some(Ipv4Addr::new(10, 0, 1, 11)),
+    );
+    assert!(
+        spoofed.as_ref().is_none_or(|(_, b)| b != "i-bbbb"),
+        "spoofing B's address revealed B: {spoofed:?}"
+    );
+    assert!(
+        spoofed.is_none(),
+        "spoofed source must be dropped: {spoofed:?}"
+    );
 
     let inv = env.fabric.list().expect("list");
     assert!(inv.vpcs.contains(&vpc_id));
@@ -135,32 +219,76 @@ fn one_vpc_two_guests() {
     assert!(mine.iter().all(|e| e.tap_attached), "{inv:?}");
 
     // dnsmasq is restarted when it died.
-    let pid_file = env.state.path().join("vpcs").join(&vpc_id).join("dnsmasq.pid");
-    let pid = std::fs::read_to_string(&pid_file).expect("pid file").trim().to_string();
+    let pid_file = env
+        .state
+        .path()
+        .join("vpcs")
+        .join(&vpc_id)
+        .join("dnsmasq.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .to_string();
     kumo_net_linux::cmd::check("kill", &["-9", &pid], common::T).expect("kill dnsmasq");
     std::thread::sleep(std::time::Duration::from_millis(200));
-    env.fabric.ensure_vpc(&vpc(&vpc_id)).expect("ensure_vpc restarts dnsmasq");
-    let new_pid = std::fs::read_to_string(&pid_file).expect("pid file").trim().to_string();
+    env.fabric
+        .ensure_vpc(&vpc(&vpc_id))
+        .expect("ensure_vpc restarts dnsmasq");
+    let new_pid = std::fs::read_to_string(&pid_file)
+        .expect("pid file")
+        .trim()
+        .to_string();
     assert_ne!(pid, new_pid);
     assert!(std::path::Path::new(&format!("/proc/{new_pid}")).exists());
 
     // Unplugging B stops its metadata and its forwarding.
     env.fabric.unplug(&eni_b).expect("unplug B");
     env.fabric.unplug(&eni_b).expect("unplug B again");
-    assert!(http(&gb, &get("/latest/meta-data/instance-id", Some(&token_b)), None).is_none(), "B is cut off");
-    let hosts = std::fs::read_to_string(env.state.path().join("vpcs").join(&vpc_id).join("dhcp-hosts")).expect("hosts");
+    assert!(
+        http(
+            &gb,
+            &get("/latest/meta-data/instance-id", Some(&token_b)),
+            None
+        )
+        .is_none(),
+        "B is cut off"
+    );
+    let hosts = std::fs::read_to_string(
+        env.state
+            .path()
+            .join("vpcs")
+            .join(&vpc_id)
+            .join("dhcp-hosts"),
+    )
+    .expect("hosts");
     assert!(!hosts.contains(mac_b) && hosts.contains(mac_a), "{hosts}");
     let inv = env.fabric.list().expect("list");
     assert!(!inv.enis.iter().any(|e| e.eni_id == eni_b), "{inv:?}");
 
     // remove_vpc leaves nothing behind.
-    let conf = env.state.path().join("vpcs").join(&vpc_id).join("dnsmasq.conf").display().to_string();
+    let conf = env
+        .state
+        .path()
+        .join("vpcs")
+        .join(&vpc_id)
+        .join("dnsmasq.conf")
+        .display()
+        .to_string();
     env.fabric.remove_vpc(&vpc_id).expect("remove_vpc");
-    assert!(!kumo_net_linux::netns::exists(&env.fabric.vpc_netns(&vpc_id)), "namespace left behind");
+    assert!(
+        !kumo_net_linux::netns::exists(&env.fabric.vpc_netns(&vpc_id)),
+        "namespace left behind"
+    );
     assert!(!common::process_mentions(&conf), "dnsmasq left behind");
     let host = common::links(&env.host_ns);
-    assert!(!host.contains("kb") && !host.contains("kh"), "host links left behind:\n{host}");
-    assert!(!env.state.path().join("vpcs").join(&vpc_id).exists(), "state left behind");
+    assert!(
+        !host.contains("kb") && !host.contains("kh"),
+        "host links left behind:\n{host}"
+    );
+    assert!(
+        !env.state.path().join("vpcs").join(&vpc_id).exists(),
+        "state left behind"
+    );
     assert!(!env.fabric.list().expect("list").vpcs.contains(&vpc_id));
 }
 
@@ -173,15 +301,35 @@ fn two_vpcs_with_the_same_cidr() {
     let p = env.prefix.clone();
     let mut guests = Vec::new();
     for (n, instance) in [("1", "i-1111"), ("2", "i-2222")] {
-        let (vpc_id, subnet_id, eni_id, tap) = (format!("vpc-{p}{n}"), format!("subnet-{p}{n}"), format!("eni-{p}{n}"), format!("{p}t{n}"));
+        let (vpc_id, subnet_id, eni_id, tap) = (
+            format!("vpc-{p}{n}"),
+            format!("subnet-{p}{n}"),
+            format!("eni-{p}{n}"),
+            format!("{p}t{n}"),
+        );
         // Same CIDR, same address, same MAC: only the namespaces tell them apart.
         let mac = "02:00:0a:00:01:0a";
         env.track_vpc(&vpc_id);
-        env.source.0.lock().expect("lock").insert(eni_id.clone(), common::metadata(instance, &eni_id, &vpc_id, "10.0.1.10", mac, false));
+        env.source.0.lock().expect("lock").insert(
+            eni_id.clone(),
+            common::metadata(instance, &eni_id, &vpc_id, "10.0.1.10", mac, false),
+        );
         env.fabric.ensure_vpc(&vpc(&vpc_id)).expect("ensure_vpc");
-        env.fabric.ensure_subnet(&subnet(&vpc_id, &subnet_id)).expect("ensure_subnet");
+        env.fabric
+            .ensure_subnet(&subnet(&vpc_id, &subnet_id))
+            .expect("ensure_subnet");
         let g = env.guest(&format!("g{n}"), &tap, mac);
-        env.fabric.plug(&eni(&vpc_id, &subnet_id, &eni_id, &tap, mac, [10, 0, 1, 10], instance)).expect("plug");
+        env.fabric
+            .plug(&eni(
+                &vpc_id,
+                &subnet_id,
+                &eni_id,
+                &tap,
+                mac,
+                [10, 0, 1, 10],
+                instance,
+            ))
+            .expect("plug");
         address(&env, &g, "10.0.1.10");
         guests.push((vpc_id, g, instance));
     }
@@ -193,7 +341,9 @@ fn two_vpcs_with_the_same_cidr() {
     for (vpc_id, _, _) in &guests {
         assert!(inv.vpcs.contains(vpc_id));
         env.fabric.remove_vpc(vpc_id).expect("remove_vpc");
-        assert!(!kumo_net_linux::netns::exists(&env.fabric.vpc_netns(vpc_id)));
+        assert!(!kumo_net_linux::netns::exists(
+            &env.fabric.vpc_netns(vpc_id)
+        ));
     }
     let host = common::links(&env.host_ns);
     assert!(!host.contains("kb") && !host.contains("kh"), "{host}");

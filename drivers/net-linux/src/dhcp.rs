@@ -18,8 +18,8 @@ use kumo_driver_api::NetworkError;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::cmd;
 use crate::state::{VpcRecord, write_atomic};
+use crate::{cmd, netns};
 
 /// Lease time handed out (EC2 uses one hour).
 const LEASE: &str = "1h";
@@ -114,7 +114,15 @@ impl Dnsmasq {
         if conf_changed {
             write_atomic(&self.conf(), conf.as_bytes())?;
         }
-        match self.running_pid() {
+        let mut running = self.running_pid();
+        if let Some(pid) = running
+            && netns::inode_of_pid(pid.as_raw()) != netns::inode(netns)
+        {
+            // Alive in a namespace that lost its name (the router was rebuilt): it serves no one.
+            self.stop_pid(pid, timeout)?;
+            running = None;
+        }
+        match running {
             Some(pid) if conf_changed => {
                 self.stop_pid(pid, timeout)?;
                 self.start(netns, timeout)

@@ -24,6 +24,21 @@ pub fn exists(name: &str) -> bool {
     path(name).exists()
 }
 
+/// The identity (nsfs inode) of namespace `name`, `None` if it does not exist. Two namespaces
+/// created one after the other under the same name have different identities.
+pub fn inode(name: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path(name)).ok().map(|m| m.ino())
+}
+
+/// The identity of the network namespace process `pid` lives in.
+pub fn inode_of_pid(pid: i32) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}/ns/net"))
+        .ok()
+        .map(|m| m.ino())
+}
+
 /// Runs `f` on a new thread inside namespace `name` (or in the caller's namespace when
 /// `None`) and returns its result.
 pub fn run_in<T, F>(name: Option<&str>, f: F) -> Result<T, NetworkError>

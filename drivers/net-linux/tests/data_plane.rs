@@ -348,3 +348,81 @@ fn two_vpcs_with_the_same_cidr() {
     let host = common::links(&env.host_ns);
     assert!(!host.contains("kb") && !host.contains("kh"), "{host}");
 }
+
+#[test]
+fn lost_router_is_rebuilt_by_repeating_the_calls() {
+    if common::skipped("lost_router_is_rebuilt_by_repeating_the_calls") {
+        return;
+    }
+    let env = Env::new("r");
+    let p = env.prefix.clone();
+    let (vpc_id, subnet_id, eni_id, tap) = (
+        format!("vpc-{p}"),
+        format!("subnet-{p}"),
+        format!("eni-{p}"),
+        format!("{p}t"),
+    );
+    let mac = "02:00:0a:00:01:0a";
+    env.track_vpc(&vpc_id);
+    env.source.0.lock().expect("lock").insert(
+        eni_id.clone(),
+        common::metadata("i-rrrr", &eni_id, &vpc_id, "10.0.1.10", mac, false),
+    );
+    let spec = eni(
+        &vpc_id,
+        &subnet_id,
+        &eni_id,
+        &tap,
+        mac,
+        [10, 0, 1, 10],
+        "i-rrrr",
+    );
+    let converge = || {
+        env.fabric.ensure_vpc(&vpc(&vpc_id)).expect("ensure_vpc");
+        env.fabric
+            .ensure_subnet(&subnet(&vpc_id, &subnet_id))
+            .expect("ensure_subnet");
+        env.fabric.plug(&spec).expect("plug")
+    };
+    let g = env.guest("g", &tap, mac);
+    converge();
+    address(&env, &g, "10.0.1.10");
+    assert_eq!(
+        http(&g, &get("/latest/meta-data/instance-id", None), None)
+            .map(|r| r.1)
+            .as_deref(),
+        Some("i-rrrr")
+    );
+
+    // The router's namespace loses its name (an operator's `ip netns del`); its dnsmasq and
+    // the metadata socket still live in the nameless namespace.
+    let ns = env.fabric.vpc_netns(&vpc_id);
+    kumo_net_linux::cmd::check("ip", &["netns", "del", &ns], common::T).expect("netns del");
+    assert!(
+        env.fabric.list().expect("list").vpcs.contains(&vpc_id),
+        "the record still reports the VPC"
+    );
+
+    // The reconciler repeats its calls; the guest renews its lease and reads its metadata.
+    let info = converge();
+    assert!(info.tap_attached);
+    kumo_net_linux::cmd::check("ip", &["-n", &g, "addr", "flush", "dev", "eth0"], common::T)
+        .expect("flush");
+    address(&env, &g, "10.0.1.10");
+    assert_eq!(
+        http(&g, &get("/latest/meta-data/instance-id", None), None)
+            .map(|r| r.1)
+            .as_deref(),
+        Some("i-rrrr")
+    );
+    let conf = env
+        .state
+        .path()
+        .join("vpcs")
+        .join(&vpc_id)
+        .join("dnsmasq.conf")
+        .display()
+        .to_string();
+    env.fabric.remove_vpc(&vpc_id).expect("remove_vpc");
+    assert!(!common::process_mentions(&conf), "a dnsmasq survived");
+}

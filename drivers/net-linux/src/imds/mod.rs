@@ -48,6 +48,7 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 
 struct Listener {
     vpc_id: String,
+    netns_inode: Option<u64>,
     ifindex: u32,
     task: JoinHandle<()>,
 }
@@ -91,8 +92,8 @@ impl Imds {
     }
 
     /// Serves ENI `eni_id` on link `link` (index `ifindex`) of namespace `netns`; succeeds at
-    /// once if it is served there already. A link recreated under the same name has a new
-    /// index, and gets a new socket (a device binding is by index).
+    /// once if it is served there already. A link or namespace recreated under the same name
+    /// gets a new socket: a device binding is by index, and a socket stays in its namespace.
     pub fn ensure(
         &self,
         vpc_id: &str,
@@ -101,8 +102,10 @@ impl Imds {
         link: &str,
         ifindex: u32,
     ) -> Result<(), NetworkError> {
+        let netns_inode = netns::inode(netns);
         if let Some(l) = self.listeners().get(eni_id)
             && l.ifindex == ifindex
+            && l.netns_inode == netns_inode
             && l.vpc_id == vpc_id
             && !l.task.is_finished()
         {
@@ -119,6 +122,7 @@ impl Imds {
             eni_id.to_string(),
             Listener {
                 vpc_id: vpc_id.to_string(),
+                netns_inode,
                 ifindex,
                 task,
             },

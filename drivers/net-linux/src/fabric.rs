@@ -27,6 +27,13 @@ use crate::{cmd, netns, nft};
 pub struct LinuxFabricConfig {
     /// Where VPC records, dnsmasq configs, pid files and leases live.
     pub state_dir: PathBuf,
+    /// Where each VPC's dnsmasq keeps its files (config, hosts, pid, leases, log): rendered
+    /// from the records, so a tmpfs is right. Made traversable by everyone, because dnsmasq
+    /// re-reads its hosts file after dropping privileges.
+    pub runtime_dir: PathBuf,
+    /// The user dnsmasq drops privileges to (it parses packets from guests); `None` keeps it
+    /// root.
+    pub dhcp_user: Option<String>,
     /// The namespace the hypervisor (libvirtd) runs in and creates taps in; `None` for the
     /// namespace this process runs in (the root namespace on a real host).
     pub host_netns: Option<String>,
@@ -41,11 +48,20 @@ impl LinuxFabricConfig {
     pub fn new(state_dir: impl Into<PathBuf>) -> Self {
         Self {
             state_dir: state_dir.into(),
+            runtime_dir: PathBuf::from("/run/kumo-net"),
+            dhcp_user: user_exists("dnsmasq").then(|| "dnsmasq".to_string()),
             host_netns: None,
             prefix: "kumo".into(),
             command_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// Whether a local user exists (Debian's dnsmasq-base creates `dnsmasq`).
+fn user_exists(name: &str) -> bool {
+    std::fs::read_to_string("/etc/passwd")
+        .map(|p| p.lines().any(|l| l.split(':').next() == Some(name)))
+        .unwrap_or(false)
 }
 
 /// The Linux network fabric.
@@ -78,6 +94,7 @@ impl LinuxFabric {
         }
         std::fs::create_dir_all(&cfg.state_dir)
             .map_err(|e| NetworkError::Failed(format!("{}: {e}", cfg.state_dir.display())))?;
+        crate::dhcp::create_public_dir(&cfg.runtime_dir)?;
         Ok(Self {
             names: Names::new(&cfg.prefix),
             cfg,
@@ -136,7 +153,10 @@ impl LinuxFabric {
     }
 
     fn dnsmasq(&self, vpc_id: &str) -> Dnsmasq {
-        Dnsmasq::new(&state::vpc_dir(&self.cfg.state_dir, vpc_id))
+        Dnsmasq::new(
+            &self.cfg.runtime_dir.join(vpc_id),
+            self.cfg.dhcp_user.as_deref(),
+        )
     }
 
     fn apply_nft(&self, netns: &str, record: &VpcRecord) -> Result<(), NetworkError> {
@@ -368,12 +388,17 @@ impl NetworkFabric for LinuxFabric {
         if netns::exists(&ns) {
             cmd::check("ip", &["netns", "del", &ns], self.cfg.command_timeout)?;
         }
-        let dir = state::vpc_dir(&self.cfg.state_dir, vpc_id);
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(NetworkError::Failed(format!("{}: {e}", dir.display()))),
+        for dir in [
+            self.cfg.runtime_dir.join(vpc_id),
+            state::vpc_dir(&self.cfg.state_dir, vpc_id),
+        ] {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(NetworkError::Failed(format!("{}: {e}", dir.display()))),
+            }
         }
+        Ok(())
     }
 
     fn ensure_subnet(&self, subnet: &SubnetSpec) -> Result<(), NetworkError> {

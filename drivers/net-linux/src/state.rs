@@ -108,6 +108,12 @@ pub fn list(state_dir: &Path) -> Result<Vec<String>, NetworkError> {
 /// Writes `bytes` to `path` so that readers see the old or the new content, never a mix, and
 /// the new content survives a crash once this returns.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NetworkError> {
+    write_atomic_mode(path, bytes, 0o600)
+}
+
+/// As [`write_atomic`], with permission bits `mode` (not subject to the umask).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), NetworkError> {
+    use std::os::unix::fs::PermissionsExt;
     let err = |e: std::io::Error| NetworkError::Failed(format!("{}: {e}", path.display()));
     let dir = path
         .parent()
@@ -116,6 +122,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NetworkError> {
     let tmp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&tmp).map_err(err)?;
     file.write_all(bytes).map_err(err)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(err)?;
     file.sync_all().map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)?;
     std::fs::File::open(dir)

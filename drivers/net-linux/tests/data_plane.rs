@@ -219,12 +219,7 @@ fn one_vpc_two_guests() {
     assert!(mine.iter().all(|e| e.tap_attached), "{inv:?}");
 
     // dnsmasq is restarted when it died.
-    let pid_file = env
-        .state
-        .path()
-        .join("vpcs")
-        .join(&vpc_id)
-        .join("dnsmasq.pid");
+    let pid_file = env.runtime(&vpc_id).join("dnsmasq.pid");
     let pid = std::fs::read_to_string(&pid_file)
         .expect("pid file")
         .trim()
@@ -240,6 +235,17 @@ fn one_vpc_two_guests() {
         .to_string();
     assert_ne!(pid, new_pid);
     assert!(std::path::Path::new(&format!("/proc/{new_pid}")).exists());
+    let status = std::fs::read_to_string(format!("/proc/{new_pid}/status")).expect("status");
+    let uid = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .expect("Uid line")
+        .to_string();
+    let dropped = uid.split_whitespace().skip(1).all(|u| u != "0");
+    assert!(
+        dropped || !env.fabric_drops_privileges(),
+        "dnsmasq still runs as root: {uid}"
+    );
 
     // Unplugging B stops its metadata and its forwarding.
     env.fabric.unplug(&eni_b).expect("unplug B");
@@ -253,24 +259,14 @@ fn one_vpc_two_guests() {
         .is_none(),
         "B is cut off"
     );
-    let hosts = std::fs::read_to_string(
-        env.state
-            .path()
-            .join("vpcs")
-            .join(&vpc_id)
-            .join("dhcp-hosts"),
-    )
-    .expect("hosts");
+    let hosts = std::fs::read_to_string(env.runtime(&vpc_id).join("dhcp-hosts")).expect("hosts");
     assert!(!hosts.contains(mac_b) && hosts.contains(mac_a), "{hosts}");
     let inv = env.fabric.list().expect("list");
     assert!(!inv.enis.iter().any(|e| e.eni_id == eni_b), "{inv:?}");
 
     // remove_vpc leaves nothing behind.
     let conf = env
-        .state
-        .path()
-        .join("vpcs")
-        .join(&vpc_id)
+        .runtime(&vpc_id)
         .join("dnsmasq.conf")
         .display()
         .to_string();
@@ -286,7 +282,8 @@ fn one_vpc_two_guests() {
         "host links left behind:\n{host}"
     );
     assert!(
-        !env.state.path().join("vpcs").join(&vpc_id).exists(),
+        !env.state.path().join("state/vpcs").join(&vpc_id).exists()
+            || env.runtime(&vpc_id).exists(),
         "state left behind"
     );
     assert!(!env.fabric.list().expect("list").vpcs.contains(&vpc_id));
@@ -416,13 +413,81 @@ fn lost_router_is_rebuilt_by_repeating_the_calls() {
         Some("i-rrrr")
     );
     let conf = env
-        .state
-        .path()
-        .join("vpcs")
-        .join(&vpc_id)
+        .runtime(&vpc_id)
         .join("dnsmasq.conf")
         .display()
         .to_string();
     env.fabric.remove_vpc(&vpc_id).expect("remove_vpc");
     assert!(!common::process_mentions(&conf), "a dnsmasq survived");
+}
+
+#[test]
+fn a_real_tap_joins_the_enis_bridge() {
+    if common::skipped("a_real_tap_joins_the_enis_bridge") {
+        return;
+    }
+    let env = Env::new("t");
+    let p = env.prefix.clone();
+    let (vpc_id, subnet_id, eni_id, tap) = (
+        format!("vpc-{p}"),
+        format!("subnet-{p}"),
+        format!("eni-{p}"),
+        format!("{p}t"),
+    );
+    env.track_vpc(&vpc_id);
+    env.fabric.ensure_vpc(&vpc(&vpc_id)).expect("ensure_vpc");
+    env.fabric
+        .ensure_subnet(&subnet(&vpc_id, &subnet_id))
+        .expect("ensure_subnet");
+    // What libvirt does for `<interface type='ethernet'>`: a tap in its own namespace.
+    kumo_net_linux::cmd::check(
+        "ip",
+        &[
+            "-n",
+            &env.host_ns,
+            "tuntap",
+            "add",
+            "dev",
+            &tap,
+            "mode",
+            "tap",
+        ],
+        common::T,
+    )
+    .expect("tuntap");
+    let info = env
+        .fabric
+        .plug(&eni(
+            &vpc_id,
+            &subnet_id,
+            &eni_id,
+            &tap,
+            "02:00:0a:00:01:0a",
+            [10, 0, 1, 10],
+            "i-tttt",
+        ))
+        .expect("plug");
+    assert!(info.tap_attached);
+    let bridge = info.host_bridge.expect("a bridge");
+    let members = kumo_net_linux::cmd::check(
+        "ip",
+        &["-n", &env.host_ns, "-br", "link", "show", "master", &bridge],
+        common::T,
+    )
+    .expect("members");
+    assert!(
+        members.contains(&tap) && members.contains(&env.fabric.names().host_veth(&eni_id)),
+        "{members}"
+    );
+    let inv = env.fabric.list().expect("list");
+    assert!(
+        inv.enis
+            .iter()
+            .any(|e| e.eni_id == eni_id && e.tap_attached),
+        "{inv:?}"
+    );
+    env.fabric.unplug(&eni_id).expect("unplug");
+    // The tap belongs to the hypervisor: unplug releases it but does not delete it.
+    let host = common::links(&env.host_ns);
+    assert!(host.contains(&tap) && !host.contains(&bridge), "{host}");
 }

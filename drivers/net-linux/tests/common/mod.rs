@@ -134,8 +134,15 @@ impl Env {
         let cfg = LinuxFabricConfig {
             host_netns: Some(host_ns.clone()),
             prefix: prefix.clone(),
-            ..LinuxFabricConfig::new(state.path())
+            runtime_dir: state.path().join("run"),
+            ..LinuxFabricConfig::new(state.path().join("state"))
         };
+        // The dnsmasq user must reach its files: open up the (0700) temporary directory.
+        std::fs::set_permissions(
+            state.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
         let fabric = LinuxFabric::new(cfg, Some(imds)).expect("fabric");
         Env {
             prefix,
@@ -147,6 +154,16 @@ impl Env {
             namespaces: Mutex::new(vec![host_ns]),
             vpcs: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Whether dnsmasq is meant to drop root (the `dnsmasq` user exists).
+    pub fn fabric_drops_privileges(&self) -> bool {
+        LinuxFabricConfig::new("/unused").dhcp_user.is_some()
+    }
+
+    /// The directory of a VPC's dnsmasq files.
+    pub fn runtime(&self, vpc_id: &str) -> std::path::PathBuf {
+        self.state.path().join("run").join(vpc_id)
     }
 
     /// Remembers a VPC for cleanup.

@@ -282,8 +282,8 @@ fn one_vpc_two_guests() {
         "host links left behind:\n{host}"
     );
     assert!(
-        !env.state.path().join("state/vpcs").join(&vpc_id).exists()
-            || env.runtime(&vpc_id).exists(),
+        !(env.state.path().join("state/vpcs").join(&vpc_id).exists()
+            || env.runtime(&vpc_id).exists()),
         "state left behind"
     );
     assert!(!env.fabric.list().expect("list").vpcs.contains(&vpc_id));

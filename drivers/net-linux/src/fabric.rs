@@ -279,6 +279,7 @@ impl LinuxFabric {
             &["route", "replace", &format!("{}/32", eni.ip), "dev", &vlink],
         )?;
         netns::sysctl(Some(&ns), &format!("net/ipv4/conf/{vlink}/proxy_arp"), "1")?;
+        self.prune_link(&ns, &vlink, &gw, &format!("{}", eni.ip))?;
 
         let mut tap_attached = false;
         if let Some(tap) = host_links.iter().find(|l| l.name == eni.tap) {
@@ -298,6 +299,49 @@ impl LinuxFabric {
     }
 }
 
+impl LinuxFabric {
+    /// Removes addresses and routes on an ENI's link that a changed spec left behind, so that
+    /// traffic for an address the ENI no longer has is not sent to it.
+    fn prune_link(&self, ns: &str, link: &str, gw: &str, ip: &str) -> Result<(), NetworkError> {
+        let json = |args: &[&str]| -> Result<Vec<serde_json::Value>, NetworkError> {
+            let out = self.ip(Some(ns), args)?;
+            let v: serde_json::Value =
+                serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
+                    .map_err(|e| NetworkError::Failed(format!("ip -j: {e}")))?;
+            Ok(v.as_array().cloned().unwrap_or_default())
+        };
+        for route in json(&["-j", "-4", "route", "show", "dev", link])? {
+            let dst = route
+                .get("dst")
+                .and_then(|d| d.as_str())
+                .unwrap_or_default();
+            if dst != ip && dst != format!("{ip}/32") && !dst.is_empty() {
+                self.ip(Some(ns), &["route", "del", dst, "dev", link])?;
+            }
+        }
+        for iface in json(&["-j", "-4", "addr", "show", "dev", link])? {
+            let addrs = iface
+                .get("addr_info")
+                .and_then(|a| a.as_array())
+                .cloned()
+                .unwrap_or_default();
+            for a in addrs {
+                let (Some(local), Some(len)) = (
+                    a.get("local").and_then(|x| x.as_str()),
+                    a.get("prefixlen").and_then(|x| x.as_u64()),
+                ) else {
+                    continue;
+                };
+                let cidr = format!("{local}/{len}");
+                if cidr != gw {
+                    self.ip(Some(ns), &["addr", "del", &cidr, "dev", link])?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn check_id(kind: &str, id: &str) -> Result<(), NetworkError> {
     if valid_id(id) {
         Ok(())
@@ -314,7 +358,10 @@ fn normalise_mac(mac: &str) -> Result<String, NetworkError> {
             .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
     let mac = mac.to_ascii_lowercase();
     // A multicast MAC (low bit of the first octet) cannot be a NIC's address.
-    let unicast = u8::from_str_radix(&mac[..2.min(mac.len())], 16).is_ok_and(|b| b & 1 == 0);
+    let unicast = mac
+        .get(..2)
+        .and_then(|b| u8::from_str_radix(b, 16).ok())
+        .is_some_and(|b| b & 1 == 0);
     if ok && unicast {
         Ok(mac)
     } else {

@@ -479,6 +479,24 @@ fn a_real_tap_joins_the_enis_bridge() {
         members.contains(&tap) && members.contains(&env.fabric.names().host_veth(&eni_id)),
         "{members}"
     );
+    // A changed spec converges: the old address's route goes.
+    env.fabric
+        .plug(&eni(
+            &vpc_id,
+            &subnet_id,
+            &eni_id,
+            &tap,
+            "02:00:0a:00:01:0a",
+            [10, 0, 1, 20],
+            "i-tttt",
+        ))
+        .expect("re-plug with a new address");
+    let ns = env.fabric.vpc_netns(&vpc_id);
+    let link = env.fabric.names().vpc_link(&eni_id);
+    let routes =
+        kumo_net_linux::cmd::check("ip", &["-n", &ns, "route", "show", "dev", &link], common::T)
+            .expect("routes");
+    assert_eq!(routes.trim(), "10.0.1.20 scope link", "{routes}");
     let inv = env.fabric.list().expect("list");
     assert!(
         inv.enis

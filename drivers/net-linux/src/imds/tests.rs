@@ -271,3 +271,38 @@ fn unknown_callers_methods_and_disabled_endpoint() {
     md.http_endpoint_enabled = false;
     assert_eq!(respond(&req, Some(&md), &signer, NOW).status, 403);
 }
+
+/// Walks the tree as cloud-init's EC2 crawler does: every listed entry must resolve, entries
+/// ending in `/` are directories, and `N=name` under `public-keys/` is reached as `N/`.
+#[test]
+fn every_listed_entry_resolves() {
+    let mut md = instance("i-a", false);
+    md.tags = Some(BTreeMap::from([("Name".to_string(), "web-1".to_string())]));
+    let mut pending = vec![
+        "/latest/meta-data/".to_string(),
+        "/latest/dynamic/".to_string(),
+    ];
+    let mut leaves = 0;
+    let mut steps = 0;
+    while let Some(dir) = pending.pop() {
+        steps += 1;
+        assert!(steps < 1000, "the tree must be finite");
+        let r = get(&md, &dir, None);
+        assert_eq!(r.status, 200, "{dir}");
+        for entry in body(&r).lines() {
+            let entry = match entry.split_once('=') {
+                Some((index, _)) if dir.ends_with("/public-keys/") => format!("{index}/"),
+                _ => entry.to_string(),
+            };
+            let path = format!("{dir}{entry}");
+            if entry.ends_with('/') {
+                pending.push(path);
+            } else {
+                let r = get(&md, &path, None);
+                assert_eq!(r.status, 200, "{path}");
+                leaves += 1;
+            }
+        }
+    }
+    assert!(leaves > 30, "only {leaves} leaves");
+}

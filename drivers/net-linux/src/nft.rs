@@ -11,7 +11,8 @@
 //!   this kernel) with a verdict map `eni_out` keyed by the *outgoing* ENI link. Today each ENI
 //!   maps to `accept` (no security groups yet); issue 6 maps each to `jump` a chain per
 //!   security group, without changing this skeleton;
-//! * `input` (the router itself) admits DHCP, the metadata service and ping, nothing else;
+//! * `input` (the router itself) admits DHCP, DNS to the AmazonProvidedDNS address, the
+//!   metadata service and ping, nothing else;
 //! * IPv6 is dropped (VPCs are IPv4-only for now).
 //!
 //! The ruleset is applied with one `nft -f` transaction that deletes and recreates the table,
@@ -56,6 +57,7 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
          \t\tct state invalid drop\n\
          \t\tct state established,related accept\n\
          \t\tip daddr 169.254.169.254 tcp dport 80 accept\n\
+         {dns}\
          \t\ticmp type echo-request accept\n\
          \t}}\n\
          \tchain forward {{\n\
@@ -68,6 +70,10 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
          \t}}\n\
          }}\n",
         src = elements(&src),
+        dns = record
+            .dns
+            .map(|d| format!("\t\tip daddr {d} meta l4proto {{ tcp, udp }} th dport 53 accept\n"))
+            .unwrap_or_default(),
         out = elements(&out),
     ))
 }

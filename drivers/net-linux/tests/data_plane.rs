@@ -142,6 +142,42 @@ fn one_vpc_two_guests() {
     address(&env, &ga, "10.0.1.10");
     address(&env, &gb, "10.0.1.11");
 
+    // AmazonProvidedDNS answers the VPC's private names and refuses others at once.
+    if common::has_busybox() {
+        let lookup = |name: &str| {
+            kumo_net_linux::cmd::run(
+                "ip",
+                &[
+                    "netns", "exec", &ga, "busybox", "nslookup", name, "10.0.0.2",
+                ],
+                None,
+                common::T,
+            )
+            .expect("nslookup runs")
+        };
+        let found = lookup("ip-10-0-1-11.kumo-1.compute.internal");
+        assert!(
+            found.success && found.stdout.contains("10.0.1.11"),
+            "{found:?}"
+        );
+        let started = std::time::Instant::now();
+        let refused = lookup("example.com");
+        eprintln!(
+            "DNS: {:?} / {:?} in {:?}",
+            found.stdout,
+            refused.stdout,
+            started.elapsed()
+        );
+        assert!(
+            refused.stdout.contains("REFUSED") && !refused.stdout.contains("Address: "),
+            "{refused:?}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "an unknown name must fail fast"
+        );
+    }
+
     // Each guest gets its own metadata.
     let (s, body) =
         http(&ga, &get("/latest/meta-data/instance-id", None), None).expect("IMDS from A");

@@ -151,6 +151,44 @@ impl LinuxFabric {
         Ok((ifindex, tap_attached))
     }
 
+    /// Makes the router's loopback carry exactly `wanted` (plus 127.0.0.1/8).
+    pub(super) fn converge_lo(&self, ns: &str, wanted: &[String]) -> Result<(), NetworkError> {
+        for cidr in wanted {
+            self.ip(Some(ns), &["addr", "replace", cidr, "dev", "lo"])?;
+        }
+        for cidr in self.addresses(ns, "lo")? {
+            if !wanted.contains(&cidr) && !cidr.starts_with("127.") {
+                self.ip(Some(ns), &["addr", "del", &cidr, "dev", "lo"])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The IPv4 addresses (`a.b.c.d/len`) of a link.
+    fn addresses(&self, ns: &str, link: &str) -> Result<Vec<String>, NetworkError> {
+        let out = self.ip(Some(ns), &["-j", "-4", "addr", "show", "dev", link])?;
+        let v: serde_json::Value =
+            serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
+                .map_err(|e| NetworkError::Failed(format!("ip -j addr: {e}")))?;
+        let mut found = Vec::new();
+        for iface in v.as_array().into_iter().flatten() {
+            for a in iface
+                .get("addr_info")
+                .and_then(|a| a.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(local), Some(len)) = (
+                    a.get("local").and_then(|x| x.as_str()),
+                    a.get("prefixlen").and_then(|x| x.as_u64()),
+                ) {
+                    found.push(format!("{local}/{len}"));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Removes addresses and routes on an ENI's link that a changed spec left behind, so that
     /// traffic for an address the ENI no longer has is not sent to it.
     fn prune_link(&self, ns: &str, link: &str, gw: &str, ip: &str) -> Result<(), NetworkError> {
@@ -170,23 +208,9 @@ impl LinuxFabric {
                 self.ip(Some(ns), &["route", "del", dst, "dev", link])?;
             }
         }
-        for iface in json(&["-j", "-4", "addr", "show", "dev", link])? {
-            let addrs = iface
-                .get("addr_info")
-                .and_then(|a| a.as_array())
-                .cloned()
-                .unwrap_or_default();
-            for a in addrs {
-                let (Some(local), Some(len)) = (
-                    a.get("local").and_then(|x| x.as_str()),
-                    a.get("prefixlen").and_then(|x| x.as_u64()),
-                ) else {
-                    continue;
-                };
-                let cidr = format!("{local}/{len}");
-                if cidr != gw {
-                    self.ip(Some(ns), &["addr", "del", &cidr, "dev", link])?;
-                }
+        for cidr in self.addresses(ns, link)? {
+            if cidr != gw {
+                self.ip(Some(ns), &["addr", "del", &cidr, "dev", link])?;
             }
         }
         Ok(())

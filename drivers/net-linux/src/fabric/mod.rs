@@ -230,6 +230,11 @@ impl NetworkFabric for LinuxFabric {
                 "lo",
             ],
         )?;
+        // AmazonProvidedDNS lives on the router too; a changed address replaces the old one.
+        self.converge_lo(
+            &ns,
+            &[format!("{}/32", imds::ADDRESS), format!("{}/32", vpc.dns)],
+        )?;
         netns::sysctl(Some(&ns), "net/ipv4/ip_forward", "1")?;
         netns::sysctl(Some(&ns), "net/ipv6/conf/default/disable_ipv6", "1")?;
         netns::sysctl(Some(&ns), "net/ipv6/conf/all/disable_ipv6", "1")?;

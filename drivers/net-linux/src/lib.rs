@@ -15,8 +15,10 @@
 //!  │   <gateway>/<len> noprefixroute, proxy_arp, route <ip>/32     │
 //!  │   nftables `inet kumo`: anti-spoofing by iifname, stateful    │
 //!  │     forward with a verdict map per outgoing ENI (SGs: issue 6)│
-//!  │   dnsmasq: DHCP only, static MAC→IP                           │
-//!  │   lo: 169.254.169.254/32; IMDS socket per ENI bound to ke<h>  │
+//!  │   dnsmasq (user dnsmasq): DHCP with static MAC→IP only, DNS   │
+//!  │     for the VPC's private names on AmazonProvidedDNS          │
+//!  │   lo: 169.254.169.254/32, <VPC base+2>/32 (AmazonProvidedDNS) │
+//!  │   IMDS: one socket per ENI, SO_BINDTODEVICE ke<h>             │
 //!  └───────────────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -33,10 +35,17 @@
 //! many VPCs. So the tap stays in the host namespace and joins, through a per-ENI bridge, a veth
 //! whose other end is the ENI's link in the VPC namespace. The bridge carries exactly two ports
 //! (tap and veth), so no guest ever shares L2 with another. All guest traffic stays inside
-//! namespaces Kumo created; nothing is routed in the host namespace.
+//! namespaces Kumo created; nothing is routed in the host namespace. (Where `br_netfilter` is
+//! active in the host namespace — `bridge-nf-call-iptables=1`, as Docker sets — the host's
+//! iptables FORWARD chain also sees the bridged frames and must not drop them; a dedicated
+//! Kumo host namespace for libvirtd avoids the question.)
 //!
 //! Names: `kb`/`kh`/`ke` + 12 hex digits of a hash of the ENI id (Linux allows 15 bytes); every
 //! link carries the alias `PREFIX:vpc-…:eni-…`, which [`LinuxFabric::list`] reads back.
+//!
+//! **Privileges.** The fabric needs root (CAP_NET_ADMIN for links, addresses and nftables,
+//! CAP_SYS_ADMIN for `ip netns add` and `setns`, binding port 80) and the tools `ip`
+//! (iproute2), `nft` (nftables) and `dnsmasq` (dnsmasq-base).
 //!
 //! Tools are driven as processes ([`cmd`]) with deadlines; per-namespace sockets and sysctls use
 //! a thread that enters the namespace ([`netns`]).

@@ -342,7 +342,10 @@ impl NetworkFabric for LinuxFabric {
         }
         if record.subnets.remove(subnet_id).is_some() {
             self.store(vpc_id, &record)?;
-            self.converge_vpc(vpc_id, &record)?;
+            // Without a router (a rebooted host) the record is all there is to change.
+            if netns::exists(&self.names.vpc_netns(vpc_id)) {
+                self.converge_vpc(vpc_id, &record)?;
+            }
         }
         Ok(())
     }

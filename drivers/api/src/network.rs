@@ -100,6 +100,8 @@ pub struct VpcSpec {
     pub dns: Ipv4Addr,
     /// The domain name handed out by DHCP (`<region>.compute.internal`).
     pub domain_name: String,
+    /// `enableDnsSupport`: whether AmazonProvidedDNS answers (the VPC's private names).
+    pub enable_dns_support: bool,
 }
 
 /// A subnet of a VPC.

@@ -29,6 +29,7 @@ pub fn network_fabric_suite(fabric: &dyn NetworkFabric, ids: &NetworkSuiteIds) {
         cidrs: vec![cidr("10.77.0.0/16")],
         dns: Ipv4Addr::new(10, 77, 0, 2),
         domain_name: "kumo-1.compute.internal".into(),
+        enable_dns_support: true,
     };
     let subnet = SubnetSpec {
         subnet_id: ids.subnet_id.clone(),

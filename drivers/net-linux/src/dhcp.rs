@@ -1,10 +1,12 @@
 //! DHCP for a VPC: one dnsmasq per VPC namespace, DHCP only.
 //!
 //! dnsmasq runs with `bind-dynamic`, listening on every ENI link of the namespace (`ke*`) as
-//! links come and go. It also answers DNS on the VPC's AmazonProvidedDNS address for the
+//! links come and go. When the VPC has DNS support (`enableDnsSupport`, as EC2's default), it
+//! also answers DNS on the VPC's AmazonProvidedDNS address for the
 //! VPC's private names (`ip-10-0-1-5.<domain>`, re-read on SIGHUP like the DHCP hosts) and
 //! refuses other names at once: the VPC has no egress yet, and a refused query fails fast
-//! where an unanswered one would stall every lookup in the guest. It hands out *static* leases only — one host entry
+//! where an unanswered one would stall every lookup in the guest. Without DNS support it is
+//! DHCP-only (`port=0`). It hands out *static* leases only — one host entry
 //! per ENI (MAC → IP, hostname `ip-a-b-c-d` as EC2) — so no address is ever given to a MAC
 //! the VPC does not know. The subnet's router and the VPC's AmazonProvidedDNS address go out
 //! as options. Host entries live in a hosts file that dnsmasq re-reads on SIGHUP; the config
@@ -78,7 +80,7 @@ impl Dnsmasq {
         match record.dns {
             // AmazonProvidedDNS: the VPC's own names from the hosts file; no upstream (the
             // VPC has no egress yet), so other names are refused at once instead of timing out.
-            Some(dns) if !record.domain_name.is_empty() => {
+            Some(dns) if record.dns_support && !record.domain_name.is_empty() => {
                 c += &format!("port=53\nlisten-address={dns}\n");
                 c += &format!("domain={d}\nlocal=/{d}/\n", d = record.domain_name);
                 c += &format!("addn-hosts={}\n", self.dns_hosts().display());
@@ -263,6 +265,7 @@ mod tests {
         let mut rec = VpcRecord {
             dns: Some("10.0.0.2".parse().expect("ip")),
             domain_name: "r.compute.internal".into(),
+            dns_support: true,
             ..Default::default()
         };
         rec.subnets.insert(
@@ -292,8 +295,16 @@ mod tests {
             Dnsmasq::render_dns_hosts(&rec),
             "10.0.1.10 ip-10-0-1-10.r.compute.internal ip-10-0-1-10\n"
         );
-        rec.dns = None;
-        assert!(d.render_conf(&rec).expect("renders").contains("port=0\n"));
+        rec.dns_support = false;
+        let dhcp_only = d.render_conf(&rec).expect("renders");
+        assert!(
+            dhcp_only.contains("port=0\n") && !dhcp_only.contains("listen-address"),
+            "{dhcp_only}"
+        );
+        assert!(
+            dhcp_only.contains("dhcp-option=option:dns-server,10.0.0.2\n"),
+            "{dhcp_only}"
+        );
         assert!(
             conf.contains("dhcp-range=set:subnet-1,10.0.1.0,static,255.255.255.0,1h\n"),
             "{conf}"

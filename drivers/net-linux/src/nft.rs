@@ -72,6 +72,7 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
         src = elements(&src),
         dns = record
             .dns
+            .filter(|_| record.dns_support)
             .map(|d| format!("\t\tip daddr {d} meta l4proto {{ tcp, udp }} th dport 53 accept\n"))
             .unwrap_or_default(),
         out = elements(&out),

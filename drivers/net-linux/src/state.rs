@@ -54,6 +54,9 @@ pub struct VpcRecord {
     pub dns: Option<Ipv4Addr>,
     /// Domain name handed out by DHCP.
     pub domain_name: String,
+    /// Whether AmazonProvidedDNS answers (`enableDnsSupport`).
+    #[serde(default)]
+    pub dns_support: bool,
     /// Subnets by id.
     pub subnets: BTreeMap<String, SubnetRecord>,
     /// ENIs by id.

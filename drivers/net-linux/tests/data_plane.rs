@@ -16,6 +16,7 @@ fn vpc(id: &str) -> VpcSpec {
         cidrs: vec!["10.0.0.0/16".parse().expect("cidr")],
         dns: Ipv4Addr::new(10, 0, 0, 2),
         domain_name: "kumo-1.compute.internal".into(),
+        enable_dns_support: true,
     }
 }
 
@@ -347,7 +348,12 @@ fn two_vpcs_with_the_same_cidr() {
             eni_id.clone(),
             common::metadata(instance, &eni_id, &vpc_id, "10.0.1.10", mac, false),
         );
-        env.fabric.ensure_vpc(&vpc(&vpc_id)).expect("ensure_vpc");
+        // The second VPC has DNS support off: its dnsmasq is DHCP-only (`port=0`).
+        let spec = VpcSpec {
+            enable_dns_support: n == "1",
+            ..vpc(&vpc_id)
+        };
+        env.fabric.ensure_vpc(&spec).expect("ensure_vpc");
         env.fabric
             .ensure_subnet(&subnet(&vpc_id, &subnet_id))
             .expect("ensure_subnet");
@@ -364,6 +370,15 @@ fn two_vpcs_with_the_same_cidr() {
             ))
             .expect("plug");
         address(&env, &g, "10.0.1.10");
+        let ns = env.fabric.vpc_netns(&vpc_id);
+        let udp =
+            kumo_net_linux::cmd::check("ip", &["netns", "exec", &ns, "ss", "-lun"], common::T)
+                .expect("ss");
+        assert_eq!(
+            udp.contains(":53 "),
+            n == "1",
+            "DNS listener iff DNS support:\n{udp}"
+        );
         guests.push((vpc_id, g, instance));
     }
     for (_, g, instance) in &guests {

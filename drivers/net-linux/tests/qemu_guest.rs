@@ -137,6 +137,7 @@ fn a_qemu_guest_gets_its_lease_and_its_metadata() {
             cidrs: vec!["10.0.0.0/16".parse().expect("cidr")],
             dns: Ipv4Addr::new(10, 0, 0, 2),
             domain_name: "kumo-1.compute.internal".into(),
+            enable_dns_support: true,
         })
         .expect("ensure_vpc");
     env.fabric

@@ -213,6 +213,7 @@ impl NetworkFabric for LinuxFabric {
         record.cidrs = vpc.cidrs.iter().map(ToString::to_string).collect();
         record.dns = Some(vpc.dns);
         record.domain_name = vpc.domain_name.clone();
+        record.dns_support = vpc.enable_dns_support;
         self.store(&vpc.vpc_id, &record)?;
 
         let ns = self.names.vpc_netns(&vpc.vpc_id);

@@ -1,23 +1,24 @@
-//! DHCP for a VPC: one dnsmasq per VPC namespace, DHCP only.
+//! DHCP (and the VPC's private DNS) for a VPC: one dnsmasq per VPC namespace.
 //!
 //! dnsmasq runs with `bind-dynamic`, listening on every ENI link of the namespace (`ke*`) as
-//! links come and go. When the VPC has DNS support (`enableDnsSupport`, as EC2's default), it
-//! also answers DNS on the VPC's AmazonProvidedDNS address for the
-//! VPC's private names (`ip-10-0-1-5.<domain>`, re-read on SIGHUP like the DHCP hosts) and
-//! refuses other names at once: the VPC has no egress yet, and a refused query fails fast
-//! where an unanswered one would stall every lookup in the guest. Without DNS support it is
-//! DHCP-only (`port=0`). It hands out *static* leases only — one host entry
-//! per ENI (MAC → IP, hostname `ip-a-b-c-d` as EC2) — so no address is ever given to a MAC
-//! the VPC does not know. The subnet's router and the VPC's AmazonProvidedDNS address go out
-//! as options. Host entries live in a hosts file that dnsmasq re-reads on SIGHUP; the config
-//! (one `dhcp-range` per subnet) changes only with subnets and then dnsmasq is restarted.
+//! links come and go. It hands out *static* leases only — one host entry per ENI (MAC → IP,
+//! hostname `ip-a-b-c-d` as EC2) — so no address is ever given to a MAC the VPC does not
+//! know. The subnet's router and the VPC's AmazonProvidedDNS address go out as options. Host
+//! entries live in a hosts file that dnsmasq re-reads on SIGHUP; the config (one `dhcp-range`
+//! per subnet) changes only with subnets, and then dnsmasq is restarted.
+//!
+//! With DNS support (`enableDnsSupport`, EC2's default) it also answers on the
+//! AmazonProvidedDNS address for the VPC's private names (`ip-10-0-1-5.<domain>`, re-read on
+//! SIGHUP too) and refuses other names at once: the VPC has no egress yet, and a refused query
+//! fails fast where an unanswered one would stall every lookup in the guest. Without DNS
+//! support it is DHCP-only (`port=0`).
 //!
 //! dnsmasq parses packets from guests, so it drops privileges (`user=dnsmasq`) after opening
 //! its lease and log files. Its files live in a per-VPC runtime directory readable by that
 //! user, rendered from the fabric's record on every call, so losing them (a tmpfs after a
-//! reboot) loses nothing. A dnsmasq is
-//! recognised as ours only if its command line names our config file, so a recycled pid is
-//! never signalled.
+//! reboot) loses nothing. A dnsmasq is recognised as ours only if its command line names our
+//! config file (and it runs in the VPC's current namespace), so a recycled pid is never
+//! signalled.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

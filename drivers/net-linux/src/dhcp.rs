@@ -17,8 +17,8 @@
 //! its lease and log files. Its files live in a per-VPC runtime directory readable by that
 //! user, rendered from the fabric's record on every call, so losing them (a tmpfs after a
 //! reboot) loses nothing. A dnsmasq is recognised as ours only if its command line names our
-//! config file (and it runs in the VPC's current namespace), so a recycled pid is never
-//! signalled.
+//! config file, so a recycled pid is never signalled; one left running in a namespace that
+//! lost its name (the router was rebuilt) is replaced.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

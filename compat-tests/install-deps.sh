@@ -58,6 +58,26 @@ if ((${#missing_py[@]})); then
     fi
 fi
 
+# --- Network fabric (drivers/net-linux root tests) --------------------------------------------
+# ip, nft and dnsmasq drive the VPC data plane; busybox's udhcpc plays the guest's DHCP client.
+# Without them the root tests print SKIPPED. Checked by path too: /usr/sbin is not always on PATH.
+missing_net=()
+for pair in ip:iproute2 nft:nftables dnsmasq:dnsmasq-base busybox:busybox; do
+    cmd="${pair%%:*}"
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || missing_net+=("${pair##*:}")
+done
+if ((${#missing_net[@]})); then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        log "cannot install ${missing_net[*]} (not root or no apt-get); network fabric tests will be SKIPPED"
+    else
+        log "installing Debian packages: ${missing_net[*]}"
+        apt-get install -y -qq --no-install-recommends "${missing_net[@]}" >/dev/null 2>&1 || {
+            apt-get update -qq >/dev/null
+            apt-get install -y -qq --no-install-recommends "${missing_net[@]}" >/dev/null
+        }
+    fi
+fi
+
 # --- Report ----------------------------------------------------------------------------------
 for cmd in s3cmd rclone curl aws; do
     command -v "$cmd" >/dev/null 2>&1 || log "WARNING: $cmd still not found; its tests will be SKIPPED"

@@ -9,6 +9,8 @@ use futures::StreamExt;
 use crate::{BlobId, ByteStream, KeyRange, ObjectStore, ObjectStoreError, StateError, StateStore};
 use crate::{WriteTxn, transact};
 
+pub use crate::network_contract::{NetworkSuiteIds, network_fabric_suite};
+
 const T: &str = "contract_t";
 const U: &str = "contract_u";
 

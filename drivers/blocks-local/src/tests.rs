@@ -1,0 +1,143 @@
+//! The `BlockStore` contract and the local store's own guarantees, against real `qemu-img`.
+
+use std::os::unix::fs::PermissionsExt;
+
+use kumo_driver_api::contract::{QemuIo, block_store_suite, qemu_tools_missing};
+use kumo_driver_api::{BlockStore, BlockStoreError, DiskSource};
+
+use crate::LocalBlockStore;
+
+fn tools() -> bool {
+    if let Some(why) = qemu_tools_missing() {
+        eprintln!("SKIPPED: {why}");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn contract() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LocalBlockStore::open(dir.path().join("store")).expect("open");
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch).expect("scratch dir");
+    block_store_suite(&store, &QemuIo::new(&store), &scratch);
+}
+
+#[test]
+fn leftovers_are_cleaned_at_open_and_lock_is_exclusive() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    {
+        let store = LocalBlockStore::open(&root).expect("open");
+        store.create("vol-keep", 1 << 20).expect("create");
+        assert!(
+            LocalBlockStore::open(&root).is_err(),
+            "a second store on the same directory is refused"
+        );
+    }
+    // A crash mid-write leaves a temporary file; it is not a volume and goes at open.
+    let leftover = root.join(".tmp-vol-half-1-0.qcow2");
+    std::fs::write(&leftover, b"QFI\xfbhalf").expect("leftover");
+    let store = LocalBlockStore::open(&root).expect("reopen");
+    assert!(!leftover.exists());
+    let names: Vec<String> = store
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["vol-keep"]);
+    // Foreign files are ignored by list.
+    std::fs::write(root.join("notes.txt"), b"x").expect("foreign file");
+    assert_eq!(store.list().expect("list").len(), 1);
+}
+
+#[test]
+fn files_stay_readable_for_qemu_and_clones_use_absolute_in_store_backing() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LocalBlockStore::open(dir.path().join("store")).expect("open");
+    store.create("ami-base", 1 << 20).expect("create");
+    store.clone_from("vol-c", "ami-base", None).expect("clone");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(store.root()), 0o755);
+    let DiskSource::File { path, format } = store.source("vol-c").expect("source") else {
+        panic!("a file source");
+    };
+    assert_eq!(format, "qcow2");
+    assert_eq!(mode(&path), 0o644);
+    assert_eq!(mode(&store.root().join("ami-base.qcow2")), 0o644);
+    let out = std::process::Command::new("qemu-img")
+        .args(["info", "--output=json"])
+        .arg(&path)
+        .output()
+        .expect("qemu-img info");
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        info["backing-filename"].as_str(),
+        Some(store.root().join("ami-base.qcow2").to_str().expect("utf8"))
+    );
+    assert_eq!(info["backing-filename-format"].as_str(), Some("qcow2"));
+}
+
+#[test]
+fn missing_qemu_img_is_an_io_error_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LocalBlockStore::open_with(
+        dir.path(),
+        crate::Options {
+            qemu_img: "/nonexistent/qemu-img".into(),
+            ..Default::default()
+        },
+    )
+    .expect("open");
+    assert!(
+        matches!(store.create("vol-x", 1 << 20), Err(BlockStoreError::Io(m)) if m.contains("not found"))
+    );
+    assert_eq!(store.info("vol-x").expect("info"), None);
+    assert!(store.list().expect("list").is_empty());
+}
+
+#[test]
+fn concurrent_creates_of_one_name_yield_one_winner() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LocalBlockStore::open(dir.path()).expect("open");
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| store.create("vol-race", 1 << 20)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(BlockStoreError::Exists(_))))
+    );
+    let leftovers = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .filter(|e| {
+            e.as_ref()
+                .map(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+                .unwrap_or(false)
+        })
+        .count();
+    assert_eq!(leftovers, 0);
+}

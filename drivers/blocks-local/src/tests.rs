@@ -141,3 +141,83 @@ fn concurrent_creates_of_one_name_yield_one_winner() {
         .count();
     assert_eq!(leftovers, 0);
 }
+
+/// A process holding the volume open for writing, as QEMU does for a running guest.
+struct Holder(std::process::Child);
+
+impl Holder {
+    fn hold(path: &std::path::Path) -> Self {
+        let child = std::process::Command::new("qemu-io")
+            .args(["-f", "qcow2"])
+            .arg(path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("qemu-io");
+        // Wait until its lock is visible.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let probe = std::process::Command::new("qemu-img")
+                .args(["info", "-f", "qcow2"])
+                .arg(path)
+                .output()
+                .expect("qemu-img info");
+            if !probe.status.success() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "qemu-io never locked the image"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self(child)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_volume_held_by_a_running_guest_is_in_use_unless_quiesced() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = LocalBlockStore::open(dir.path()).expect("open");
+    store.create("vol-live", 4 << 20).expect("create");
+    let DiskSource::File { path, .. } = store.source("vol-live").expect("source") else {
+        panic!("a file source");
+    };
+    let holder = Holder::hold(&path);
+    assert!(matches!(
+        store.snapshot("vol-live", "snap-torn"),
+        Err(BlockStoreError::InUse(v)) if v == "vol-live"
+    ));
+    assert!(matches!(
+        store.resize("vol-live", 8 << 20),
+        Err(BlockStoreError::InUse(_))
+    ));
+    assert_eq!(store.info("snap-torn").expect("info"), None);
+    // The caller paused / fsfroze the guest: the copy bypasses the lock.
+    let snap = store
+        .snapshot_quiesced("vol-live", "snap-quiet")
+        .expect("quiesced snapshot");
+    assert_eq!(snap.size, 4 << 20);
+    drop(holder);
+    assert_eq!(
+        store.resize("vol-live", 8 << 20).expect("resize").size,
+        8 << 20
+    );
+    let names: Vec<String> = store
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, ["snap-quiet", "vol-live"]);
+}

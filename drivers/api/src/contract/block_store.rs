@@ -148,6 +148,7 @@ fn names(store: &dyn BlockStore) -> Vec<String> {
     names
 }
 
+#[track_caller]
 fn info(store: &dyn BlockStore, name: &str) -> VolumeInfo {
     store
         .info(name)
@@ -155,6 +156,7 @@ fn info(store: &dyn BlockStore, name: &str) -> VolumeInfo {
         .unwrap_or_else(|| panic!("{name} exists"))
 }
 
+#[track_caller]
 fn assert_bytes(io: &dyn VolumeIo, name: &str, offset: u64, len: usize, byte: u8) {
     let got = io.read(name, offset, len).expect("read volume");
     assert!(

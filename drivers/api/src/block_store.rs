@@ -9,6 +9,11 @@
 //! middle leaves at most an unreferenced volume, which [`BlockStore::list`] reveals to the
 //! reconciler.
 //!
+//! Names are `[A-Za-z0-9-]`, 1 to 64 characters, in every backend: creating under any other
+//! name is [`BlockStoreError::InvalidArgument`]; `info` of one is `None` and `delete` of one
+//! succeeds (it cannot exist). Sizes are bytes; a backend may round up to its sector size
+//! (512 B) and reports the size it made.
+//!
 //! Calls block (they run `qemu-img` or librbd and may copy gigabytes): call them from
 //! `spawn_blocking` or a dedicated pool, never inline on a runtime thread.
 //!

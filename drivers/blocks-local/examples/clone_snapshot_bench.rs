@@ -50,12 +50,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut qemu_io = Command::new("qemu-io");
     qemu_io.args(["-f", "qcow2"]);
     for i in 0..data_mib.min(1024) {
-        qemu_io
-            .arg("-c")
-            .arg(format!("write -P 0x{:02x} {} {MIB}", (i % 250) + 1, i * stride));
+        qemu_io.arg("-c").arg(format!(
+            "write -P 0x{:02x} {} {MIB}",
+            (i % 250) + 1,
+            i * stride
+        ));
     }
     let started = Instant::now();
-    let status = qemu_io.arg(&path).stdout(std::process::Stdio::null()).status()?;
+    let status = qemu_io
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .status()?;
     if !status.success() {
         return Err("qemu-io failed".into());
     }
@@ -103,10 +108,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cp_fsync = best(|i| cp(i + RUNS, true));
 
     println!("best of {RUNS} runs:");
-    println!("  clone_from (qcow2 overlay):         {:>9.1} ms", ms(clone));
-    println!("  snapshot (qemu-img convert, fsync): {:>9.1} ms", ms(snapshot));
-    println!("  cp --sparse=always:                 {:>9.1} ms", ms(cp_plain));
-    println!("  cp --sparse=always + fsync:         {:>9.1} ms", ms(cp_fsync));
+    println!(
+        "  clone_from (qcow2 overlay):         {:>9.1} ms",
+        ms(clone)
+    );
+    println!(
+        "  snapshot (qemu-img convert, fsync): {:>9.1} ms",
+        ms(snapshot)
+    );
+    println!(
+        "  cp --sparse=always:                 {:>9.1} ms",
+        ms(cp_plain)
+    );
+    println!(
+        "  cp --sparse=always + fsync:         {:>9.1} ms",
+        ms(cp_fsync)
+    );
     println!(
         "ratios: snapshot / (cp+fsync) = {:.2}, clone / (cp+fsync) = {:.4}",
         snapshot.as_secs_f64() / cp_fsync.as_secs_f64(),

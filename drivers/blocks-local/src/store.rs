@@ -145,12 +145,18 @@ impl LocalBlockStore {
             .write(true)
             .open(&lock_path)
             .map_err(|e| io_err(format!("open {}", lock_path.display()), e))?;
-        lock.try_lock().map_err(|e| {
-            BlockStoreError::Io(format!(
-                "{} is used by another process: {e}",
-                root.display()
-            ))
-        })?;
+        // A child forked by another thread of this process holds a copy of a just-closed
+        // lock until its exec closes it: retry for a moment before calling it foreign.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while let Err(e) = lock.try_lock() {
+            if std::time::Instant::now() >= deadline {
+                return Err(BlockStoreError::Io(format!(
+                    "{} is used by another process: {e}",
+                    root.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let mut removed = 0usize;
         for entry in fs::read_dir(&root).map_err(|e| io_err(root.display(), e))? {
             let entry = entry.map_err(|e| io_err(root.display(), e))?;

@@ -146,32 +146,40 @@ fn concurrent_creates_of_one_name_yield_one_winner() {
 struct Holder(std::process::Child);
 
 impl Holder {
+    /// Starts `qemu-io` on `path` and waits until its write lock is visible. Its open can
+    /// lose a race against our own probe (it exits at once): then it is started again.
     fn hold(path: &std::path::Path) -> Self {
-        let child = std::process::Command::new("qemu-io")
-            .args(["-f", "qcow2"])
-            .arg(path)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("qemu-io");
-        // Wait until its lock is visible.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let probe = std::process::Command::new("qemu-img")
-                .args(["info", "-f", "qcow2"])
+            let mut child = std::process::Command::new("qemu-io")
+                .args(["-f", "qcow2"])
                 .arg(path)
-                .output()
-                .expect("qemu-img info");
-            if !probe.status.success() {
-                break;
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("qemu-io");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            while child.try_wait().expect("try_wait").is_none() {
+                let probe = std::process::Command::new("qemu-img")
+                    .args(["info", "-f", "qcow2"])
+                    .arg(path)
+                    .output()
+                    .expect("qemu-img info");
+                if !probe.status.success() {
+                    return Self(child);
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "qemu-io never locked the image"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "qemu-io never locked the image"
+                "qemu-io keeps exiting"
             );
-            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Self(child)
     }
 }
 

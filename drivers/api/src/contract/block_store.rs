@@ -27,6 +27,7 @@ pub trait VolumeIo {
 /// [`VolumeIo`] through `qemu-io` on the store's [`DiskSource`].
 pub struct QemuIo<'a> {
     store: &'a dyn BlockStore,
+    rbd_options: String,
 }
 
 impl std::fmt::Debug for QemuIo<'_> {
@@ -38,14 +39,26 @@ impl std::fmt::Debug for QemuIo<'_> {
 impl<'a> QemuIo<'a> {
     /// Reads and writes the volumes of `store`.
     pub fn new(store: &'a dyn BlockStore) -> Self {
-        Self { store }
+        Self {
+            store,
+            rbd_options: String::new(),
+        }
+    }
+
+    /// Appends `options` to `rbd:pool/image` for RBD sources (e.g.
+    /// `:conf=/run/ceph/ceph.conf:id=admin`, QEMU's rbd filename syntax).
+    pub fn with_rbd_options(mut self, options: &str) -> Self {
+        options.clone_into(&mut self.rbd_options);
+        self
     }
 
     fn qemu_io(&self, name: &str, read_only: bool, command: &str) -> Result<String, String> {
         let source = self.store.source(name).map_err(|e| e.to_string())?;
         let (format, target) = match source {
             DiskSource::File { path, format } => (format, path.display().to_string()),
-            DiskSource::Rbd { name } => ("raw".to_owned(), format!("rbd:{name}")),
+            DiskSource::Rbd { name } => {
+                ("raw".to_owned(), format!("rbd:{name}{}", self.rbd_options))
+            }
         };
         let mut cmd = Command::new("qemu-io");
         cmd.arg("-f").arg(&format);

@@ -7,7 +7,7 @@
 //! Both the store and `cp` read the volume from the page cache; the store's copies are
 //! fsynced, so `cp` is timed with and without a following fsync.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -15,10 +15,28 @@ use kumo_blocks_local::LocalBlockStore;
 use kumo_driver_api::{BlockStore, DiskSource};
 
 const MIB: u64 = 1 << 20;
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
-fn best(mut run: impl FnMut(usize) -> Duration) -> Duration {
-    (0..RUNS).map(&mut run).min().unwrap_or_default()
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs.get(runs.len() / 2).copied().unwrap_or_default()
+}
+
+/// `cp --sparse=always FROM TO`, then optionally fsync TO, timed.
+fn cp(from: &Path, to: &Path, fsync: bool) -> Result<Duration, Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let status = Command::new("cp")
+        .arg("--sparse=always")
+        .arg(from)
+        .arg(to)
+        .status()?;
+    if !status.success() {
+        return Err("cp failed".into());
+    }
+    if fsync {
+        std::fs::File::open(to)?.sync_all()?;
+    }
+    Ok(t.elapsed())
 }
 
 fn ms(d: Duration) -> f64 {
@@ -27,7 +45,7 @@ fn ms(d: Duration) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let base = args.next().map(PathBuf::from);
+    let base = args.next().filter(|a| !a.is_empty()).map(PathBuf::from);
     let data_mib: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(256);
     let _tmp;
     let dir = match base {
@@ -39,6 +57,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _tmp.path().to_path_buf()
         }
     };
+    // Fresh names every run, so an existing DIR is refused rather than reused.
+    let dir = dir.join(format!("bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
     let store = LocalBlockStore::open(dir.join("store"))?;
     store.create("vol-bench", 1024 * MIB)?;
     let DiskSource::File { path, .. } = store.source("vol-bench")? else {
@@ -71,43 +92,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         file_size / MIB
     );
 
-    let snapshot = best(|i| {
-        let name = format!("snap-bench-{i}");
+    // Interleaved rounds, so that load from elsewhere on the machine hits every method alike.
+    let (mut snapshot, mut clone, mut cp_plain, mut cp_fsync) = (vec![], vec![], vec![], vec![]);
+    for i in 0..RUNS {
         let t = Instant::now();
-        store.snapshot("vol-bench", &name).expect("snapshot");
-        t.elapsed()
-    });
-    let clone = best(|i| {
-        let name = format!("vol-clone-{i}");
+        store.snapshot("vol-bench", &format!("snap-bench-{i}"))?;
+        snapshot.push(t.elapsed());
         let t = Instant::now();
-        store
-            .clone_from(&name, "snap-bench-0", None)
-            .expect("clone");
-        t.elapsed()
-    });
-    let copy_target = |i: usize| dir.join(format!("cp-{i}.qcow2"));
-    let cp = |i: usize, fsync: bool| {
-        let target = copy_target(i);
-        let _ = std::fs::remove_file(&target);
-        let t = Instant::now();
-        let status = Command::new("cp")
-            .arg("--sparse=always")
-            .arg(&path)
-            .arg(&target)
-            .status()
-            .expect("cp");
-        assert!(status.success(), "cp failed");
-        if fsync {
-            std::fs::File::open(&target)
-                .and_then(|f| f.sync_all())
-                .expect("fsync copy");
-        }
-        t.elapsed()
-    };
-    let cp_plain = best(|i| cp(i, false));
-    let cp_fsync = best(|i| cp(i + RUNS, true));
+        store.clone_from(&format!("vol-clone-{i}"), &format!("snap-bench-{i}"), None)?;
+        clone.push(t.elapsed());
+        cp_plain.push(cp(&path, &dir.join(format!("cp-{i}.qcow2")), false)?);
+        cp_fsync.push(cp(&path, &dir.join(format!("cp-fsync-{i}.qcow2")), true)?);
+    }
+    let (snapshot, clone, cp_plain, cp_fsync) = (
+        median(snapshot),
+        median(clone),
+        median(cp_plain),
+        median(cp_fsync),
+    );
 
-    println!("best of {RUNS} runs:");
+    println!("median of {RUNS} interleaved rounds:");
     println!(
         "  clone_from (qcow2 overlay):         {:>9.1} ms",
         ms(clone)
@@ -129,5 +133,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         snapshot.as_secs_f64() / cp_fsync.as_secs_f64(),
         clone.as_secs_f64() / cp_fsync.as_secs_f64()
     );
+    drop(store);
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

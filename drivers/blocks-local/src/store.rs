@@ -364,6 +364,11 @@ impl LocalBlockStore {
 impl BlockStore for LocalBlockStore {
     fn import_image(&self, name: &str, file: &Path) -> Result<VolumeInfo, BlockStoreError> {
         self.require_free(name)?;
+        // Absolute, so QEMU never reads the name as an option (`-…`) or a protocol prefix
+        // (`json:{…}`, `nbd:…`): its filename parser treats only a leading `/` as a plain file.
+        let file = std::path::absolute(file)
+            .map_err(|e| BlockStoreError::InvalidImage(format!("{}: {e}", file.display())))?;
+        let file = file.as_path();
         let probed = self.probe(file)?;
         let temp = self.temp(name);
         self.qemu_img(
@@ -500,6 +505,25 @@ impl BlockStore for LocalBlockStore {
                     tracing::warn!(file = %other.display(), error = %e, "unreadable file in block store")
                 }
             }
+        }
+        // A running guest holding it for writing (QEMU's image lock): unlinking would leave
+        // the guest on an invisible file (EC2: VolumeInUse). Other failures of the check
+        // (a damaged file) must not make a volume undeletable.
+        match self.qemu_img(
+            &[
+                "info".as_ref(),
+                "-f".as_ref(),
+                "qcow2".as_ref(),
+                path.as_os_str(),
+            ],
+            self.options.quick_timeout,
+            name,
+        ) {
+            Err(e @ BlockStoreError::InUse(_)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(name, error = %e, "cannot check whether a guest holds the volume")
+            }
+            Ok(_) => {}
         }
         match fs::remove_file(&path) {
             Ok(()) => {}

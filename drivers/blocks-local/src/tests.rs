@@ -229,3 +229,168 @@ fn a_volume_held_by_a_running_guest_is_in_use_unless_quiesced() {
         .collect();
     assert_eq!(names, ["snap-quiet", "vol-live"]);
 }
+
+/// QEMU running as `libvirt-qemu` on a clone, as libvirt's DAC driver arranges it: the
+/// top file chowned to the QEMU user, the base left root-owned (mode 0644 must suffice).
+struct Guest(std::process::Child);
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn qemu_user_tools() -> Option<String> {
+    for tool in ["qemu-system-x86_64", "setpriv"] {
+        if !std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            return Some(format!("{tool} not installed"));
+        }
+    }
+    let user = std::process::Command::new("id")
+        .arg("libvirt-qemu")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !user.is_ok_and(|s| s.success()) {
+        return Some("no libvirt-qemu user (libvirt-daemon-system)".into());
+    }
+    // Only root can chown and switch users.
+    let uid = std::process::Command::new("id").arg("-u").output();
+    if !uid.is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
+        return Some("not root".into());
+    }
+    None
+}
+
+#[test]
+fn a_real_qemu_as_libvirt_qemu_opens_a_clone_and_holds_it() {
+    if !tools() {
+        return;
+    }
+    if let Some(why) = qemu_user_tools() {
+        eprintln!("SKIPPED: {why}");
+        return;
+    }
+    // Under /var/tmp and 0755: the QEMU user must traverse every parent of the store.
+    let dir = tempfile::Builder::new()
+        .prefix("kumo-blocks-test-")
+        .tempdir_in("/var/tmp")
+        .expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let store = LocalBlockStore::open(dir.path().join("store")).expect("open");
+    store.create("ami-base", 64 << 20).expect("create base");
+    store
+        .clone_from("vol-root", "ami-base", None)
+        .expect("clone");
+    let DiskSource::File { path, format } = store.source("vol-root").expect("source") else {
+        panic!("a file source");
+    };
+    let chown = std::process::Command::new("chown")
+        .arg("libvirt-qemu")
+        .arg(&path)
+        .status()
+        .expect("chown");
+    assert!(chown.success());
+    let mut guest = Guest(
+        // setpriv execs QEMU itself (runuser would fork), so killing the child kills QEMU.
+        std::process::Command::new("setpriv")
+            .args([
+                "--reuid=libvirt-qemu",
+                "--regid=libvirt-qemu",
+                "--clear-groups",
+            ])
+            .arg("qemu-system-x86_64")
+            .args(["-machine", "none", "-nodefaults", "-display", "none"])
+            .args(["-monitor", "none", "-serial", "none", "-blockdev"])
+            .arg(format!(
+                "driver={format},node-name=d0,file.driver=file,file.filename={}",
+                path.display()
+            ))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("qemu-system"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        assert!(
+            guest.0.try_wait().expect("try_wait").is_none(),
+            "QEMU could not open the clone (see stderr)"
+        );
+        match store.snapshot("vol-root", "snap-torn") {
+            Err(BlockStoreError::InUse(_)) => break,
+            Ok(_) => store.delete("snap-torn").expect("delete early snapshot"),
+            Err(e) => panic!("snapshot: {e}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "QEMU never locked the clone"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The guest runs: its disk cannot be deleted, resized or copied unquiesced; its base
+    // cannot be deleted; new clones of the base can still be made.
+    assert!(matches!(
+        store.delete("vol-root"),
+        Err(BlockStoreError::InUse(_))
+    ));
+    assert!(matches!(
+        store.delete("ami-base"),
+        Err(BlockStoreError::InUse(_))
+    ));
+    assert!(matches!(
+        store.resize("vol-root", 128 << 20),
+        Err(BlockStoreError::InUse(_))
+    ));
+    store
+        .clone_from("vol-second", "ami-base", None)
+        .expect("clone a base in use");
+    store
+        .snapshot_quiesced("vol-root", "snap-quiet")
+        .expect("quiesced snapshot");
+    drop(guest);
+    store
+        .delete("vol-root")
+        .expect("delete after the guest stopped");
+    store.delete("vol-second").expect("delete");
+    store.delete("ami-base").expect("delete the base");
+    store.delete("snap-quiet").expect("delete");
+    assert!(store.list().expect("list").is_empty());
+}
+
+#[test]
+fn a_hung_qemu_img_is_killed_at_the_deadline_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fake = dir.path().join("qemu-img");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").expect("fake qemu-img");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let store = LocalBlockStore::open_with(
+        dir.path().join("store"),
+        crate::Options {
+            qemu_img: fake,
+            quick_timeout: std::time::Duration::from_millis(300),
+            copy_timeout: std::time::Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .expect("open");
+    let started = std::time::Instant::now();
+    let result = store.create("vol-hung", 1 << 20);
+    assert!(
+        matches!(&result, Err(BlockStoreError::Io(m)) if m.contains("killed after")),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let files: Vec<_> = std::fs::read_dir(store.root())
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, [".lock"], "no temporary file is left");
+    assert!(store.list().expect("list").is_empty());
+}

@@ -4,8 +4,8 @@
 //! Why qcow2 files and `qemu-img`: QEMU opens them directly (no kernel block devices, which
 //! these hosts lack: no nbd, no rbd module), clones are cheap copy-on-write overlays, and
 //! `qemu-img` is the one tool that reads every image users bring without Kumo parsing
-//! untrusted formats itself. Each call is a bounded child process ([`tool`]), vetted on
-//! import ([`probe`]), and published atomically ([`store`]).
+//! untrusted formats itself. Each call is a bounded child process (`tool`), vetted on
+//! import (`probe`), and published atomically (`store`).
 //!
 //! Snapshots are full, flattened copies (`qemu-img convert`), so they outlive the volume and
 //! its base and can be shipped elsewhere. They are consistent only if nothing writes the

@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+pub mod block_store;
+pub use block_store::{QemuIo, VolumeIo, block_store_suite, qemu_tools_missing};
+
 use bytes::Bytes;
 use futures::StreamExt;
 

@@ -15,8 +15,8 @@ pub mod contract;
 
 pub use block_store::{BlockStore, BlockStoreError, VolumeInfo};
 pub use hypervisor::{
-    Boot, DiskSource, DiskSpec, DomainEvent, DomainSpec, DomainState, DomainStats, HostInfo, Hypervisor,
-    HypervisorError, NicSpec,
+    Boot, DiskSource, DiskSpec, DomainEvent, DomainSpec, DomainState, DomainStats, HostInfo,
+    Hypervisor, HypervisorError, NicSpec,
 };
 pub use object_store::{BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError};
 pub use state_store::{KeyRange, StateError, StateStore, WriteTxn, transact};

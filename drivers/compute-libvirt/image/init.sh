@@ -10,7 +10,10 @@
 #   KUMO-SSHKEY: installed|none
 #   KUMO-USERDATA-BEGIN / [user-data] … / KUMO-USERDATA-END exit=N
 #   KUMO-READY instance-id=i-… uptime=S
-#   KUMO-DISKS: vda vdb …                 at boot and whenever /proc/partitions changes (hot-plug)
+#   KUMO-DISKS: vda:SERIAL vdb …          at boot and whenever the block devices change (hot-plug);
+#                                         SERIAL is the disk's serial (Kumo: the volume id without
+#                                         its dash, as EC2's NVMe serials), omitted when empty.
+#                                         Guest names follow discovery order, not the host's target.
 # busybox 1.35's `wget -T` segfaults: every wget is wrapped in timeout(1). busybox wget cannot PUT,
 # so the IMDSv2 token request is raw HTTP through nc.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -27,7 +30,11 @@ hostname localhost; ip link set lo up
 # busybox acpid runs /etc/acpi/PWRF/00000080 on a power-button press.
 if [ -x /bin/acpid ]; then acpid -c /etc/acpi -l /tmp/acpid.log 2>/dev/null; fi
 
-disks() { awk 'NR>2 && $4 !~ /^(ram|loop)/ {printf "%s ", $4}' /proc/partitions; }
+disks() { # whole disks with their serials: "vda:vol0123 vdb"
+  for d in $(ls /sys/block 2>/dev/null | grep -v -E '^(ram|loop)'); do
+    s=$(cat /sys/block/$d/serial 2>/dev/null | tr -d ' \n'); printf '%s%s ' "$d" "${s:+:$s}"
+  done
+}
 
 IF=$(ls /sys/class/net 2>/dev/null | grep -v '^lo$' | head -1)
 NET=no

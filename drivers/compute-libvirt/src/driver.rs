@@ -118,7 +118,16 @@ impl Hypervisor for LibvirtHypervisor {
         for d in &spec.disks {
             check_name(&d.target)?;
         }
-        let doc = xml::domain_xml(spec, &self.cfg);
+        let mut doc = xml::domain_xml(spec, &self.cfg);
+        // Redefining needs the existing UUID, or libvirt sees a second domain of the same name.
+        match self.conn.lookup_domain_by_name(&spec.name) {
+            Ok(existing) => {
+                let uuid = existing.uuid_string().map_err(|e| map(&e, &spec.name))?;
+                doc = xml::with_uuid(&doc, &uuid);
+            }
+            Err(e) if e.code().to_raw() == sys::VIR_ERR_NO_DOMAIN => {}
+            Err(e) => return Err(map(&e, &spec.name)),
+        }
         self.conn
             .define_domain_xml(&doc)
             .map(|_| ())

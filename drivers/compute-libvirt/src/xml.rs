@@ -110,6 +110,22 @@ pub fn domain_xml(spec: &DomainSpec, cfg: &LibvirtConfig) -> String {
     x
 }
 
+/// `doc` with a `<uuid>` after its `<name>`: redefining an existing domain must keep its UUID.
+pub fn with_uuid(doc: &str, uuid: &str) -> String {
+    match doc.find("</name>\n") {
+        Some(i) => {
+            let at = i + "</name>\n".len();
+            format!(
+                "{}  <uuid>{}</uuid>\n{}",
+                &doc[..at],
+                escape(uuid),
+                &doc[at..]
+            )
+        }
+        None => doc.to_string(),
+    }
+}
+
 /// One `<disk>` element (also the document `attach_disk` sends).
 pub fn disk_xml(disk: &DiskSpec, kind: HypervisorKind) -> String {
     let bus = match kind {
@@ -154,11 +170,39 @@ pub fn disk_xml(disk: &DiskSpec, kind: HypervisorKind) -> String {
         "  <target dev='{}' bus='{bus}'/>\n",
         escape(&disk.target)
     ));
+    if let Some(serial) = disk_serial(&disk.source) {
+        x.push_str(&format!("  <serial>{serial}</serial>\n"));
+    }
     if disk.read_only {
         x.push_str("  <readonly/>\n");
     }
     x.push_str("</disk>\n");
     x
+}
+
+/// The serial the guest sees (`/sys/block/vdX/serial`), which is how a guest tells volumes
+/// apart: guest device names follow discovery order, not the host's `target`. Like EC2's NVMe
+/// serials it is the volume id without its dash (`vol-0abc…` → `vol0abc…`), taken from the file
+/// stem or the RBD image name, cut to virtio-blk's 20 bytes and to the characters libvirt accepts.
+pub fn disk_serial(source: &DiskSource) -> Option<String> {
+    let stem = match source {
+        DiskSource::File { path, .. } => path.file_stem()?.to_string_lossy().into_owned(),
+        DiskSource::Rbd { name } => name.rsplit('/').next()?.to_string(),
+    };
+    let stem = stem
+        .strip_prefix("vol-")
+        .map(|rest| format!("vol{rest}"))
+        .unwrap_or(stem);
+    let serial: String = stem
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(20)
+        .collect();
+    if serial.is_empty() {
+        None
+    } else {
+        Some(serial)
+    }
 }
 
 fn driver_name(kind: HypervisorKind) -> &'static str {
@@ -278,6 +322,15 @@ mod tests {
     }
 
     #[test]
+    fn uuid_goes_after_name() {
+        let x = with_uuid(
+            &domain_xml(&spec(), &cfg()),
+            "41798d63-3322-4b94-9473-b524271e785d",
+        );
+        assert!(x.contains("<name>i-0123abcd</name>\n  <uuid>41798d63-3322-4b94-9473-b524271e785d</uuid>\n  <memory"), "{x}");
+    }
+
+    #[test]
     fn kvm_domain_has_no_tcg_tuning() {
         let c = LibvirtConfig {
             accelerator: Accelerator::Kvm,
@@ -331,6 +384,32 @@ mod tests {
         assert!(x.contains("<disk type='network' device='disk'>"));
         assert!(x.contains("<source protocol='rbd' name='kumo/vol-9'/>"));
         assert!(x.contains("<readonly/>"));
+    }
+
+    #[test]
+    fn disk_serial_is_the_volume_id_without_dash() {
+        let f = |p: &str| DiskSource::File {
+            path: PathBuf::from(p),
+            format: "qcow2".into(),
+        };
+        assert_eq!(
+            disk_serial(&f("/v/vol-0123456789abcdef0.qcow2")).as_deref(),
+            Some("vol0123456789abcdef0")
+        );
+        assert_eq!(
+            disk_serial(&DiskSource::Rbd {
+                name: "kumo/vol-1".into()
+            })
+            .as_deref(),
+            Some("vol1")
+        );
+        assert_eq!(
+            disk_serial(&f("/v/root disk.raw")).as_deref(),
+            Some("rootdisk")
+        );
+        assert_eq!(disk_serial(&f("/")), None);
+        let x = domain_xml(&spec(), &cfg());
+        assert!(x.contains("<serial>vol1</serial>"), "{x}");
     }
 
     #[test]

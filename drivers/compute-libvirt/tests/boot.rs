@@ -16,8 +16,7 @@ fn has_disk(console: &str, serial: &str) -> bool {
     let want = format!(":{serial}");
     console
         .lines()
-        .filter(|l| l.starts_with("KUMO-DISKS:"))
-        .last()
+        .rfind(|l| l.starts_with("KUMO-DISKS:"))
         .is_some_and(|l| l.split_whitespace().any(|w| w.ends_with(&want)))
 }
 

@@ -5,8 +5,8 @@
 //! here, not hoped for: "already running", "already off", "no such domain" on undefine, and a
 //! disk already attached at the same target are successes.
 
-use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kumo_driver_api::{
@@ -23,12 +23,34 @@ use crate::events::{self, EVENT_QUEUE, Registration};
 use crate::{console, xml};
 
 /// A libvirt host. Construct with [`LibvirtHypervisor::connect`].
+///
+/// The connection is re-opened (and events re-subscribed) on the next call after libvirt
+/// reports it dead, so a restarted libvirtd costs the calls made while it was down, not the
+/// driver.
 pub struct LibvirtHypervisor {
     cfg: LibvirtConfig,
-    // Field order matters: the registration must be dropped before the connection it is on.
-    _events: Registration,
+    session: Mutex<Arc<Session>>,
+    tx: SyncSender<DomainEvent>,
     rx: Mutex<Receiver<DomainEvent>>,
+}
+
+/// One open connection and its event subscription.
+struct Session {
+    // Field order matters: the registration is dropped before the connection it is on.
+    _events: Registration,
     conn: Connect,
+}
+
+impl Session {
+    fn open(cfg: &LibvirtConfig, tx: SyncSender<DomainEvent>) -> Result<Session, HypervisorError> {
+        let conn = Connect::open(Some(&cfg.uri))
+            .map_err(|e| HypervisorError::Unavailable(format!("{}: {}", cfg.uri, e.message())))?;
+        let registration = events::register(&conn, tx)?;
+        Ok(Session {
+            _events: registration,
+            conn,
+        })
+    }
 }
 
 impl std::fmt::Debug for LibvirtHypervisor {
@@ -45,10 +67,8 @@ impl LibvirtHypervisor {
     pub fn connect(cfg: LibvirtConfig) -> Result<Self, HypervisorError> {
         virt::error::clear_error_callback();
         events::ensure_event_loop()?;
-        let conn = Connect::open(Some(&cfg.uri))
-            .map_err(|e| HypervisorError::Unavailable(format!("{}: {}", cfg.uri, e.message())))?;
         let (tx, rx) = sync_channel(EVENT_QUEUE);
-        let registration = events::register(&conn, tx)?;
+        let session = Session::open(&cfg, tx.clone())?;
         if cfg.kind() == HypervisorKind::Qemu {
             std::fs::create_dir_all(&cfg.console_log_dir).map_err(|e| {
                 HypervisorError::Failed(format!(
@@ -59,10 +79,25 @@ impl LibvirtHypervisor {
         }
         Ok(LibvirtHypervisor {
             cfg,
-            _events: registration,
+            session: Mutex::new(Arc::new(session)),
+            tx,
             rx: Mutex::new(rx),
-            conn,
         })
+    }
+
+    /// The live session, re-opened first if libvirt closed it (libvirtd restarted).
+    fn conn(&self) -> Result<Arc<Session>, HypervisorError> {
+        let mut current = self
+            .session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if current.conn.is_alive().unwrap_or(false) {
+            return Ok(Arc::clone(&current));
+        }
+        tracing::warn!(uri = %self.cfg.uri, "libvirt connection lost; reconnecting");
+        let fresh = Arc::new(Session::open(&self.cfg, self.tx.clone())?);
+        *current = Arc::clone(&fresh);
+        Ok(fresh)
     }
 
     /// The configuration this driver runs with.
@@ -72,7 +107,8 @@ impl LibvirtHypervisor {
 
     fn lookup(&self, name: &str) -> Result<Domain, HypervisorError> {
         check_name(name)?;
-        self.conn
+        self.conn()?
+            .conn
             .lookup_domain_by_name(name)
             .map_err(|e| map(&e, name))
     }
@@ -106,7 +142,7 @@ pub(crate) fn map_state(raw: u32) -> DomainState {
 
 impl Hypervisor for LibvirtHypervisor {
     fn host_info(&self) -> Result<HostInfo, HypervisorError> {
-        let info = self.conn.node_info().map_err(|e| map(&e, ""))?;
+        let info = self.conn()?.conn.node_info().map_err(|e| map(&e, ""))?;
         Ok(HostInfo {
             vcpus: info.cpus,
             memory_mib: info.memory / 1024,
@@ -120,7 +156,8 @@ impl Hypervisor for LibvirtHypervisor {
         }
         let mut doc = xml::domain_xml(spec, &self.cfg);
         // Redefining needs the existing UUID, or libvirt sees a second domain of the same name.
-        match self.conn.lookup_domain_by_name(&spec.name) {
+        let session = self.conn()?;
+        match session.conn.lookup_domain_by_name(&spec.name) {
             Ok(existing) => {
                 let uuid = existing.uuid_string().map_err(|e| map(&e, &spec.name))?;
                 doc = xml::with_uuid(&doc, &uuid);
@@ -128,7 +165,8 @@ impl Hypervisor for LibvirtHypervisor {
             Err(e) if e.code().to_raw() == sys::VIR_ERR_NO_DOMAIN => {}
             Err(e) => return Err(map(&e, &spec.name)),
         }
-        self.conn
+        session
+            .conn
             .define_domain_xml(&doc)
             .map(|_| ())
             .map_err(|e| map(&e, &spec.name))
@@ -235,7 +273,11 @@ impl Hypervisor for LibvirtHypervisor {
     }
 
     fn list(&self) -> Result<Vec<String>, HypervisorError> {
-        let doms = self.conn.list_all_domains(0).map_err(|e| map(&e, ""))?;
+        let doms = self
+            .conn()?
+            .conn
+            .list_all_domains(0)
+            .map_err(|e| map(&e, ""))?;
         let mut names = Vec::with_capacity(doms.len());
         for d in doms {
             match d.name() {

@@ -78,6 +78,12 @@ if ((${#missing_net[@]})); then
         }
     fi
 fi
+# --- Compute: libvirt (packages, virtlogd + libvirtd) and the tiny guest image -----------------
+# Both idempotent; their integration tests print SKIPPED when this could not be done.
+HERE_DEPS="$(cd "$(dirname "$0")" && pwd)"
+"$HERE_DEPS/../drivers/compute-libvirt/setup-libvirt.sh" || log "WARNING: libvirt setup failed; libvirt tests will be SKIPPED"
+"$HERE_DEPS/../drivers/compute-libvirt/image/build-image.sh" "${KUMO_GUEST_IMAGE_DIR:-/var/lib/kumo/images/tiny}" ||
+    log "WARNING: guest image build failed; libvirt boot tests will be SKIPPED"
 
 # --- Report ----------------------------------------------------------------------------------
 for cmd in s3cmd rclone curl aws; do

@@ -162,6 +162,24 @@ fn target_facts(t: &Txn<'_>, account: &str, id: &str) -> Option<TargetFacts> {
     Some(f)
 }
 
+/// What `AssociateAddress` asks: the address (by allocation id or public address), the
+/// target (an instance or an interface) and its private address.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AssociateAddress<'a> {
+    /// `AllocationId`.
+    pub allocation_id: Option<&'a str>,
+    /// `PublicIp`.
+    pub public_ip: Option<&'a str>,
+    /// `InstanceId`.
+    pub instance_id: Option<&'a str>,
+    /// `NetworkInterfaceId`.
+    pub network_interface_id: Option<&'a str>,
+    /// `PrivateIpAddress`.
+    pub private_ip: Option<&'a str>,
+    /// `AllowReassociation`.
+    pub allow_reassociation: bool,
+}
+
 fn pool(t: &Txn<'_>) -> PublicIpPool {
     t.get::<PublicIpPool>(GLOBAL, POOL_ID)
         .unwrap_or_else(|| PublicIpPool {
@@ -308,13 +326,16 @@ impl Ec2 {
     pub fn associate_address(
         &self,
         account: &str,
-        allocation_id: Option<&str>,
-        public_ip: Option<&str>,
-        instance_id: Option<&str>,
-        network_interface_id: Option<&str>,
-        private_ip: Option<&str>,
-        allow_reassociation: bool,
+        req: &AssociateAddress<'_>,
     ) -> Result<String, Error> {
+        let AssociateAddress {
+            allocation_id,
+            public_ip,
+            instance_id,
+            network_interface_id,
+            private_ip,
+            allow_reassociation,
+        } = *req;
         self.store().transaction(|t| {
             let mut a = match (allocation_id, public_ip) {
                 (Some(id), _) => address_in(t, account, id)?,
@@ -507,7 +528,7 @@ mod tests {
         let again = ec2.allocate_address(A, None, vec![]).expect("reuse");
         assert_eq!(again.public_ip, a.public_ip);
         assert!(
-            ec2.describe_addresses(B, &[a.id.clone()], &[], &[])
+            ec2.describe_addresses(B, std::slice::from_ref(&a.id), &[], &[])
                 .is_err(),
             "other accounts see nothing"
         );
@@ -523,8 +544,15 @@ mod tests {
         );
         assert_eq!(
             code(
-                ec2.associate_address(B, Some(&b.id), None, None, Some("eni-nope"), None, false)
-                    .expect_err("eni")
+                ec2.associate_address(
+                    B,
+                    &AssociateAddress {
+                        allocation_id: Some(&b.id),
+                        network_interface_id: Some("eni-nope"),
+                        ..Default::default()
+                    }
+                )
+                .expect_err("eni")
             ),
             "InvalidNetworkInterfaceID.NotFound"
         );

@@ -133,14 +133,14 @@ impl Ec2 {
                 (_, Some(id)) => Some(address_in(t, account, id)?),
                 (_, None) => None,
             };
-            if let Some(a) = &address {
-                if a.association.is_some() {
-                    return Err(Fault::new(
-                        "Resource.AlreadyAssociated",
-                        format!("Elastic IP address [{}] is already associated", a.id),
-                    )
-                    .into());
-                }
+            if let Some(a) = &address
+                && a.association.is_some()
+            {
+                return Err(Fault::new(
+                    "Resource.AlreadyAssociated",
+                    format!("Elastic IP address [{}] is already associated", a.id),
+                )
+                .into());
             }
             let ip = allocate_private_ip(t, account, &subnet.id, requested)?;
             let eni = ids::resource_id("eni");

@@ -243,12 +243,12 @@ impl AclEntry {
         if matches!(protocol.as_str(), "6" | "17") && ports.is_none() {
             return Err(Fault::missing("portRange"));
         }
-        if let Some((from, to)) = ports {
-            if !(0..=65535).contains(&from) || !(0..=65535).contains(&to) || from > to {
-                return Err(Fault::invalid_value(format!(
-                    "Invalid port range {from}-{to}."
-                )));
-            }
+        if let Some((from, to)) = ports
+            && (!(0..=65535).contains(&from) || !(0..=65535).contains(&to) || from > to)
+        {
+            return Err(Fault::invalid_value(format!(
+                "Invalid port range {from}-{to}."
+            )));
         }
         Ok(Self {
             rule_number,

@@ -308,10 +308,10 @@ pub fn allocate_private_ip(
 
 /// Returns `ip` to `subnet_id`'s free addresses (no-op if the subnet or address is unknown).
 pub fn release_private_ip(t: &mut Txn<'_>, account: &str, subnet_id: &str, ip: Ipv4Addr) {
-    if let Some(mut subnet) = t.get::<Subnet>(account, subnet_id) {
-        if subnet.used_ips.remove(&ip) {
-            t.put(account, subnet);
-        }
+    if let Some(mut subnet) = t.get::<Subnet>(account, subnet_id)
+        && subnet.used_ips.remove(&ip)
+    {
+        t.put(account, subnet);
     }
 }
 

@@ -2,7 +2,7 @@
 //! `DescribeAddresses`, `DescribeAddressesAttribute`.
 
 use kumo_core::ec2::Fault;
-use kumo_core::ec2::address::Address;
+use kumo_core::ec2::address::{Address, AssociateAddress};
 
 use super::common::{filters, ops, query, tag_specs, tags_out};
 use crate::dispatch::{Context, Handler};
@@ -45,16 +45,32 @@ fn allocate_address(
     req: wire::AllocateAddressRequest,
 ) -> Result<wire::AllocateAddressResult, QueryError> {
     if req.domain == Some(wire::DomainType::Standard) {
-        return Err(Fault::new("UnsupportedOperation", "EC2-Classic addresses are not supported; use Domain vpc.").into());
+        return Err(Fault::new(
+            "UnsupportedOperation",
+            "EC2-Classic addresses are not supported; use Domain vpc.",
+        )
+        .into());
     }
     if req.customer_owned_ipv4_pool.is_some() || req.ipam_pool_id.is_some() {
-        return Err(Fault::new("UnsupportedOperation", "Customer-owned and IPAM pools are not supported by this endpoint.").into());
+        return Err(Fault::new(
+            "UnsupportedOperation",
+            "Customer-owned and IPAM pools are not supported by this endpoint.",
+        )
+        .into());
     }
     let ec2 = ctx.ec2()?;
     if let Some(pool) = req.public_ipv4_pool.as_deref().filter(|p| *p != "amazon") {
-        return Err(Fault::new("InvalidPublicIpv4PoolID.NotFound", format!("The public IPv4 pool '{pool}' does not exist")).into());
+        return Err(Fault::new(
+            "InvalidPublicIpv4PoolID.NotFound",
+            format!("The public IPv4 pool '{pool}' does not exist"),
+        )
+        .into());
     }
-    if let Some(g) = req.network_border_group.as_deref().filter(|g| *g != ec2.placement().region) {
+    if let Some(g) = req
+        .network_border_group
+        .as_deref()
+        .filter(|g| *g != ec2.placement().region)
+    {
         return Err(Fault::invalid_value(format!("Invalid network border group: {g}")).into());
     }
     let a = ec2.allocate_address(
@@ -72,9 +88,15 @@ fn allocate_address(
     })
 }
 
-fn release_address(ctx: &Context<'_>, req: wire::ReleaseAddressRequest) -> Result<bool, QueryError> {
-    ctx.ec2()?
-        .release_address(ctx.account(), req.allocation_id.as_deref(), req.public_ip.as_deref())?;
+fn release_address(
+    ctx: &Context<'_>,
+    req: wire::ReleaseAddressRequest,
+) -> Result<bool, QueryError> {
+    ctx.ec2()?.release_address(
+        ctx.account(),
+        req.allocation_id.as_deref(),
+        req.public_ip.as_deref(),
+    )?;
     Ok(true)
 }
 
@@ -84,19 +106,29 @@ fn associate_address(
 ) -> Result<wire::AssociateAddressResult, QueryError> {
     let id = ctx.ec2()?.associate_address(
         ctx.account(),
-        req.allocation_id.as_deref(),
-        req.public_ip.as_deref(),
-        req.instance_id.as_deref(),
-        req.network_interface_id.as_deref(),
-        req.private_ip_address.as_deref(),
-        req.allow_reassociation.unwrap_or(false),
+        &AssociateAddress {
+            allocation_id: req.allocation_id.as_deref(),
+            public_ip: req.public_ip.as_deref(),
+            instance_id: req.instance_id.as_deref(),
+            network_interface_id: req.network_interface_id.as_deref(),
+            private_ip: req.private_ip_address.as_deref(),
+            allow_reassociation: req.allow_reassociation.unwrap_or(false),
+        },
     )?;
-    Ok(wire::AssociateAddressResult { association_id: Some(id) })
+    Ok(wire::AssociateAddressResult {
+        association_id: Some(id),
+    })
 }
 
-fn disassociate_address(ctx: &Context<'_>, req: wire::DisassociateAddressRequest) -> Result<bool, QueryError> {
-    ctx.ec2()?
-        .disassociate_address(ctx.account(), req.association_id.as_deref(), req.public_ip.as_deref())?;
+fn disassociate_address(
+    ctx: &Context<'_>,
+    req: wire::DisassociateAddressRequest,
+) -> Result<bool, QueryError> {
+    ctx.ec2()?.disassociate_address(
+        ctx.account(),
+        req.association_id.as_deref(),
+        req.public_ip.as_deref(),
+    )?;
     Ok(true)
 }
 
@@ -110,7 +142,9 @@ fn describe_addresses(
         &req.public_ips.unwrap_or_default(),
         &filters(req.filters),
     )?;
-    Ok(wire::DescribeAddressesResult { addresses: Some(list.iter().map(address_out).collect()) })
+    Ok(wire::DescribeAddressesResult {
+        addresses: Some(list.iter().map(address_out).collect()),
+    })
 }
 
 fn describe_addresses_attribute(

@@ -125,10 +125,10 @@ pub fn rewrite_member(
             for (m, field) in s.members.iter().zip(fields.iter_mut()) {
                 let Some(field) = field else { continue };
                 if s.name == structure && m.name == member {
-                    if let Node::Str(v) = field {
-                        if let Some(new) = f(v) {
-                            *v = new;
-                        }
+                    if let Node::Str(v) = field
+                        && let Some(new) = f(v)
+                    {
+                        *v = new;
                     }
                 } else {
                     rewrite_member(field, m.shape, structure, member, f);

@@ -23,7 +23,13 @@ fn dopt_out(d: &DhcpOptions) -> wire::DhcpOptions {
                 .iter()
                 .map(|(k, v)| wire::DhcpConfiguration {
                     key: Some(k.clone()),
-                    values: Some(v.iter().map(|v| wire::AttributeValue { value: Some(v.clone()) }).collect()),
+                    values: Some(
+                        v.iter()
+                            .map(|v| wire::AttributeValue {
+                                value: Some(v.clone()),
+                            })
+                            .collect(),
+                    ),
                 })
                 .collect(),
         ),
@@ -43,10 +49,14 @@ fn create_dhcp_options(
         .into_iter()
         .map(|c| (c.key.unwrap_or_default(), c.values.unwrap_or_default()))
         .collect();
-    let d = ctx
-        .ec2()?
-        .create_dhcp_options(ctx.account(), configs, tag_specs(req.tag_specifications, "dhcp-options"))?;
-    Ok(wire::CreateDhcpOptionsResult { dhcp_options: Some(dopt_out(&d)) })
+    let d = ctx.ec2()?.create_dhcp_options(
+        ctx.account(),
+        configs,
+        tag_specs(req.tag_specifications, "dhcp-options"),
+    )?;
+    Ok(wire::CreateDhcpOptionsResult {
+        dhcp_options: Some(dopt_out(&d)),
+    })
 }
 
 fn describe_dhcp_options(
@@ -55,7 +65,12 @@ fn describe_dhcp_options(
 ) -> Result<wire::DescribeDhcpOptionsResult, QueryError> {
     let page = ctx.ec2()?.describe_dhcp_options(
         ctx.account(),
-        &query(req.dhcp_options_ids, req.filters, req.max_results, req.next_token),
+        &query(
+            req.dhcp_options_ids,
+            req.filters,
+            req.max_results,
+            req.next_token,
+        ),
     )?;
     Ok(wire::DescribeDhcpOptionsResult {
         dhcp_options: Some(page.items.iter().map(dopt_out).collect()),
@@ -63,7 +78,10 @@ fn describe_dhcp_options(
     })
 }
 
-fn associate_dhcp_options(ctx: &Context<'_>, req: wire::AssociateDhcpOptionsRequest) -> Result<bool, QueryError> {
+fn associate_dhcp_options(
+    ctx: &Context<'_>,
+    req: wire::AssociateDhcpOptionsRequest,
+) -> Result<bool, QueryError> {
     ctx.ec2()?.associate_dhcp_options(
         ctx.account(),
         &required(req.dhcp_options_id, "DhcpOptionsId")?,
@@ -72,7 +90,13 @@ fn associate_dhcp_options(ctx: &Context<'_>, req: wire::AssociateDhcpOptionsRequ
     Ok(true)
 }
 
-fn delete_dhcp_options(ctx: &Context<'_>, req: wire::DeleteDhcpOptionsRequest) -> Result<bool, QueryError> {
-    ctx.ec2()?.delete_dhcp_options(ctx.account(), &required(req.dhcp_options_id, "DhcpOptionsId")?)?;
+fn delete_dhcp_options(
+    ctx: &Context<'_>,
+    req: wire::DeleteDhcpOptionsRequest,
+) -> Result<bool, QueryError> {
+    ctx.ec2()?.delete_dhcp_options(
+        ctx.account(),
+        &required(req.dhcp_options_id, "DhcpOptionsId")?,
+    )?;
     Ok(true)
 }

@@ -40,7 +40,10 @@ fn igw_out(g: &InternetGateway) -> wire::InternetGateway {
     }
 }
 
-fn describe_node(ctx: &Context<'_>, input: crate::query::Node) -> Result<crate::query::Node, QueryError> {
+fn describe_node(
+    ctx: &Context<'_>,
+    input: crate::query::Node,
+) -> Result<crate::query::Node, QueryError> {
     let mut out = typed(input, |i| describe_internet_gateways(ctx, i))?;
     rewrite_member(
         &mut out,
@@ -56,10 +59,13 @@ fn create_internet_gateway(
     ctx: &Context<'_>,
     req: wire::CreateInternetGatewayRequest,
 ) -> Result<wire::CreateInternetGatewayResult, QueryError> {
-    let g = ctx
-        .ec2()?
-        .create_internet_gateway(ctx.account(), tag_specs(req.tag_specifications, "internet-gateway"))?;
-    Ok(wire::CreateInternetGatewayResult { internet_gateway: Some(igw_out(&g)) })
+    let g = ctx.ec2()?.create_internet_gateway(
+        ctx.account(),
+        tag_specs(req.tag_specifications, "internet-gateway"),
+    )?;
+    Ok(wire::CreateInternetGatewayResult {
+        internet_gateway: Some(igw_out(&g)),
+    })
 }
 
 fn describe_internet_gateways(
@@ -68,7 +74,12 @@ fn describe_internet_gateways(
 ) -> Result<wire::DescribeInternetGatewaysResult, QueryError> {
     let page = ctx.ec2()?.describe_internet_gateways(
         ctx.account(),
-        &query(req.internet_gateway_ids, req.filters, req.max_results, req.next_token),
+        &query(
+            req.internet_gateway_ids,
+            req.filters,
+            req.max_results,
+            req.next_token,
+        ),
     )?;
     Ok(wire::DescribeInternetGatewaysResult {
         internet_gateways: Some(page.items.iter().map(igw_out).collect()),
@@ -76,7 +87,10 @@ fn describe_internet_gateways(
     })
 }
 
-fn attach_internet_gateway(ctx: &Context<'_>, req: wire::AttachInternetGatewayRequest) -> Result<bool, QueryError> {
+fn attach_internet_gateway(
+    ctx: &Context<'_>,
+    req: wire::AttachInternetGatewayRequest,
+) -> Result<bool, QueryError> {
     ctx.ec2()?.attach_internet_gateway(
         ctx.account(),
         &required(req.internet_gateway_id, "InternetGatewayId")?,
@@ -85,7 +99,10 @@ fn attach_internet_gateway(ctx: &Context<'_>, req: wire::AttachInternetGatewayRe
     Ok(true)
 }
 
-fn detach_internet_gateway(ctx: &Context<'_>, req: wire::DetachInternetGatewayRequest) -> Result<bool, QueryError> {
+fn detach_internet_gateway(
+    ctx: &Context<'_>,
+    req: wire::DetachInternetGatewayRequest,
+) -> Result<bool, QueryError> {
     ctx.ec2()?.detach_internet_gateway(
         ctx.account(),
         &required(req.internet_gateway_id, "InternetGatewayId")?,
@@ -94,8 +111,13 @@ fn detach_internet_gateway(ctx: &Context<'_>, req: wire::DetachInternetGatewayRe
     Ok(true)
 }
 
-fn delete_internet_gateway(ctx: &Context<'_>, req: wire::DeleteInternetGatewayRequest) -> Result<bool, QueryError> {
-    ctx.ec2()?
-        .delete_internet_gateway(ctx.account(), &required(req.internet_gateway_id, "InternetGatewayId")?)?;
+fn delete_internet_gateway(
+    ctx: &Context<'_>,
+    req: wire::DeleteInternetGatewayRequest,
+) -> Result<bool, QueryError> {
+    ctx.ec2()?.delete_internet_gateway(
+        ctx.account(),
+        &required(req.internet_gateway_id, "InternetGatewayId")?,
+    )?;
     Ok(true)
 }

@@ -59,7 +59,10 @@ fn create_nat_gateway(
         req.private_ip_address.as_deref(),
         tag_specs(req.tag_specifications, "natgateway"),
     )?;
-    Ok(wire::CreateNatGatewayResult { client_token: req.client_token, nat_gateway: Some(nat_out(&n)) })
+    Ok(wire::CreateNatGatewayResult {
+        client_token: req.client_token,
+        nat_gateway: Some(nat_out(&n)),
+    })
 }
 
 fn describe_nat_gateways(
@@ -68,7 +71,12 @@ fn describe_nat_gateways(
 ) -> Result<wire::DescribeNatGatewaysResult, QueryError> {
     let page = ctx.ec2()?.describe_nat_gateways(
         ctx.account(),
-        &query(req.nat_gateway_ids, req.filter, req.max_results, req.next_token),
+        &query(
+            req.nat_gateway_ids,
+            req.filter,
+            req.max_results,
+            req.next_token,
+        ),
     )?;
     Ok(wire::DescribeNatGatewaysResult {
         nat_gateways: Some(page.items.iter().map(nat_out).collect()),
@@ -80,6 +88,11 @@ fn delete_nat_gateway(
     ctx: &Context<'_>,
     req: wire::DeleteNatGatewayRequest,
 ) -> Result<wire::DeleteNatGatewayResult, QueryError> {
-    let n = ctx.ec2()?.delete_nat_gateway(ctx.account(), &required(req.nat_gateway_id, "NatGatewayId")?)?;
-    Ok(wire::DeleteNatGatewayResult { nat_gateway_id: Some(n.id) })
+    let n = ctx.ec2()?.delete_nat_gateway(
+        ctx.account(),
+        &required(req.nat_gateway_id, "NatGatewayId")?,
+    )?;
+    Ok(wire::DeleteNatGatewayResult {
+        nat_gateway_id: Some(n.id),
+    })
 }

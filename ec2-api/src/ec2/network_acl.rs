@@ -39,9 +39,15 @@ fn acl_out(a: &NetworkAcl) -> wire::NetworkAcl {
                 .map(|e| wire::NetworkAclEntry {
                     cidr_block: Some(e.cidr_block.clone()),
                     egress: Some(e.egress),
-                    icmp_type_code: e.icmp.map(|(t, c)| wire::IcmpTypeCode { code: Some(c), r#type: Some(t) }),
+                    icmp_type_code: e.icmp.map(|(t, c)| wire::IcmpTypeCode {
+                        code: Some(c),
+                        r#type: Some(t),
+                    }),
                     ipv6_cidr_block: None,
-                    port_range: e.ports.map(|(f, t)| wire::PortRange { from: Some(f), to: Some(t) }),
+                    port_range: e.ports.map(|(f, t)| wire::PortRange {
+                        from: Some(f),
+                        to: Some(t),
+                    }),
                     protocol: Some(e.protocol.clone()),
                     rule_action: wenum!(wire::RuleAction, &e.rule_action),
                     rule_number: Some(e.rule_number),
@@ -65,7 +71,10 @@ fn create_network_acl(
         &required(req.vpc_id, "VpcId")?,
         tag_specs(req.tag_specifications, "network-acl"),
     )?;
-    Ok(wire::CreateNetworkAclResult { client_token: req.client_token, network_acl: Some(acl_out(&a)) })
+    Ok(wire::CreateNetworkAclResult {
+        client_token: req.client_token,
+        network_acl: Some(acl_out(&a)),
+    })
 }
 
 fn describe_network_acls(
@@ -74,7 +83,12 @@ fn describe_network_acls(
 ) -> Result<wire::DescribeNetworkAclsResult, QueryError> {
     let page = ctx.ec2()?.describe_network_acls(
         ctx.account(),
-        &query(req.network_acl_ids, req.filters, req.max_results, req.next_token),
+        &query(
+            req.network_acl_ids,
+            req.filters,
+            req.max_results,
+            req.next_token,
+        ),
     )?;
     Ok(wire::DescribeNetworkAclsResult {
         network_acls: Some(page.items.iter().map(acl_out).collect()),
@@ -82,8 +96,14 @@ fn describe_network_acls(
     })
 }
 
-fn delete_network_acl(ctx: &Context<'_>, req: wire::DeleteNetworkAclRequest) -> Result<bool, QueryError> {
-    ctx.ec2()?.delete_network_acl(ctx.account(), &required(req.network_acl_id, "NetworkAclId")?)?;
+fn delete_network_acl(
+    ctx: &Context<'_>,
+    req: wire::DeleteNetworkAclRequest,
+) -> Result<bool, QueryError> {
+    ctx.ec2()?.delete_network_acl(
+        ctx.account(),
+        &required(req.network_acl_id, "NetworkAclId")?,
+    )?;
     Ok(true)
 }
 
@@ -99,9 +119,12 @@ fn entry(
     ports: Option<wire::PortRange>,
 ) -> Result<AclEntry, Fault> {
     if ipv6.is_some() {
-        return Err(Fault::new("UnsupportedOperation", "IPv6 ACL entries are not supported by this endpoint."));
+        return Err(Fault::new(
+            "UnsupportedOperation",
+            "IPv6 ACL entries are not supported by this endpoint.",
+        ));
     }
-    Ok(AclEntry::checked(
+    AclEntry::checked(
         rule_number.ok_or_else(|| Fault::missing("RuleNumber"))?,
         egress.unwrap_or(false),
         &required(protocol, "Protocol")?,
@@ -109,26 +132,64 @@ fn entry(
         &required(cidr, "CidrBlock")?,
         icmp.map(|i| (i.r#type.unwrap_or(-1), i.code.unwrap_or(-1))),
         ports.map(|p| (p.from.unwrap_or(0), p.to.unwrap_or(65535))),
-    )?)
+    )
 }
 
-fn create_network_acl_entry(ctx: &Context<'_>, req: wire::CreateNetworkAclEntryRequest) -> Result<bool, QueryError> {
-    let e = entry(req.rule_number, req.egress, req.protocol, req.rule_action, req.cidr_block, req.ipv6_cidr_block.as_ref(), req.icmp_type_code, req.port_range)?;
-    ctx.ec2()?.put_network_acl_entry(ctx.account(), &required(req.network_acl_id, "NetworkAclId")?, e, false)?;
+fn create_network_acl_entry(
+    ctx: &Context<'_>,
+    req: wire::CreateNetworkAclEntryRequest,
+) -> Result<bool, QueryError> {
+    let e = entry(
+        req.rule_number,
+        req.egress,
+        req.protocol,
+        req.rule_action,
+        req.cidr_block,
+        req.ipv6_cidr_block.as_ref(),
+        req.icmp_type_code,
+        req.port_range,
+    )?;
+    ctx.ec2()?.put_network_acl_entry(
+        ctx.account(),
+        &required(req.network_acl_id, "NetworkAclId")?,
+        e,
+        false,
+    )?;
     Ok(true)
 }
 
-fn replace_network_acl_entry(ctx: &Context<'_>, req: wire::ReplaceNetworkAclEntryRequest) -> Result<bool, QueryError> {
-    let e = entry(req.rule_number, req.egress, req.protocol, req.rule_action, req.cidr_block, req.ipv6_cidr_block.as_ref(), req.icmp_type_code, req.port_range)?;
-    ctx.ec2()?.put_network_acl_entry(ctx.account(), &required(req.network_acl_id, "NetworkAclId")?, e, true)?;
+fn replace_network_acl_entry(
+    ctx: &Context<'_>,
+    req: wire::ReplaceNetworkAclEntryRequest,
+) -> Result<bool, QueryError> {
+    let e = entry(
+        req.rule_number,
+        req.egress,
+        req.protocol,
+        req.rule_action,
+        req.cidr_block,
+        req.ipv6_cidr_block.as_ref(),
+        req.icmp_type_code,
+        req.port_range,
+    )?;
+    ctx.ec2()?.put_network_acl_entry(
+        ctx.account(),
+        &required(req.network_acl_id, "NetworkAclId")?,
+        e,
+        true,
+    )?;
     Ok(true)
 }
 
-fn delete_network_acl_entry(ctx: &Context<'_>, req: wire::DeleteNetworkAclEntryRequest) -> Result<bool, QueryError> {
+fn delete_network_acl_entry(
+    ctx: &Context<'_>,
+    req: wire::DeleteNetworkAclEntryRequest,
+) -> Result<bool, QueryError> {
     ctx.ec2()?.delete_network_acl_entry(
         ctx.account(),
         &required(req.network_acl_id, "NetworkAclId")?,
-        req.rule_number.ok_or_else(|| Fault::missing("RuleNumber"))?,
+        req.rule_number
+            .ok_or_else(|| Fault::missing("RuleNumber"))?,
         req.egress.unwrap_or(false),
     )?;
     Ok(true)
@@ -143,5 +204,7 @@ fn replace_network_acl_association(
         &required(req.association_id, "AssociationId")?,
         &required(req.network_acl_id, "NetworkAclId")?,
     )?;
-    Ok(wire::ReplaceNetworkAclAssociationResult { new_association_id: Some(id) })
+    Ok(wire::ReplaceNetworkAclAssociationResult {
+        new_association_id: Some(id),
+    })
 }

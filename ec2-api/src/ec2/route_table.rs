@@ -64,7 +64,9 @@ fn rt_out(r: &RouteTable) -> wire::RouteTable {
                         RouteTarget::Local => w.gateway_id = Some("local".into()),
                         RouteTarget::Gateway(g) => w.gateway_id = Some(g.clone()),
                         RouteTarget::NatGateway(n) => w.nat_gateway_id = Some(n.clone()),
-                        RouteTarget::NetworkInterface(n) => w.network_interface_id = Some(n.clone()),
+                        RouteTarget::NetworkInterface(n) => {
+                            w.network_interface_id = Some(n.clone())
+                        }
                         RouteTarget::Instance(i) => {
                             w.instance_id = Some(i.clone());
                             w.instance_owner_id = Some(r.owner_id.clone());
@@ -100,7 +102,12 @@ fn describe_route_tables(
 ) -> Result<wire::DescribeRouteTablesResult, QueryError> {
     let page = ctx.ec2()?.describe_route_tables(
         ctx.account(),
-        &query(req.route_table_ids, req.filters, req.max_results, req.next_token),
+        &query(
+            req.route_table_ids,
+            req.filters,
+            req.max_results,
+            req.next_token,
+        ),
     )?;
     Ok(wire::DescribeRouteTablesResult {
         route_tables: Some(page.items.iter().map(rt_out).collect()),
@@ -108,13 +115,21 @@ fn describe_route_tables(
     })
 }
 
-fn delete_route_table(ctx: &Context<'_>, req: wire::DeleteRouteTableRequest) -> Result<bool, QueryError> {
-    ctx.ec2()?
-        .delete_route_table(ctx.account(), &required(req.route_table_id, "RouteTableId")?)?;
+fn delete_route_table(
+    ctx: &Context<'_>,
+    req: wire::DeleteRouteTableRequest,
+) -> Result<bool, QueryError> {
+    ctx.ec2()?.delete_route_table(
+        ctx.account(),
+        &required(req.route_table_id, "RouteTableId")?,
+    )?;
     Ok(true)
 }
 
-fn unsupported_destination(ipv6: Option<&String>, prefix_list: Option<&String>) -> Result<(), Fault> {
+fn unsupported_destination(
+    ipv6: Option<&String>,
+    prefix_list: Option<&String>,
+) -> Result<(), Fault> {
     if ipv6.is_some() || prefix_list.is_some() {
         return Err(Fault::new(
             "UnsupportedOperation",
@@ -124,8 +139,14 @@ fn unsupported_destination(ipv6: Option<&String>, prefix_list: Option<&String>) 
     Ok(())
 }
 
-fn create_route(ctx: &Context<'_>, req: wire::CreateRouteRequest) -> Result<wire::CreateRouteResult, QueryError> {
-    unsupported_destination(req.destination_ipv6_cidr_block.as_ref(), req.destination_prefix_list_id.as_ref())?;
+fn create_route(
+    ctx: &Context<'_>,
+    req: wire::CreateRouteRequest,
+) -> Result<wire::CreateRouteResult, QueryError> {
+    unsupported_destination(
+        req.destination_ipv6_cidr_block.as_ref(),
+        req.destination_prefix_list_id.as_ref(),
+    )?;
     let target = RouteTarget::choose(&[
         ("gatewayId", req.gateway_id),
         ("natGatewayId", req.nat_gateway_id),
@@ -133,7 +154,10 @@ fn create_route(ctx: &Context<'_>, req: wire::CreateRouteRequest) -> Result<wire
         ("instanceId", req.instance_id),
         ("vpcPeeringConnectionId", req.vpc_peering_connection_id),
         ("transitGatewayId", req.transit_gateway_id),
-        ("egressOnlyInternetGatewayId", req.egress_only_internet_gateway_id),
+        (
+            "egressOnlyInternetGatewayId",
+            req.egress_only_internet_gateway_id,
+        ),
         ("carrierGatewayId", req.carrier_gateway_id),
         ("localGatewayId", req.local_gateway_id),
         ("vpcEndpointId", req.vpc_endpoint_id),
@@ -145,11 +169,16 @@ fn create_route(ctx: &Context<'_>, req: wire::CreateRouteRequest) -> Result<wire
         &required(req.destination_cidr_block, "DestinationCidrBlock")?,
         target,
     )?;
-    Ok(wire::CreateRouteResult { r#return: Some(true) })
+    Ok(wire::CreateRouteResult {
+        r#return: Some(true),
+    })
 }
 
 fn replace_route(ctx: &Context<'_>, req: wire::ReplaceRouteRequest) -> Result<bool, QueryError> {
-    unsupported_destination(req.destination_ipv6_cidr_block.as_ref(), req.destination_prefix_list_id.as_ref())?;
+    unsupported_destination(
+        req.destination_ipv6_cidr_block.as_ref(),
+        req.destination_prefix_list_id.as_ref(),
+    )?;
     let local = (req.local_target == Some(true)).then(|| "local".to_owned());
     let target = RouteTarget::choose(&[
         ("gatewayId", req.gateway_id.or(local)),
@@ -158,7 +187,10 @@ fn replace_route(ctx: &Context<'_>, req: wire::ReplaceRouteRequest) -> Result<bo
         ("instanceId", req.instance_id),
         ("vpcPeeringConnectionId", req.vpc_peering_connection_id),
         ("transitGatewayId", req.transit_gateway_id),
-        ("egressOnlyInternetGatewayId", req.egress_only_internet_gateway_id),
+        (
+            "egressOnlyInternetGatewayId",
+            req.egress_only_internet_gateway_id,
+        ),
         ("carrierGatewayId", req.carrier_gateway_id),
         ("localGatewayId", req.local_gateway_id),
         ("vpcEndpointId", req.vpc_endpoint_id),
@@ -174,7 +206,10 @@ fn replace_route(ctx: &Context<'_>, req: wire::ReplaceRouteRequest) -> Result<bo
 }
 
 fn delete_route(ctx: &Context<'_>, req: wire::DeleteRouteRequest) -> Result<bool, QueryError> {
-    unsupported_destination(req.destination_ipv6_cidr_block.as_ref(), req.destination_prefix_list_id.as_ref())?;
+    unsupported_destination(
+        req.destination_ipv6_cidr_block.as_ref(),
+        req.destination_prefix_list_id.as_ref(),
+    )?;
     ctx.ec2()?.delete_route(
         ctx.account(),
         &required(req.route_table_id, "RouteTableId")?,
@@ -199,9 +234,14 @@ fn associate_route_table(
     })
 }
 
-fn disassociate_route_table(ctx: &Context<'_>, req: wire::DisassociateRouteTableRequest) -> Result<bool, QueryError> {
-    ctx.ec2()?
-        .disassociate_route_table(ctx.account(), &required(req.association_id, "AssociationId")?)?;
+fn disassociate_route_table(
+    ctx: &Context<'_>,
+    req: wire::DisassociateRouteTableRequest,
+) -> Result<bool, QueryError> {
+    ctx.ec2()?.disassociate_route_table(
+        ctx.account(),
+        &required(req.association_id, "AssociationId")?,
+    )?;
     Ok(true)
 }
 

@@ -50,9 +50,20 @@ fn subnet_out(s: &Subnet) -> wire::Subnet {
     }
 }
 
-fn create_subnet(ctx: &Context<'_>, req: wire::CreateSubnetRequest) -> Result<wire::CreateSubnetResult, QueryError> {
-    if req.ipv6_cidr_block.is_some() || req.ipv6_native == Some(true) || req.ipv4_ipam_pool_id.is_some() || req.outpost_arn.is_some() {
-        return Err(Fault::new("UnsupportedOperation", "IPv6, IPAM pools and Outposts are not supported by this endpoint.").into());
+fn create_subnet(
+    ctx: &Context<'_>,
+    req: wire::CreateSubnetRequest,
+) -> Result<wire::CreateSubnetResult, QueryError> {
+    if req.ipv6_cidr_block.is_some()
+        || req.ipv6_native == Some(true)
+        || req.ipv4_ipam_pool_id.is_some()
+        || req.outpost_arn.is_some()
+    {
+        return Err(Fault::new(
+            "UnsupportedOperation",
+            "IPv6, IPAM pools and Outposts are not supported by this endpoint.",
+        )
+        .into());
     }
     let s = ctx.ec2()?.create_subnet(
         ctx.account(),
@@ -62,7 +73,9 @@ fn create_subnet(ctx: &Context<'_>, req: wire::CreateSubnetRequest) -> Result<wi
         req.availability_zone_id.as_deref(),
         tag_specs(req.tag_specifications, "subnet"),
     )?;
-    Ok(wire::CreateSubnetResult { subnet: Some(subnet_out(&s)) })
+    Ok(wire::CreateSubnetResult {
+        subnet: Some(subnet_out(&s)),
+    })
 }
 
 fn create_default_subnet(
@@ -77,14 +90,23 @@ fn create_default_subnet(
             .into_iter()
             .find(|z| z.id == id)
             .map(|z| z.name)
-            .ok_or_else(|| Fault::invalid_value(format!("Value ({id}) for parameter availabilityZoneId is invalid.")))?,
+            .ok_or_else(|| {
+                Fault::invalid_value(format!(
+                    "Value ({id}) for parameter availabilityZoneId is invalid."
+                ))
+            })?,
         (None, None) => return Err(Fault::missing("AvailabilityZone").into()),
     };
     let s = ec2.create_default_subnet(ctx.account(), &zone)?;
-    Ok(wire::CreateDefaultSubnetResult { subnet: Some(subnet_out(&s)) })
+    Ok(wire::CreateDefaultSubnetResult {
+        subnet: Some(subnet_out(&s)),
+    })
 }
 
-fn describe_subnets(ctx: &Context<'_>, req: wire::DescribeSubnetsRequest) -> Result<wire::DescribeSubnetsResult, QueryError> {
+fn describe_subnets(
+    ctx: &Context<'_>,
+    req: wire::DescribeSubnetsRequest,
+) -> Result<wire::DescribeSubnetsResult, QueryError> {
     let page = ctx.ec2()?.describe_subnets(
         ctx.account(),
         &query(req.subnet_ids, req.filters, req.max_results, req.next_token),
@@ -96,11 +118,15 @@ fn describe_subnets(ctx: &Context<'_>, req: wire::DescribeSubnetsRequest) -> Res
 }
 
 fn delete_subnet(ctx: &Context<'_>, req: wire::DeleteSubnetRequest) -> Result<bool, QueryError> {
-    ctx.ec2()?.delete_subnet(ctx.account(), &required(req.subnet_id, "SubnetId")?)?;
+    ctx.ec2()?
+        .delete_subnet(ctx.account(), &required(req.subnet_id, "SubnetId")?)?;
     Ok(true)
 }
 
-fn modify_subnet_attribute(ctx: &Context<'_>, req: wire::ModifySubnetAttributeRequest) -> Result<bool, QueryError> {
+fn modify_subnet_attribute(
+    ctx: &Context<'_>,
+    req: wire::ModifySubnetAttributeRequest,
+) -> Result<bool, QueryError> {
     let id = required(req.subnet_id, "SubnetId")?;
     let b = |v: Option<wire::AttributeBooleanValue>| v.map(|v| v.value.unwrap_or(false));
     let mut changes = Vec::new();
@@ -126,8 +152,13 @@ fn modify_subnet_attribute(ctx: &Context<'_>, req: wire::ModifySubnetAttributeRe
         changes.push(SubnetAttribute::HostnameType(h.as_str().to_owned()));
     }
     if req.enable_lni_at_device_index.is_some() || req.customer_owned_ipv4_pool.is_some() {
-        return Err(Fault::new("UnsupportedOperation", "Outpost subnet attributes are not supported by this endpoint.").into());
+        return Err(Fault::new(
+            "UnsupportedOperation",
+            "Outpost subnet attributes are not supported by this endpoint.",
+        )
+        .into());
     }
-    ctx.ec2()?.modify_subnet_attribute(ctx.account(), &id, &changes)?;
+    ctx.ec2()?
+        .modify_subnet_attribute(ctx.account(), &id, &changes)?;
     Ok(true)
 }

@@ -53,9 +53,19 @@ pub(super) fn vpc_out(v: &Vpc) -> wire::Vpc {
     }
 }
 
-fn create_vpc(ctx: &Context<'_>, req: wire::CreateVpcRequest) -> Result<wire::CreateVpcResult, QueryError> {
-    if req.ipv4_ipam_pool_id.is_some() || req.ipv6_ipam_pool_id.is_some() || req.ipv6_cidr_block.is_some() {
-        return Err(Fault::new("UnsupportedOperation", "IPAM pools and IPv6 blocks are not supported by this endpoint.").into());
+fn create_vpc(
+    ctx: &Context<'_>,
+    req: wire::CreateVpcRequest,
+) -> Result<wire::CreateVpcResult, QueryError> {
+    if req.ipv4_ipam_pool_id.is_some()
+        || req.ipv6_ipam_pool_id.is_some()
+        || req.ipv6_cidr_block.is_some()
+    {
+        return Err(Fault::new(
+            "UnsupportedOperation",
+            "IPAM pools and IPv6 blocks are not supported by this endpoint.",
+        )
+        .into());
     }
     let cidr = required(req.cidr_block, "CidrBlock")?;
     let vpc = ctx.ec2()?.create_vpc(
@@ -65,10 +75,15 @@ fn create_vpc(ctx: &Context<'_>, req: wire::CreateVpcRequest) -> Result<wire::Cr
         req.amazon_provided_ipv6_cidr_block.unwrap_or(false),
         tag_specs(req.tag_specifications, "vpc"),
     )?;
-    Ok(wire::CreateVpcResult { vpc: Some(vpc_out(&vpc)) })
+    Ok(wire::CreateVpcResult {
+        vpc: Some(vpc_out(&vpc)),
+    })
 }
 
-fn describe_vpcs(ctx: &Context<'_>, req: wire::DescribeVpcsRequest) -> Result<wire::DescribeVpcsResult, QueryError> {
+fn describe_vpcs(
+    ctx: &Context<'_>,
+    req: wire::DescribeVpcsRequest,
+) -> Result<wire::DescribeVpcsResult, QueryError> {
     let page = ctx.ec2()?.describe_vpcs(
         ctx.account(),
         &query(req.vpc_ids, req.filters, req.max_results, req.next_token),
@@ -80,25 +95,36 @@ fn describe_vpcs(ctx: &Context<'_>, req: wire::DescribeVpcsRequest) -> Result<wi
 }
 
 fn delete_vpc(ctx: &Context<'_>, req: wire::DeleteVpcRequest) -> Result<bool, QueryError> {
-    ctx.ec2()?.delete_vpc(ctx.account(), &required(req.vpc_id, "VpcId")?)?;
+    ctx.ec2()?
+        .delete_vpc(ctx.account(), &required(req.vpc_id, "VpcId")?)?;
     Ok(true)
 }
 
-fn modify_vpc_attribute(ctx: &Context<'_>, req: wire::ModifyVpcAttributeRequest) -> Result<bool, QueryError> {
+fn modify_vpc_attribute(
+    ctx: &Context<'_>,
+    req: wire::ModifyVpcAttributeRequest,
+) -> Result<bool, QueryError> {
     let vpc_id = required(req.vpc_id, "VpcId")?;
     let given: Vec<(VpcAttribute, Option<bool>)> = [
         (VpcAttribute::DnsSupport, req.enable_dns_support),
         (VpcAttribute::DnsHostnames, req.enable_dns_hostnames),
-        (VpcAttribute::NetworkAddressUsageMetrics, req.enable_network_address_usage_metrics),
+        (
+            VpcAttribute::NetworkAddressUsageMetrics,
+            req.enable_network_address_usage_metrics,
+        ),
     ]
     .into_iter()
     .filter_map(|(a, v)| v.map(|v| (a, v.value)))
     .collect();
     let [(attribute, value)] = given.as_slice() else {
-        return Err(Fault::invalid_combination("Exactly one attribute must be specified per call.").into());
+        return Err(Fault::invalid_combination(
+            "Exactly one attribute must be specified per call.",
+        )
+        .into());
     };
     let value = value.ok_or_else(|| Fault::missing("Value"))?;
-    ctx.ec2()?.modify_vpc_attribute(ctx.account(), &vpc_id, *attribute, value)?;
+    ctx.ec2()?
+        .modify_vpc_attribute(ctx.account(), &vpc_id, *attribute, value)?;
     Ok(true)
 }
 
@@ -111,11 +137,18 @@ fn describe_vpc_attribute(
     let attribute = match name {
         wire::VpcAttributeName::EnableDnsSupport => VpcAttribute::DnsSupport,
         wire::VpcAttributeName::EnableDnsHostnames => VpcAttribute::DnsHostnames,
-        wire::VpcAttributeName::EnableNetworkAddressUsageMetrics => VpcAttribute::NetworkAddressUsageMetrics,
+        wire::VpcAttributeName::EnableNetworkAddressUsageMetrics => {
+            VpcAttribute::NetworkAddressUsageMetrics
+        }
     };
-    let value = ctx.ec2()?.vpc_attribute(ctx.account(), &vpc_id, attribute)?;
+    let value = ctx
+        .ec2()?
+        .vpc_attribute(ctx.account(), &vpc_id, attribute)?;
     let v = Some(wire::AttributeBooleanValue { value: Some(value) });
-    let mut out = wire::DescribeVpcAttributeResult { vpc_id: Some(vpc_id), ..Default::default() };
+    let mut out = wire::DescribeVpcAttributeResult {
+        vpc_id: Some(vpc_id),
+        ..Default::default()
+    };
     match attribute {
         VpcAttribute::DnsSupport => out.enable_dns_support = v,
         VpcAttribute::DnsHostnames => out.enable_dns_hostnames = v,
@@ -129,11 +162,20 @@ fn associate_vpc_cidr_block(
     req: wire::AssociateVpcCidrBlockRequest,
 ) -> Result<wire::AssociateVpcCidrBlockResult, QueryError> {
     let vpc_id = required(req.vpc_id, "VpcId")?;
-    if req.amazon_provided_ipv6_cidr_block == Some(true) || req.ipv6_cidr_block.is_some() || req.ipv4_ipam_pool_id.is_some() {
-        return Err(Fault::new("UnsupportedOperation", "IPv6 blocks and IPAM pools are not supported by this endpoint.").into());
+    if req.amazon_provided_ipv6_cidr_block == Some(true)
+        || req.ipv6_cidr_block.is_some()
+        || req.ipv4_ipam_pool_id.is_some()
+    {
+        return Err(Fault::new(
+            "UnsupportedOperation",
+            "IPv6 blocks and IPAM pools are not supported by this endpoint.",
+        )
+        .into());
     }
     let cidr = required(req.cidr_block, "CidrBlock")?;
-    let a = ctx.ec2()?.associate_vpc_cidr_block(ctx.account(), &vpc_id, &cidr)?;
+    let a = ctx
+        .ec2()?
+        .associate_vpc_cidr_block(ctx.account(), &vpc_id, &cidr)?;
     Ok(wire::AssociateVpcCidrBlockResult {
         cidr_block_association: Some(assoc_out(&a)),
         ipv6_cidr_block_association: None,
@@ -159,7 +201,9 @@ fn create_default_vpc(
     _req: wire::CreateDefaultVpcRequest,
 ) -> Result<wire::CreateDefaultVpcResult, QueryError> {
     let vpc = ctx.ec2()?.create_default_vpc(ctx.account())?;
-    Ok(wire::CreateDefaultVpcResult { vpc: Some(vpc_out(&vpc)) })
+    Ok(wire::CreateDefaultVpcResult {
+        vpc: Some(vpc_out(&vpc)),
+    })
 }
 
 fn describe_account_attributes(
@@ -172,7 +216,9 @@ fn describe_account_attributes(
         .into_iter()
         .map(|n| n.as_str().to_owned())
         .collect();
-    let attrs = ctx.ec2()?.describe_account_attributes(ctx.account(), &names)?;
+    let attrs = ctx
+        .ec2()?
+        .describe_account_attributes(ctx.account(), &names)?;
     Ok(wire::DescribeAccountAttributesResult {
         account_attributes: Some(
             attrs
@@ -182,7 +228,9 @@ fn describe_account_attributes(
                     attribute_values: Some(
                         values
                             .into_iter()
-                            .map(|v| wire::AccountAttributeValue { attribute_value: Some(v) })
+                            .map(|v| wire::AccountAttributeValue {
+                                attribute_value: Some(v),
+                            })
                             .collect(),
                     ),
                 })

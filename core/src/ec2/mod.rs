@@ -9,9 +9,19 @@
 //! Architecture invariant: every resource belongs to exactly one account; a lookup in another
 //! account's namespace answers "not found", never "forbidden", so ids leak nothing.
 
+pub mod account_attributes;
+pub mod address;
+pub mod cidr;
+pub mod defaults;
+pub mod dhcp_options;
 pub mod fault;
+pub mod internet_gateway;
+pub mod listing;
 pub mod model;
+pub mod nat_gateway;
+pub mod network_acl;
 pub mod regions;
+pub mod route_table;
 pub mod security_group;
 pub mod store;
 pub mod subnet;

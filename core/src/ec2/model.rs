@@ -84,4 +84,13 @@ resources! {
     Vpc(super::vpc::Vpc) = "vpc", id prefix "vpc-";
     Subnet(super::subnet::Subnet) = "subnet", id prefix "subnet-";
     SecurityGroup(super::security_group::SecurityGroup) = "security-group", id prefix "sg-";
+    // VPC networking (vpcnet).
+    InternetGateway(super::internet_gateway::InternetGateway) = "internet-gateway", id prefix "igw-";
+    RouteTable(super::route_table::RouteTable) = "route-table", id prefix "rtb-";
+    NetworkAcl(super::network_acl::NetworkAcl) = "network-acl", id prefix "acl-";
+    DhcpOptions(super::dhcp_options::DhcpOptions) = "dhcp-options", id prefix "dopt-";
+    Address(super::address::Address) = "elastic-ip", id prefix "eipalloc-";
+    NatGateway(super::nat_gateway::NatGateway) = "natgateway", id prefix "nat-";
+    NetworkDefaults(super::defaults::NetworkDefaults) = "kumo-network-defaults", id prefix "kumo-network-defaults";
+    PublicIpPool(super::address::PublicIpPool) = "kumo-public-ip-pool", id prefix "kumo-public-ip-pool";
 }

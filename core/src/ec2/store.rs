@@ -276,6 +276,7 @@ mod tests {
     fn vpc(id: &str) -> Vpc {
         Vpc {
             id: id.into(),
+            owner_id: "111".into(),
             cidr_block: "10.0.0.0/16".into(),
             cidr_associations: Vec::new(),
             is_default: false,

@@ -10,11 +10,15 @@
 //! account's namespace answers "not found", never "forbidden", so ids leak nothing.
 
 pub mod fault;
+pub mod image;
+pub mod key_pair;
 pub mod model;
 pub mod regions;
 pub mod security_group;
+pub mod sg_rules;
 pub mod store;
 pub mod subnet;
+pub mod tags;
 pub mod vpc;
 
 use std::sync::Arc;
@@ -35,11 +39,21 @@ pub struct Placement {
 }
 
 /// The EC2 service of one region.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Ec2 {
     store: ResourceStore,
     placement: Arc<Placement>,
     paginator: Arc<Paginator>,
+    /// Checks `RegisterImage` locations (set by the server; see [`image::ImageLocations`]).
+    image_locations: Option<Arc<dyn image::ImageLocations>>,
+}
+
+impl std::fmt::Debug for Ec2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ec2")
+            .field("placement", &self.placement)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ec2 {
@@ -50,6 +64,7 @@ impl Ec2 {
             store,
             placement: Arc::new(placement),
             paginator: Arc::new(Paginator::random()),
+            image_locations: None,
         }
     }
 

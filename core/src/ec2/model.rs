@@ -84,4 +84,6 @@ resources! {
     Vpc(super::vpc::Vpc) = "vpc", id prefix "vpc-";
     Subnet(super::subnet::Subnet) = "subnet", id prefix "subnet-";
     SecurityGroup(super::security_group::SecurityGroup) = "security-group", id prefix "sg-";
+    KeyPair(super::key_pair::KeyPair) = "key-pair", id prefix "key-";
+    Image(super::image::Image) = "image", id prefix "ami-";
 }

@@ -107,7 +107,9 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
             region: config.region.name.clone(),
             zones: config.region.availability_zones.clone(),
         },
-    );
+    )
+    // RegisterImage reads its ImageLocation (bucket/key) through the S3 object service.
+    .with_image_locations(Arc::new(object_service.clone()));
     let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name)
         .with_client_tokens(kumo_core::query::idempotency::ClientTokens::new(
             state.clone(),

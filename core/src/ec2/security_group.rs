@@ -570,6 +570,42 @@ impl Ec2 {
     }
 }
 
+impl Ec2 {
+    /// `DescribeSecurityGroupReferences`: `(group, referencing VPC)` for each of `ids`
+    /// referenced from another VPC. References cross VPCs only through peering or transit
+    /// gateways, which Kumo does not have, so after checking the groups exist the answer is
+    /// empty — and correct.
+    pub fn describe_security_group_references(
+        &self,
+        account: &str,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, Error> {
+        if ids.is_empty() {
+            return Err(Fault::missing("GroupId").into());
+        }
+        for id in ids {
+            self.security_group(account, id)?;
+        }
+        Ok(Vec::new())
+    }
+
+    /// `DescribeStaleSecurityGroups`: groups of `vpc_id` with rules referencing groups across
+    /// a deleted peering connection. Without peering there are none; the VPC is checked.
+    pub fn describe_stale_security_groups(
+        &self,
+        account: &str,
+        vpc_id: &str,
+    ) -> Result<Vec<SecurityGroup>, Error> {
+        if vpc_id.is_empty() {
+            return Err(Fault::missing("VpcId").into());
+        }
+        if self.store().get::<Vpc>(account, vpc_id)?.is_none() {
+            return Err(Fault::not_found("InvalidVpcID.NotFound", "vpc", vpc_id).into());
+        }
+        Ok(Vec::new())
+    }
+}
+
 /// Whether a network interface or instance of `account` is a member of group `id`.
 ///
 /// Hook for the instance and network-interface records (owned by the compute work): when

@@ -69,3 +69,25 @@ pub fn tag_specs(specs: Option<Vec<wire::TagSpecification>>, resource_type: &str
         .flat_map(|s| tags_in(s.tags))
         .collect()
 }
+
+/// The wire value of a generated enum named `s` (`None` for a value the model lacks).
+#[must_use]
+pub fn enum_from<E: Copy>(all: &[E], values: &[&str], s: &str) -> Option<E> {
+    values
+        .iter()
+        .position(|v| *v == s)
+        .and_then(|i| all.get(i).copied())
+}
+
+/// The output of an operation whose model has none (`CreateTags`, `DeleteTags`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoOutput;
+
+impl crate::query::Typed for NoOutput {
+    fn from_node(_: crate::query::Node) -> Option<Self> {
+        Some(Self)
+    }
+    fn to_node(&self) -> crate::query::Node {
+        crate::query::Node::Struct(Vec::new())
+    }
+}

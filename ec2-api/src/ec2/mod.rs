@@ -3,11 +3,19 @@
 //! dispatcher asks them in turn. Modules convert and nothing else: the core decides.
 
 pub(crate) mod common;
+mod images;
+mod key_pairs;
 mod regions;
+mod security_groups;
+mod tags;
 
 use crate::dispatch::Handler;
 
 /// The handler of an implemented EC2 action.
 pub(crate) fn handler(action: &str) -> Option<Handler> {
     regions::handler(action)
+        .or_else(|| security_groups::handler(action))
+        .or_else(|| key_pairs::handler(action))
+        .or_else(|| tags::handler(action))
+        .or_else(|| images::handler(action))
 }

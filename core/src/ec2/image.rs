@@ -869,7 +869,16 @@ mod tests {
             .expect("self");
         assert_eq!(own.items.len(), 1);
         assert_eq!(own.items[0].id, mine.id);
-        let e = ec2.describe_images("222", &[mine.id.clone()], &[], &[], &[], false, None, None);
+        let e = ec2.describe_images(
+            "222",
+            std::slice::from_ref(&mine.id),
+            &[],
+            &[],
+            &[],
+            false,
+            None,
+            None,
+        );
         assert_eq!(code(e.expect_err("private")), "InvalidAMIID.NotFound");
         let e = ec2.describe_images("222", &["ami-zz".into()], &[], &[], &[], false, None, None);
         assert_eq!(code(e.expect_err("malformed")), "InvalidAMIID.Malformed");

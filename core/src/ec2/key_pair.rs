@@ -356,11 +356,10 @@ impl Ec2 {
                 .into());
             }
         }
-        if self
+        if !self
             .store()
             .scan(account, |k: &KeyPair| (k.name == name).then_some(()))?
-            .first()
-            .is_some()
+            .is_empty()
         {
             return Err(Fault::new(
                 "InvalidKeyPair.Duplicate",

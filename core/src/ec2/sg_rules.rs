@@ -925,7 +925,7 @@ mod tests {
                 Direction::Ingress,
                 &gid,
                 &[tcp(22, &["10.0.0.0/8"])],
-                &[added[2].rule.id.clone()],
+                std::slice::from_ref(&added[2].rule.id),
             )
             .expect("revoke");
         assert_eq!(gone.len(), 2);
@@ -934,7 +934,7 @@ mod tests {
             Direction::Ingress,
             &gid,
             &[],
-            &[added[2].rule.id.clone()],
+            std::slice::from_ref(&added[2].rule.id),
         );
         assert_eq!(
             code(e.expect_err("again")),

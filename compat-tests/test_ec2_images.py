@@ -148,3 +148,52 @@ def test_errors(ep):
     with pytest.raises(ClientError) as exc:
         ec2.deregister_image(ImageId="ami-0123456789abcdef0")
     assert code(exc) == "InvalidAMIID.NotFound"
+
+
+def test_public_images_from_configuration(kumo_bin, tmp_path):
+    """Public images come from `[[images.public]]`, keep their ids across restarts, are found
+    by `Owners=["amazon"]`, and only their owner (the cloud) may change them."""
+    config = tmp_path / "kumo.toml"
+    config.write_text(
+        '[[images.public]]\nname = "kumo-linux-2026.01-x86_64"\ndescription = "Kumo Linux"\n'
+        'block_store_image = "kumo-linux"\nsize_gib = 4\n'
+        '[[images.public]]\nname = "kumo-linux-2026.01-arm64"\nblock_store_image = "kumo-linux-arm"\n'
+        'architecture = "arm64"\n'
+    )
+    server = harness.KumoServer(kumo_bin, tmp_path / "data", tmp_path / "kumo.log",
+                                extra_args=("--config", str(config)))
+    server.start()
+    try:
+        ec2 = harness.client(server.endpoint("http"), "ec2")
+        imgs = ec2.describe_images(Owners=["amazon"])["Images"]
+        assert sorted(i["Name"] for i in imgs) == ["kumo-linux-2026.01-arm64", "kumo-linux-2026.01-x86_64"]
+        x86 = ec2.describe_images(
+            Owners=["amazon"], Filters=[{"Name": "name", "Values": ["kumo-linux-*"]},
+                                        {"Name": "architecture", "Values": ["x86_64"]}]
+        )["Images"][0]
+        assert x86["OwnerId"] == "000000000000"
+        assert x86["ImageOwnerAlias"] == "amazon"
+        assert x86["Public"] is True
+        assert x86["Description"] == "Kumo Linux"
+        assert x86["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 4
+        assert x86["ImdsSupport"] == "v2.0"
+        assert ec2.describe_images(Owners=["kumo"], Filters=[{"Name": "owner-alias", "Values": ["amazon"]}])["Images"]
+        assert ec2.describe_images(ExecutableUsers=["all"], ImageIds=[x86["ImageId"]])["Images"]
+        assert ec2.describe_images(Owners=["self"])["Images"] == []
+        with pytest.raises(ClientError) as exc:
+            ec2.deregister_image(ImageId=x86["ImageId"])
+        assert code(exc) == "AuthFailure"
+        with pytest.raises(ClientError) as exc:
+            ec2.modify_image_attribute(ImageId=x86["ImageId"], Description={"Value": "mine"})
+        assert code(exc) == "AuthFailure"
+        with pytest.raises(ClientError) as exc:
+            ec2.describe_image_attribute(ImageId=x86["ImageId"], Attribute="launchPermission")
+        assert code(exc) == "AuthFailure"
+        assert ec2.describe_image_attribute(ImageId=x86["ImageId"], Attribute="bootMode")["BootMode"]["Value"] == "uefi-preferred"
+        server.stop()
+        server.start()
+        ec2 = harness.client(server.endpoint("http"), "ec2")
+        again = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "architecture", "Values": ["x86_64"]}])["Images"]
+        assert [i["ImageId"] for i in again] == [x86["ImageId"]], "stable id across restarts"
+    finally:
+        server.stop()

@@ -189,6 +189,12 @@ def test_rules_authorize_revoke_and_filters(ep, vpc):
         ec2.describe_security_group_rules(SecurityGroupRuleIds=["sgr-0123456789abcdef0"])
     assert code(exc) == "InvalidSecurityGroupRuleId.NotFound"
 
+    # Rules are taggable resources of their own.
+    ec2.create_tags(Resources=[ref["SecurityGroupRuleId"]], Tags=[{"Key": "extra", "Value": "1"}])
+    tagged = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [ref["SecurityGroupRuleId"]]}])["Tags"]
+    assert {(t["Key"], t["ResourceType"]) for t in tagged} == {("k", "security-group-rule"), ("extra", "security-group-rule")}
+    ec2.delete_tags(Resources=[ref["SecurityGroupRuleId"]], Tags=[{"Key": "extra"}])
+
     # Descriptions and modify.
     ec2.update_security_group_rule_descriptions_ingress(
         GroupId=web, SecurityGroupRuleDescriptions=[{"SecurityGroupRuleId": ref["SecurityGroupRuleId"], "Description": "from db"}]

@@ -490,7 +490,8 @@ impl Ec2 {
             None
         } else {
             self.store()
-                .transaction(|t| Ok(self.default_vpc_id(t, account).ok()))?
+                .scan(account, |v: &Vpc| v.is_default.then(|| v.id.clone()))?
+                .pop()
         };
         for n in names {
             let found = all
@@ -571,6 +572,33 @@ impl Ec2 {
 }
 
 impl Ec2 {
+    /// The groups of `account` named by `ids`, in `ids` order; ids that name no group are
+    /// skipped. For the network fabric: an interface's groups give its rules.
+    pub fn security_groups_by_id(
+        &self,
+        account: &str,
+        ids: &[String],
+    ) -> Result<Vec<SecurityGroup>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.store().get::<SecurityGroup>(account, id)?);
+        }
+        Ok(out)
+    }
+
+    /// The groups of `account` whose rules reference `group_id` (themselves included). For the
+    /// network fabric: when an interface joins or leaves `group_id`, these groups' chains
+    /// change, because their rules match its members by membership.
+    pub fn security_groups_referencing(
+        &self,
+        account: &str,
+        group_id: &str,
+    ) -> Result<Vec<SecurityGroup>, Error> {
+        self.store().scan(account, |g: &SecurityGroup| {
+            g.referenced_groups().contains(&group_id).then(|| g.clone())
+        })
+    }
+
     /// `DescribeSecurityGroupReferences`: `(group, referencing VPC)` for each of `ids`
     /// referenced from another VPC. References cross VPCs only through peering or transit
     /// gateways, which Kumo does not have, so after checking the groups exist the answer is
@@ -750,6 +778,14 @@ pub(crate) mod tests {
         assert_eq!(rest.items.len(), 1);
         assert_ne!(rest.items[0].id, page.items[0].id);
 
+        let referencing = ec2
+            .security_groups_referencing("111", &default_sg)
+            .expect("referencing");
+        assert_eq!(referencing.len(), 1, "the default group references itself");
+        let by_id = ec2
+            .security_groups_by_id("111", &[a.id.clone(), "sg-0000000000000dead".into()])
+            .expect("by id");
+        assert_eq!(by_id.len(), 1);
         let e = ec2.delete_security_group("111", &GroupRef::Id(default_sg.clone()));
         assert_eq!(code(e.expect_err("default")), "CannotDelete");
         assert_eq!(

@@ -48,6 +48,8 @@ pub struct Config {
     pub s3: S3Config,
     /// Compute: the hypervisor of this machine.
     pub compute: ComputeConfig,
+    /// The EC2 image catalog.
+    pub images: ImagesConfig,
 }
 
 /// Listening sockets and TLS.
@@ -182,6 +184,49 @@ impl Default for ComputeConfig {
     }
 }
 
+/// The EC2 image catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// Public images every account sees (owner alias `amazon`, owner id `000000000000`),
+    /// registered at start, idempotently by name. Default none.
+    pub public: Vec<PublicImageConfig>,
+}
+
+/// One public image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicImageConfig {
+    /// AMI name (3–128 characters), e.g. `kumo-linux-2026.01-x86_64`.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// The `BlockStore` image holding the bytes.
+    pub block_store_image: String,
+    /// Root volume size in GiB. Default 8.
+    #[serde(default = "default_image_size")]
+    pub size_gib: i32,
+    /// `x86_64` or `arm64`. Default `x86_64`.
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+    /// `uefi`, `legacy-bios` or `uefi-preferred`. Default `uefi-preferred`.
+    #[serde(default = "default_boot_mode")]
+    pub boot_mode: String,
+}
+
+fn default_image_size() -> i32 {
+    8
+}
+
+fn default_architecture() -> String {
+    "x86_64".to_owned()
+}
+
+fn default_boot_mode() -> String {
+    "uefi-preferred".to_owned()
+}
+
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -304,6 +349,17 @@ mod tests {
         let mut expected = Config::default();
         expected.storage.data_dir = Some(PathBuf::from("/var/lib/kumo"));
         assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn public_images_take_defaults() {
+        let text = "[[images.public]]\nname = \"kumo-linux\"\nblock_store_image = \"linux\"\n";
+        let config = Config::parse(text, Path::new("t.toml")).expect("parses");
+        let image = &config.images.public[0];
+        assert_eq!(image.size_gib, 8);
+        assert_eq!(image.architecture, "x86_64");
+        assert_eq!(image.boot_mode, "uefi-preferred");
+        assert!(Config::parse("[[images.public]]\nname = \"x\"\n", Path::new("t.toml")).is_err());
     }
 
     #[test]

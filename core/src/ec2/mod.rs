@@ -17,14 +17,18 @@ pub mod dhcp_options;
 pub mod fault;
 pub mod internet_gateway;
 pub mod listing;
+pub mod image;
+pub mod key_pair;
 pub mod model;
 pub mod nat_gateway;
 pub mod network_acl;
 pub mod regions;
 pub mod route_table;
 pub mod security_group;
+pub mod sg_rules;
 pub mod store;
 pub mod subnet;
+pub mod tags;
 pub mod vpc;
 
 use std::sync::Arc;
@@ -45,11 +49,21 @@ pub struct Placement {
 }
 
 /// The EC2 service of one region.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Ec2 {
     store: ResourceStore,
     placement: Arc<Placement>,
     paginator: Arc<Paginator>,
+    /// Checks `RegisterImage` locations (set by the server; see [`image::ImageLocations`]).
+    image_locations: Option<Arc<dyn image::ImageLocations>>,
+}
+
+impl std::fmt::Debug for Ec2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ec2")
+            .field("placement", &self.placement)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ec2 {
@@ -60,6 +74,7 @@ impl Ec2 {
             store,
             placement: Arc::new(placement),
             paginator: Arc::new(Paginator::random()),
+            image_locations: None,
         }
     }
 

@@ -93,4 +93,6 @@ resources! {
     NatGateway(super::nat_gateway::NatGateway) = "natgateway", id prefix "nat-";
     NetworkDefaults(super::defaults::NetworkDefaults) = "kumo-network-defaults", id prefix "kumo-network-defaults";
     PublicIpPool(super::address::PublicIpPool) = "kumo-public-ip-pool", id prefix "kumo-public-ip-pool";
+    KeyPair(super::key_pair::KeyPair) = "key-pair", id prefix "key-";
+    Image(super::image::Image) = "image", id prefix "ami-";
 }

@@ -110,6 +110,21 @@ impl ResourceStore {
             .collect())
     }
 
+    /// Every resource of type `T` in every account that `f` (given the account) maps to
+    /// `Some`. A full scan: for the few cross-account reads AWS has (public and shared images).
+    pub fn scan_all<T: Record, R>(
+        &self,
+        mut f: impl FnMut(&str, &T) -> Option<R>,
+    ) -> Result<Vec<R>, Error> {
+        let mem = self.inner.mem.read().map_err(lock_err)?;
+        Ok(mem
+            .rows
+            .iter()
+            .filter(|((_, k, _), _)| *k == T::KIND)
+            .filter_map(|((a, _, _), r)| T::from_resource(r).and_then(|t| f(a, t)))
+            .collect())
+    }
+
     /// Every resource of type `T` in `account`, in id order.
     pub fn list<T: Record>(&self, account: &str) -> Result<Vec<T>, Error> {
         self.scan(account, |r: &T| Some(r.clone()))

@@ -73,6 +73,12 @@ pub fn tag_specs(specs: Option<Vec<wire::TagSpecification>>, resource_type: &str
 /// The generated enum value spelled `s` (`None` for a value the model does not list).
 #[must_use]
 pub fn wire_enum<E: Copy>(values: &[&str], all: &[E], s: &str) -> Option<E> {
+    enum_from(all, values, s)
+}
+
+/// The wire value of a generated enum named `s` (`None` for a value the model lacks).
+#[must_use]
+pub fn enum_from<E: Copy>(all: &[E], values: &[&str], s: &str) -> Option<E> {
     values
         .iter()
         .position(|v| *v == s)
@@ -141,5 +147,18 @@ pub fn rewrite_member(
             }
         }
         _ => {}
+    }
+}
+
+/// The output of an operation whose model has none (`CreateTags`, `DeleteTags`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoOutput;
+
+impl crate::query::Typed for NoOutput {
+    fn from_node(_: crate::query::Node) -> Option<Self> {
+        Some(Self)
+    }
+    fn to_node(&self) -> crate::query::Node {
+        crate::query::Node::Struct(Vec::new())
     }
 }

@@ -12,6 +12,10 @@ mod regions;
 mod route_table;
 mod subnet;
 mod vpc;
+mod images;
+mod key_pairs;
+mod security_groups;
+mod tags;
 
 use crate::dispatch::Handler;
 
@@ -26,4 +30,8 @@ pub(crate) fn handler(action: &str) -> Option<Handler> {
         .or_else(|| dhcp_options::handler(action))
         .or_else(|| address::handler(action))
         .or_else(|| nat_gateway::handler(action))
+        .or_else(|| security_groups::handler(action))
+        .or_else(|| key_pairs::handler(action))
+        .or_else(|| tags::handler(action))
+        .or_else(|| images::handler(action))
 }

@@ -310,7 +310,7 @@ impl Elbv2 {
             arns.join(","),
             lb_arn.unwrap_or_default()
         );
-        Ok(self.page(selected, |l| l.id.as_str(), &scope, marker, page_size)?)
+        Ok(self.page_of(selected, |l| l.id.as_str(), &scope, marker, page_size)?)
     }
 
     /// One listener.
@@ -355,7 +355,10 @@ impl Elbv2 {
             check_forward_targets(t, account, &lb, &protocol, &l.default_actions)?;
             if protocol != l.protocol {
                 // The attribute set follows the protocol family (HTTP(S), TCP, others).
-                if listener_attributes(&protocol).keys().ne(l.attributes.keys()) {
+                if listener_attributes(&protocol)
+                    .keys()
+                    .ne(l.attributes.keys())
+                {
                     l.attributes = listener_attributes(&protocol);
                 }
                 let rules: Vec<Rule> = t

@@ -322,7 +322,7 @@ impl Elbv2 {
             arns.join(","),
             names.join(",")
         );
-        Ok(self.page(selected, |lb| lb.id.as_str(), &scope, marker, page_size)?)
+        Ok(self.page_of(selected, |lb| lb.id.as_str(), &scope, marker, page_size)?)
     }
 
     /// One load balancer.

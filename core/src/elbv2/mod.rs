@@ -57,8 +57,9 @@ impl Elbv2 {
         &self.ec2.placement().region
     }
 
-    /// Cuts one `Marker`/`PageSize` page of `items`, sorted by `key`.
-    pub(crate) fn page<T>(
+    /// Cuts one `Marker`/`PageSize` page of `items`, sorted by `key` (`ValidationError` for a
+    /// `PageSize` outside 1–400 or a marker Kumo did not issue for `scope`).
+    pub fn page_of<T>(
         &self,
         items: Vec<T>,
         key: impl Fn(&T) -> &str,

@@ -214,7 +214,7 @@ impl Elbv2 {
             listener_arn.unwrap_or_default(),
             arns.join(",")
         );
-        let page = self.page(keyed, |(k, _)| k.as_str(), &scope, marker, page_size)?;
+        let page = self.page_of(keyed, |(k, _)| k.as_str(), &scope, marker, page_size)?;
         Ok(Page {
             items: page.items.into_iter().map(|(_, v)| v).collect(),
             next_token: page.next_token,

@@ -741,7 +741,7 @@ impl Elbv2 {
             names.join(","),
             load_balancer_arn.unwrap_or_default()
         );
-        Ok(self.page(rows, |(g, _)| g.id.as_str(), &scope, marker, page_size)?)
+        Ok(self.page_of(rows, |(g, _)| g.id.as_str(), &scope, marker, page_size)?)
     }
 
     /// One target group with the load balancers that use it.

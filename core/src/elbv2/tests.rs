@@ -144,7 +144,7 @@ fn load_balancer_create_describe_delete() {
     let w = world();
     let lb = alb(&w, "web");
     assert_eq!(lb.state, "provisioning", "the create answer provisions");
-    assert_eq!(lb.security_groups, [w.sg.clone()], "default SG of the VPC");
+    assert_eq!(lb.security_groups, vec![w.sg.clone()], "default SG of the VPC");
     assert_eq!(lb.vpc_id, w.vpc);
     assert!(lb.id.contains(":loadbalancer/app/web/"));
     assert!(
@@ -261,7 +261,7 @@ fn load_balancer_create_describe_delete() {
     );
     assert!(
         w.elb
-            .describe_load_balancers("999999999999", &[lb.id.clone()], &[], None, None)
+            .describe_load_balancers("999999999999", std::slice::from_ref(&lb.id), &[], None, None)
             .is_err(),
         "other accounts see nothing"
     );
@@ -471,7 +471,7 @@ fn target_groups_targets_and_health() {
     );
     assert_eq!(
         w.elb.target_group(ACCT, &tg.id).expect("tg").1,
-        [lb.id.clone()]
+        vec![lb.id.clone()]
     );
     assert_eq!(
         code(w.elb.delete_target_group(ACCT, &tg.id).expect_err("in use")),
@@ -656,7 +656,7 @@ fn listeners_and_rules() {
     assert_eq!(
         code(
             w.elb
-                .describe_rules(ACCT, None, &[r1.arn.clone()], None, None)
+                .describe_rules(ACCT, None, std::slice::from_ref(&r1.arn), None, None)
                 .expect_err("gone")
         ),
         "RuleNotFound"
@@ -679,7 +679,7 @@ fn tags_across_kinds() {
     w.elb
         .add_tags(
             ACCT,
-            &[lb.id.clone()],
+            std::slice::from_ref(&lb.id),
             &[tag("env", "dev"), tag("team", "x")],
         )
         .expect("overwrite");
@@ -690,11 +690,11 @@ fn tags_across_kinds() {
     assert_eq!(got[0].1, [tag("env", "dev"), tag("team", "x")]);
     assert_eq!(got[1].1, [tag("env", "prod")]);
     w.elb
-        .remove_tags(ACCT, &[lb.id.clone()], &["team".into()])
+        .remove_tags(ACCT, std::slice::from_ref(&lb.id), &["team".into()])
         .expect("remove");
     assert_eq!(
         w.elb
-            .describe_tags(ACCT, &[lb.id.clone()])
+            .describe_tags(ACCT, std::slice::from_ref(&lb.id))
             .expect("describe")[0]
             .1
             .len(),
@@ -704,7 +704,7 @@ fn tags_across_kinds() {
     assert_eq!(
         code(
             w.elb
-                .add_tags(ACCT, &[lb.id.clone()], &many)
+                .add_tags(ACCT, std::slice::from_ref(&lb.id), &many)
                 .expect_err("51")
         ),
         "TooManyTags"
@@ -712,7 +712,7 @@ fn tags_across_kinds() {
     assert_eq!(
         code(
             w.elb
-                .add_tags(ACCT, &[lb.id.clone()], &[tag("aws:x", "")])
+                .add_tags(ACCT, std::slice::from_ref(&lb.id), &[tag("aws:x", "")])
                 .expect_err("reserved")
         ),
         "ValidationError"
@@ -720,7 +720,7 @@ fn tags_across_kinds() {
     assert_eq!(
         code(
             w.elb
-                .add_tags(ACCT, &[lb.id.clone()], &[tag("a", ""), tag("a", "b")])
+                .add_tags(ACCT, std::slice::from_ref(&lb.id), &[tag("a", ""), tag("a", "b")])
                 .expect_err("dup")
         ),
         "DuplicateTagKeys"
@@ -732,7 +732,7 @@ fn tags_across_kinds() {
     );
     assert_eq!(
         w.elb
-            .describe_tags(ACCT, &[lb.id.clone()])
+            .describe_tags(ACCT, std::slice::from_ref(&lb.id))
             .expect("unchanged")[0]
             .1,
         [tag("env", "dev")],

@@ -578,7 +578,9 @@ impl Elbv2 {
             }
         }
         let is_http = matches!(req.protocol.as_deref(), Some("HTTP" | "HTTPS"));
-        let protocol_version = match (&req.protocol_version, is_http) {
+        // Clients (Terraform) send an empty `ProtocolVersion` for "none given".
+        let given_version = req.protocol_version.as_ref().filter(|v| !v.is_empty());
+        let protocol_version = match (given_version, is_http) {
             (Some(v), true) => {
                 if !matches!(v.to_ascii_uppercase().as_str(), "HTTP1" | "HTTP2" | "GRPC") {
                     return Err(validation(format!(

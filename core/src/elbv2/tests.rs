@@ -144,7 +144,11 @@ fn load_balancer_create_describe_delete() {
     let w = world();
     let lb = alb(&w, "web");
     assert_eq!(lb.state, "provisioning", "the create answer provisions");
-    assert_eq!(lb.security_groups, vec![w.sg.clone()], "default SG of the VPC");
+    assert_eq!(
+        lb.security_groups,
+        vec![w.sg.clone()],
+        "default SG of the VPC"
+    );
     assert_eq!(lb.vpc_id, w.vpc);
     assert!(lb.id.contains(":loadbalancer/app/web/"));
     assert!(
@@ -261,7 +265,13 @@ fn load_balancer_create_describe_delete() {
     );
     assert!(
         w.elb
-            .describe_load_balancers("999999999999", std::slice::from_ref(&lb.id), &[], None, None)
+            .describe_load_balancers(
+                "999999999999",
+                std::slice::from_ref(&lb.id),
+                &[],
+                None,
+                None
+            )
             .is_err(),
         "other accounts see nothing"
     );
@@ -720,7 +730,11 @@ fn tags_across_kinds() {
     assert_eq!(
         code(
             w.elb
-                .add_tags(ACCT, std::slice::from_ref(&lb.id), &[tag("a", ""), tag("a", "b")])
+                .add_tags(
+                    ACCT,
+                    std::slice::from_ref(&lb.id),
+                    &[tag("a", ""), tag("a", "b")]
+                )
                 .expect_err("dup")
         ),
         "DuplicateTagKeys"
@@ -738,4 +752,58 @@ fn tags_across_kinds() {
         [tag("env", "dev")],
         "a refused call changes nothing"
     );
+}
+
+/// Manual tool (not part of the suite): seeds a VPC, two subnets and a default security group
+/// into `KUMO_SEED_DB` for account `KUMO_SEED_ACCOUNT`, to try Terraform against a stopped
+/// server's state before the VPC family's EC2 calls are served.
+#[test]
+#[ignore = "manual: seeds a data directory for a Terraform run"]
+fn seed_network_for_terraform() {
+    let (Ok(db), Ok(account)) = (
+        std::env::var("KUMO_SEED_DB"),
+        std::env::var("KUMO_SEED_ACCOUNT"),
+    ) else {
+        return;
+    };
+    let state = kumo_state_redb::RedbStateStore::open(std::path::Path::new(&db)).expect("open");
+    let store = crate::ec2::ResourceStore::open(std::sync::Arc::new(state)).expect("store");
+    let w = world();
+    for sub in ["subnet-0000000000000000a", "subnet-0000000000000000b"] {
+        let s = w
+            .elb
+            .ec2()
+            .store()
+            .get::<Subnet>(ACCT, sub)
+            .expect("get")
+            .expect("seeded");
+        store
+            .transaction(|t| {
+                t.put(&account, s.clone());
+                Ok(())
+            })
+            .expect("put");
+    }
+    let vpc = w
+        .elb
+        .ec2()
+        .store()
+        .get::<Vpc>(ACCT, &w.vpc)
+        .expect("get")
+        .expect("vpc");
+    let sg = w
+        .elb
+        .ec2()
+        .store()
+        .get::<SecurityGroup>(ACCT, &w.sg)
+        .expect("get")
+        .expect("sg");
+    store
+        .transaction(|t| {
+            t.put(&account, vpc.clone());
+            t.put(&account, sg.clone());
+            Ok(())
+        })
+        .expect("put");
+    println!("seeded {} {} {:?}", vpc.id, sg.id, w.subnets);
 }

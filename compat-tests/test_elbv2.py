@@ -8,7 +8,6 @@ prints SKIPPED and the rest still runs: Lambda target groups need no VPC.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -140,14 +139,14 @@ def network(ep):
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{i}.0/24", AvailabilityZone=z)["Subnet"]["SubnetId"]
         for i, z in enumerate(zones)
     ]
-    yield vpc, subnets
+    yield vpc, subnets, "10.42"
     for s in subnets:
         ec2.delete_subnet(SubnetId=s)
     ec2.delete_vpc(VpcId=vpc)
 
 
 def test_application_load_balancer_scenario(ep, network):
-    vpc, subnets = network
+    vpc, subnets, net = network
     elb = harness.client(ep, "elbv2")
     name = _name("alb")
     lb = elb.create_load_balancer(Name=name, Subnets=subnets, Tags=[{"Key": "app", "Value": "web"}])["LoadBalancers"][0]
@@ -174,7 +173,7 @@ def test_application_load_balancer_scenario(ep, network):
     with pytest.raises(ClientError) as exc:
         elb.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "192.168.1.1"}])
     assert _code(exc) == ("InvalidTarget", 400)
-    elb.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.42.0.10"}, {"Id": "10.42.0.11", "Port": 9090}])
+    elb.register_targets(TargetGroupArn=tg_arn, Targets=[{"Id": f"{net}.0.10"}, {"Id": f"{net}.0.11", "Port": 9090}])
     health = elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
     assert {h["TargetHealth"]["Reason"] for h in health} == {"Target.NotInUse"}
 
@@ -205,11 +204,11 @@ def test_application_load_balancer_scenario(ep, network):
     health = elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
     assert {h["TargetHealth"]["State"] for h in health} == {"unavailable"}
     elb.modify_target_group_attributes(TargetGroupArn=tg_arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "2"}])
-    elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": "10.42.0.10"}])
-    state = elb.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": "10.42.0.10"}])["TargetHealthDescriptions"][0]["TargetHealth"]
+    elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": f"{net}.0.10"}])
+    state = elb.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": f"{net}.0.10"}])["TargetHealthDescriptions"][0]["TargetHealth"]
     assert state["State"] == "draining"
-    elb.get_waiter("target_deregistered").wait(TargetGroupArn=tg_arn, Targets=[{"Id": "10.42.0.10"}], WaiterConfig=FAST)
-    gone = elb.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": "10.42.0.10"}])["TargetHealthDescriptions"][0]
+    elb.get_waiter("target_deregistered").wait(TargetGroupArn=tg_arn, Targets=[{"Id": f"{net}.0.10"}], WaiterConfig=FAST)
+    gone = elb.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": f"{net}.0.10"}])["TargetHealthDescriptions"][0]
     assert gone["TargetHealth"] == {"State": "unused", "Reason": "Target.NotRegistered",
                                     "Description": "Target is not registered to the target group"}
 
@@ -222,7 +221,7 @@ def test_application_load_balancer_scenario(ep, network):
 
 
 def test_network_load_balancer(ep, network):
-    vpc, subnets = network
+    vpc, subnets, _ = network
     elb = harness.client(ep, "elbv2")
     lb = elb.create_load_balancer(Name=_name("nlb"), Type="network", Scheme="internal", Subnets=subnets[:1])["LoadBalancers"][0]
     arn = lb["LoadBalancerArn"]
@@ -238,4 +237,3 @@ def test_network_load_balancer(ep, network):
     assert l_attrs == [{"Key": "tcp.idle_timeout.seconds", "Value": "350"}]
     elb.delete_load_balancer(LoadBalancerArn=arn)
     elb.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
-    time.sleep(0)

@@ -490,3 +490,134 @@ fn is_cidr(v: &str) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fwd(groups: &[(&str, Option<i32>)]) -> ActionInput {
+        ActionInput {
+            kind: "forward".into(),
+            forward_groups: Some(groups.iter().map(|(a, w)| ((*a).to_owned(), *w)).collect()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn actions_are_checked_and_normalised() {
+        let a = build(vec![fwd(&[("tg-a", None), ("tg-b", Some(3))])], true).expect("forward");
+        let ActionKind::Forward {
+            target_groups,
+            single,
+            ..
+        } = &a[0].kind
+        else {
+            panic!("forward expected");
+        };
+        assert_eq!(
+            (target_groups[0].weight, target_groups[1].weight, *single),
+            (1, 3, false)
+        );
+        assert_eq!(a[0].order, 1);
+        assert!(
+            build(vec![fwd(&[("tg-a", Some(1000))])], true).is_err(),
+            "weight range"
+        );
+        assert!(
+            build(vec![fwd(&[("tg-a", None), ("tg-a", None)])], true).is_err(),
+            "twice"
+        );
+        assert!(build(Vec::new(), true).is_err());
+        let fixed = |code: &str| ActionInput {
+            kind: "fixed-response".into(),
+            fixed_response: Some((Some(code.into()), Some("text/plain".into()), None)),
+            ..Default::default()
+        };
+        assert!(build(vec![fixed("503")], true).is_ok());
+        assert!(
+            build(vec![fixed("302")], true).is_err(),
+            "3XX is a redirect's"
+        );
+        assert_eq!(
+            build(vec![fixed("200")], false).map_err(|f| f.code),
+            Err("InvalidLoadBalancerAction")
+        );
+        let redirect = |r: RedirectInput| ActionInput {
+            kind: "redirect".into(),
+            redirect: Some(r),
+            ..Default::default()
+        };
+        let to_self = RedirectInput {
+            status_code: Some("HTTP_301".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            build(vec![redirect(to_self)], true).map_err(|f| f.code),
+            Err("InvalidLoadBalancerAction")
+        );
+        let https = RedirectInput {
+            protocol: Some("HTTPS".into()),
+            port: Some("443".into()),
+            status_code: Some("HTTP_301".into()),
+            ..Default::default()
+        };
+        let r = build(vec![redirect(https)], true).expect("redirect");
+        assert!(
+            matches!(&r[0].kind, ActionKind::Redirect { host, path, .. } if host == "#{host}" && path == "/#{path}")
+        );
+        let oidc = ActionInput {
+            kind: "authenticate-oidc".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            build(vec![oidc], true).map_err(|f| f.code),
+            Err("InvalidLoadBalancerAction")
+        );
+    }
+
+    #[test]
+    fn conditions_are_checked() {
+        let c = |field: &str, values: &[&str]| ConditionInput {
+            field: Some(field.into()),
+            config_values: Some(values.iter().map(|v| (*v).to_owned()).collect()),
+            ..Default::default()
+        };
+        assert!(
+            conditions(vec![
+                c("path-pattern", &["/a", "/b"]),
+                c("host-header", &["x.example"])
+            ])
+            .is_ok()
+        );
+        assert!(
+            conditions(vec![
+                c("path-pattern", &["/a", "/b", "/c", "/d"]),
+                c("host-header", &["x", "y"])
+            ])
+            .is_err(),
+            "6 values"
+        );
+        assert!(conditions(vec![c("path-pattern", &[])]).is_err());
+        assert!(conditions(vec![c("source-ip", &["10.0.0.0/33"])]).is_err());
+        assert!(conditions(vec![c("source-ip", &["2001:db8::/32"])]).is_ok());
+        assert!(
+            conditions(vec![c("http-header", &["v"])]).is_err(),
+            "header name needed"
+        );
+        let q = ConditionInput {
+            field: Some("query-string".into()),
+            query_pairs: Some(vec![
+                (Some("k".into()), Some("v".into())),
+                (None, Some("w".into())),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(conditions(vec![q]).expect("query")[0].query_pairs.len(), 2);
+        let legacy = ConditionInput {
+            field: Some("path-pattern".into()),
+            values: Some(vec!["/x".into()]),
+            ..Default::default()
+        };
+        assert_eq!(conditions(vec![legacy]).expect("legacy")[0].values, ["/x"]);
+    }
+}

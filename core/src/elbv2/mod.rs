@@ -12,8 +12,8 @@
 //! all of them are HTTP 400 in the botocore model.
 //!
 //! What is not here yet (the data-plane issue): DNS names are minted but do not resolve, and
-//! target health is reported as `unavailable` (`Elb.InternalError`-free: see
-//! [`target_group`]) until real health checks run.
+//! targets of a group in use report `unavailable` (see [`target_group`]) until real health
+//! checks run. HTTPS/TLS listeners (certificates) and authentication actions are refused.
 
 pub mod actions;
 pub mod arn;

@@ -11,7 +11,7 @@
 //! `unhealthy` from its probes.
 //!
 //! Instance targets: instance records belong to the compute family (`ec2::instance`). Until it
-//! is merged, ids are checked by shape only; [`check_instance_target`] is the one place to add
+//! is merged, ids are checked by shape only; `check_instance_target` is the one place to add
 //! the existence, state and VPC checks.
 
 use std::collections::{BTreeMap, BTreeSet};

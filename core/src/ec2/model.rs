@@ -58,10 +58,20 @@ macro_rules! resources {
                 match self { $( Self::$variant(r) => &mut r.tags, )* }
             }
 
-            /// The type an id names, from its prefix (`vpc-…` → `vpc`).
+            /// The type an id names, from its prefix (`vpc-…` → `vpc`). ARNs (ELBv2's ids)
+            /// are matched on their resource part: a prefix `arn:targetgroup/` matches
+            /// `arn:aws:elasticloadbalancing:…:targetgroup/…`.
             #[must_use]
             pub fn kind_of_id(id: &str) -> Option<&'static str> {
-                $( if id.starts_with($prefix) { return Some($kind); } )*
+                let arn_resource = crate::elbv2::arn::resource_part(id);
+                $(
+                    let hit = match ($prefix.strip_prefix("arn:"), arn_resource) {
+                        (Some(p), Some(res)) => res.starts_with(p),
+                        (None, None) => id.starts_with($prefix),
+                        _ => false,
+                    };
+                    if hit { return Some($kind); }
+                )*
                 None
             }
         }
@@ -95,4 +105,9 @@ resources! {
     PublicIpPool(super::address::PublicIpPool) = "kumo-public-ip-pool", id prefix "kumo-public-ip-pool";
     KeyPair(super::key_pair::KeyPair) = "key-pair", id prefix "key-";
     Image(super::image::Image) = "image", id prefix "ami-";
+    // ELBv2 (ids are ARNs; see `kind_of_id`).
+    Elbv2LoadBalancer(crate::elbv2::load_balancer::LoadBalancer) = "elbv2-load-balancer", id prefix "arn:loadbalancer/";
+    Elbv2TargetGroup(crate::elbv2::target_group::TargetGroup) = "elbv2-target-group", id prefix "arn:targetgroup/";
+    Elbv2Listener(crate::elbv2::listener::Listener) = "elbv2-listener", id prefix "arn:listener/";
+    Elbv2Rule(crate::elbv2::rule::Rule) = "elbv2-listener-rule", id prefix "arn:listener-rule/";
 }

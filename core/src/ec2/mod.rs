@@ -10,11 +10,16 @@
 //! account's namespace answers "not found", never "forbidden", so ids leak nothing.
 
 pub mod fault;
+pub mod instance;
+pub mod instance_types;
 pub mod model;
+pub mod network_interface;
 pub mod regions;
 pub mod security_group;
+pub mod snapshot;
 pub mod store;
 pub mod subnet;
+pub mod volume;
 pub mod vpc;
 
 use std::sync::Arc;
@@ -23,6 +28,7 @@ pub use fault::Fault;
 pub use model::{Record, Resource};
 pub use store::ResourceStore;
 
+use crate::compute::HostRegistry;
 use crate::query::paginate::Paginator;
 
 /// Where this endpoint is: its region and zones (from `[region]` in the configuration).
@@ -40,6 +46,7 @@ pub struct Ec2 {
     store: ResourceStore,
     placement: Arc<Placement>,
     paginator: Arc<Paginator>,
+    compute: Arc<HostRegistry>,
 }
 
 impl Ec2 {
@@ -50,6 +57,7 @@ impl Ec2 {
             store,
             placement: Arc::new(placement),
             paginator: Arc::new(Paginator::random()),
+            compute: Arc::new(HostRegistry::default()),
         }
     }
 
@@ -69,6 +77,12 @@ impl Ec2 {
     #[must_use]
     pub fn paginator(&self) -> &Paginator {
         &self.paginator
+    }
+
+    /// The compute hosts instances may run on (empty until the server registers one).
+    #[must_use]
+    pub fn compute(&self) -> &HostRegistry {
+        &self.compute
     }
 }
 

@@ -84,4 +84,8 @@ resources! {
     Vpc(super::vpc::Vpc) = "vpc", id prefix "vpc-";
     Subnet(super::subnet::Subnet) = "subnet", id prefix "subnet-";
     SecurityGroup(super::security_group::SecurityGroup) = "security-group", id prefix "sg-";
+    Instance(super::instance::Instance) = "instance", id prefix "i-";
+    NetworkInterface(super::network_interface::NetworkInterface) = "network-interface", id prefix "eni-";
+    Volume(super::volume::Volume) = "volume", id prefix "vol-";
+    Snapshot(super::snapshot::Snapshot) = "snapshot", id prefix "snap-";
 }

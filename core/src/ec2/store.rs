@@ -115,6 +115,21 @@ impl ResourceStore {
         self.scan(account, |r: &T| Some(r.clone()))
     }
 
+    /// Every resource of type `T` of every account that `f` maps to `Some`, with its account
+    /// (for the compute reconciler, which serves all accounts).
+    pub fn scan_all<T: Record, R>(
+        &self,
+        mut f: impl FnMut(&str, &T) -> Option<R>,
+    ) -> Result<Vec<R>, Error> {
+        let mem = self.inner.mem.read().map_err(lock_err)?;
+        Ok(mem
+            .rows
+            .iter()
+            .filter(|((_, k, _), _)| *k == T::KIND)
+            .filter_map(|((a, _, _), r)| T::from_resource(r).and_then(|t| f(a, t)))
+            .collect())
+    }
+
     /// Every resource of `account`, of any type (for `DescribeTags`).
     pub fn all(&self, account: &str) -> Result<Vec<Resource>, Error> {
         let mem = self.inner.mem.read().map_err(lock_err)?;
@@ -232,6 +247,36 @@ impl Txn<'_> {
             }
         }
         out.into_values().collect()
+    }
+
+    /// Every resource of type `T` of every account, with its account, as this transaction
+    /// sees it (capacity accounting across accounts).
+    #[must_use]
+    pub fn list_all<T: Record>(&self) -> Vec<(String, T)> {
+        let mut out: BTreeMap<(&str, &str), T> = self
+            .committed
+            .iter()
+            .filter(|((_, k, _), _)| *k == T::KIND)
+            .filter_map(|((a, _, id), r)| {
+                T::from_resource(r).map(|t| ((a.as_str(), id.as_str()), t.clone()))
+            })
+            .collect();
+        for ((a, k, id), r) in &self.staged {
+            if *k != T::KIND {
+                continue;
+            }
+            match r.as_ref().and_then(T::from_resource) {
+                Some(t) => {
+                    out.insert((a.as_str(), id.as_str()), t.clone());
+                }
+                None => {
+                    out.remove(&(a.as_str(), id.as_str()));
+                }
+            }
+        }
+        out.into_iter()
+            .map(|((a, _), t)| (a.to_owned(), t))
+            .collect()
     }
 
     /// Stages a create or update.

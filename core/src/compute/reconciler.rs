@@ -603,7 +603,7 @@ impl Compute {
                         let terminate = !crashed && i.shutdown_behavior == "terminate";
                         self.update::<Instance>(account, id, |r| {
                             r.state_reason = Some(StateReason::new(code, text));
-                            r.state_transition_reason = format!("{code}");
+                            r.state_transition_reason = code.to_string();
                             if terminate {
                                 r.state = InstanceState::ShuttingDown;
                                 r.desired = Desired::Terminated;

@@ -718,7 +718,7 @@ fn type_out(t: &InstanceTypeInfo) -> wire::InstanceTypeInfo {
             network_performance: Some(t.network_performance.into()),
             ..Default::default()
         }),
-        nitro_enclaves_support: en(if nitro { "unsupported" } else { "unsupported" }),
+        nitro_enclaves_support: en("unsupported"),
         nitro_tpm_support: en(if nitro { "supported" } else { "unsupported" }),
         placement_group_info: Some(wire::PlacementGroupInfo {
             supported_strategies: Some(

@@ -353,11 +353,11 @@ fn stop_start_terminate_and_crash() {
     let id = run(&ec2, 1).expect("run").remove(0);
     compute.reconcile_once();
     let ch = ec2
-        .stop_instances(ACCT, &[id.clone()], false)
+        .stop_instances(ACCT, std::slice::from_ref(&id), false)
         .expect("stop");
     assert_eq!(ch[0].current, InstanceState::Stopping);
     assert_eq!(
-        ec2.start_instances(ACCT, &[id.clone()])
+        ec2.start_instances(ACCT, std::slice::from_ref(&id))
             .expect_err("start while stopping")
             .code,
         "IncorrectInstanceState"
@@ -366,7 +366,7 @@ fn stop_start_terminate_and_crash() {
     compute.reconcile_once();
     assert_eq!(state(&ec2, &id), InstanceState::Stopped);
     assert_eq!(hv.state_of(&id), Some(DomainState::ShutOff));
-    ec2.start_instances(ACCT, &[id.clone()]).expect("start");
+    ec2.start_instances(ACCT, std::slice::from_ref(&id)).expect("start");
     assert_eq!(state(&ec2, &id), InstanceState::Pending);
     compute.reconcile_once();
     assert_eq!(state(&ec2, &id), InstanceState::Running);
@@ -387,7 +387,7 @@ fn stop_start_terminate_and_crash() {
     )
     .expect("protect");
     assert_eq!(
-        ec2.terminate_instances(ACCT, &[id.clone()])
+        ec2.terminate_instances(ACCT, std::slice::from_ref(&id))
             .expect_err("protected")
             .code,
         "OperationNotPermitted"
@@ -401,7 +401,7 @@ fn stop_start_terminate_and_crash() {
     let root = ec2.instance(ACCT, &id).expect("i").block_devices[0]
         .volume_id
         .clone();
-    ec2.terminate_instances(ACCT, &[id.clone()])
+    ec2.terminate_instances(ACCT, std::slice::from_ref(&id))
         .expect("terminate");
     assert_eq!(state(&ec2, &id), InstanceState::ShuttingDown);
     compute.reconcile_once();
@@ -424,7 +424,7 @@ fn stubborn_guest_is_powered_off_after_the_timeout_and_orphans_go() {
     let (ec2, hv, _blocks, compute) = setup(true);
     let id = run(&ec2, 1).expect("run").remove(0);
     compute.reconcile_once();
-    ec2.stop_instances(ACCT, &[id.clone()], false)
+    ec2.stop_instances(ACCT, std::slice::from_ref(&id), false)
         .expect("stop");
     compute.reconcile_once(); // ACPI shutdown asked; guest ignores it
     assert_eq!(hv.state_of(&id), Some(DomainState::Running));

@@ -1054,16 +1054,36 @@ impl Ec2 {
         for id in ids {
             check_id(id)?;
         }
-        let set = FilterSet::compile(&INSTANCE_FILTERS, filters)?;
-        let cutoff = now_ms() - TERMINATED_VISIBLE_MS;
-        let visible = |i: &Instance| i.terminated_ms.is_none_or(|t| t > cutoff);
-        let needs_enis = filters
+        let (view_f, inst_f): (Vec<Filter>, Vec<Filter>) = filters
             .iter()
-            .any(|f| f.name.starts_with("network-interface."));
+            .cloned()
+            .partition(|f| is_view_filter(&f.name));
+        let inst_set = FilterSet::compile(&INSTANCE_FILTERS, &inst_f)?;
+        let view_set = FilterSet::compile(&VIEW_FILTERS, &view_f)?;
+        let scope = format!("DescribeInstances{filters:?}");
+        let after = match next_token.filter(|t| !t.is_empty()) {
+            Some(t) => Some(self.paginator().resume_after(&scope, t)?),
+            None => None,
+        };
+        let limit = page_size(max_results);
+        let cutoff = now_ms() - TERMINATED_VISIBLE_MS;
+        let early_stop = view_f.is_empty();
+        let mut taken = 0usize;
+        // The store scans in id order, so the page is cut during the scan: only matching
+        // records after the cursor are copied, and at most `limit + 1` of them.
         let candidates = self
             .store()
             .scan(account, |i: &Instance| {
-                (visible(i) && (ids.is_empty() || ids.contains(&i.id))).then(|| i.clone())
+                if (early_stop && taken > limit)
+                    || after.as_deref().is_some_and(|a| i.id.as_str() <= a)
+                    || !i.terminated_ms.is_none_or(|t| t > cutoff)
+                    || !(ids.is_empty() || ids.contains(&i.id))
+                    || !inst_set.matches(i)
+                {
+                    return None;
+                }
+                taken += 1;
+                Some(i.clone())
             })
             .map_err(fault_of)?;
         for id in ids {
@@ -1071,45 +1091,22 @@ impl Ec2 {
                 return Err(not_found(id));
             }
         }
-        let mut matched = Vec::with_capacity(candidates.len());
-        for i in candidates {
-            let v = if needs_enis {
-                self.view(account, i)
-            } else {
-                InstanceView {
-                    owner_id: account.to_owned(),
-                    instance: i,
-                    enis: Vec::new(),
-                }
-            };
-            if set.matches(&v) {
-                matched.push(v);
-            }
-        }
-        let scope = format!("DescribeInstances{filters:?}");
-        let mut page = self.paginator().page(
-            matched,
-            |v| v.instance.id.as_str(),
-            &scope,
-            next_token,
-            page_size(max_results),
-        )?;
-        if !needs_enis {
-            for v in &mut page.items {
-                v.enis = v
-                    .instance
-                    .network_interfaces
-                    .iter()
-                    .filter_map(|e| {
-                        self.store()
-                            .get::<NetworkInterface>(account, e)
-                            .ok()
-                            .flatten()
-                    })
-                    .collect();
-            }
-        }
-        Ok(page)
+        let mut items: Vec<InstanceView> = candidates
+            .into_iter()
+            .map(|i| self.view(account, i))
+            .filter(|v| view_set.matches(v))
+            .take(limit.saturating_add(1))
+            .collect();
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_token = if more {
+            items
+                .last()
+                .map(|v| self.paginator().token(&scope, &v.instance.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_token })
     }
 
     /// One instance of the account.
@@ -1519,46 +1516,36 @@ fn push_opt(out: &mut Vec<String>, v: Option<&String>) {
     }
 }
 
-/// Every filter `DescribeInstances` documents (those naming features Kumo lacks match no
-/// instance, as they would not on AWS for an instance without the feature).
-pub static INSTANCE_FILTERS: FilterTable<InstanceView> = FilterTable {
+/// Every filter `DescribeInstances` documents that reads the instance record alone (those
+/// naming features Kumo lacks match no instance, as they would not on AWS for an instance
+/// without the feature). Evaluated on the stored record, without copying it.
+pub static INSTANCE_FILTERS: FilterTable<Instance> = FilterTable {
     resource: "instance",
     fields: &[
         ("affinity", |_, _| {}),
         ("architecture", |_, o| o.push("x86_64".into())),
-        ("availability-zone", |v, o| {
-            o.push(v.instance.availability_zone.clone())
+        ("availability-zone", |i, o| {
+            o.push(i.availability_zone.clone())
         }),
         ("availability-zone-id", |_, _| {}),
-        ("block-device-mapping.attach-time", |v, o| {
-            o.extend(
-                v.instance
-                    .block_devices
-                    .iter()
-                    .map(|b| rfc3339_ms(b.attach_time_ms)),
-            );
+        ("block-device-mapping.attach-time", |i, o| {
+            o.extend(i.block_devices.iter().map(|b| rfc3339_ms(b.attach_time_ms)));
         }),
-        ("block-device-mapping.delete-on-termination", |v, o| {
+        ("block-device-mapping.delete-on-termination", |i, o| {
             o.extend(
-                v.instance
-                    .block_devices
+                i.block_devices
                     .iter()
                     .map(|b| b.delete_on_termination.to_string()),
             );
         }),
-        ("block-device-mapping.device-name", |v, o| {
-            o.extend(
-                v.instance
-                    .block_devices
-                    .iter()
-                    .map(|b| b.device_name.clone()),
-            );
+        ("block-device-mapping.device-name", |i, o| {
+            o.extend(i.block_devices.iter().map(|b| b.device_name.clone()));
         }),
-        ("block-device-mapping.status", |v, o| {
-            o.extend(v.instance.block_devices.iter().map(|b| b.status.clone()));
+        ("block-device-mapping.status", |i, o| {
+            o.extend(i.block_devices.iter().map(|b| b.status.clone()));
         }),
-        ("block-device-mapping.volume-id", |v, o| {
-            o.extend(v.instance.block_devices.iter().map(|b| b.volume_id.clone()));
+        ("block-device-mapping.volume-id", |i, o| {
+            o.extend(i.block_devices.iter().map(|b| b.volume_id.clone()));
         }),
         ("boot-mode", |_, o| o.push("legacy-bios".into())),
         ("capacity-reservation-id", |_, _| {}),
@@ -1566,19 +1553,13 @@ pub static INSTANCE_FILTERS: FilterTable<InstanceView> = FilterTable {
             "capacity-reservation-specification.capacity-reservation-preference",
             |_, o| o.push("open".into()),
         ),
-        ("client-token", |v, o| {
-            push_opt(o, v.instance.client_token.as_ref())
-        }),
+        ("client-token", |i, o| push_opt(o, i.client_token.as_ref())),
         ("current-instance-boot-mode", |_, o| {
             o.push("legacy-bios".into())
         }),
         ("dns-name", |_, _| {}),
-        ("ebs-optimized", |v, o| {
-            o.push(v.instance.ebs_optimized.to_string())
-        }),
-        ("ena-support", |v, o| {
-            o.push(v.instance.ena_support.to_string())
-        }),
+        ("ebs-optimized", |i, o| o.push(i.ebs_optimized.to_string())),
+        ("ena-support", |i, o| o.push(i.ena_support.to_string())),
         ("enclave-options.enabled", |_, o| o.push("false".into())),
         ("hibernation-options.configured", |_, o| {
             o.push("false".into())
@@ -1587,64 +1568,49 @@ pub static INSTANCE_FILTERS: FilterTable<InstanceView> = FilterTable {
         ("hypervisor", |_, o| o.push("xen".into())),
         ("iam-instance-profile.arn", |_, _| {}),
         ("iam-instance-profile.id", |_, _| {}),
-        ("image-id", |v, o| o.push(v.instance.image_id.clone())),
-        ("instance-id", |v, o| o.push(v.instance.id.clone())),
+        ("image-id", |i, o| o.push(i.image_id.clone())),
+        ("instance-id", |i, o| o.push(i.id.clone())),
         ("instance-lifecycle", |_, _| {}),
-        ("instance-state-code", |v, o| {
-            o.push(v.instance.state.code().to_string())
+        ("instance-state-code", |i, o| {
+            o.push(i.state.code().to_string())
         }),
-        ("instance-state-name", |v, o| {
-            o.push(v.instance.state.name().into())
+        ("instance-state-name", |i, o| o.push(i.state.name().into())),
+        ("instance-type", |i, o| o.push(i.instance_type.clone())),
+        ("instance.group-id", |i, o| {
+            o.extend(i.groups.iter().map(|g| g.id.clone()))
         }),
-        ("instance-type", |v, o| {
-            o.push(v.instance.instance_type.clone())
-        }),
-        ("instance.group-id", |v, o| {
-            o.extend(v.instance.groups.iter().map(|g| g.id.clone()))
-        }),
-        ("instance.group-name", |v, o| {
-            o.extend(v.instance.groups.iter().map(|g| g.name.clone()))
+        ("instance.group-name", |i, o| {
+            o.extend(i.groups.iter().map(|g| g.name.clone()))
         }),
         ("ip-address", |_, _| {}),
         ("ipv6-address", |_, _| {}),
         ("kernel-id", |_, _| {}),
-        ("key-name", |v, o| push_opt(o, v.instance.key_name.as_ref())),
-        ("launch-index", |v, o| {
-            o.push(v.instance.launch_index.to_string())
+        ("key-name", |i, o| push_opt(o, i.key_name.as_ref())),
+        ("launch-index", |i, o| o.push(i.launch_index.to_string())),
+        ("launch-time", |i, o| o.push(rfc3339_ms(i.launch_time_ms))),
+        ("maintenance-options.auto-recovery", |i, o| {
+            o.push(i.auto_recovery.clone())
         }),
-        ("launch-time", |v, o| {
-            o.push(rfc3339_ms(v.instance.launch_time_ms))
-        }),
-        ("maintenance-options.auto-recovery", |v, o| {
-            o.push(v.instance.auto_recovery.clone())
-        }),
-        ("metadata-options.http-endpoint", |v, o| {
-            o.push(v.instance.metadata.http_endpoint.clone())
+        ("metadata-options.http-endpoint", |i, o| {
+            o.push(i.metadata.http_endpoint.clone())
         }),
         ("metadata-options.http-protocol-ipv4", |_, o| {
             o.push("enabled".into())
         }),
-        ("metadata-options.http-protocol-ipv6", |v, o| {
-            o.push(v.instance.metadata.http_protocol_ipv6.clone())
+        ("metadata-options.http-protocol-ipv6", |i, o| {
+            o.push(i.metadata.http_protocol_ipv6.clone())
         }),
-        ("metadata-options.http-put-response-hop-limit", |v, o| {
-            o.push(v.instance.metadata.http_put_response_hop_limit.to_string());
+        ("metadata-options.http-put-response-hop-limit", |i, o| {
+            o.push(i.metadata.http_put_response_hop_limit.to_string());
         }),
-        ("metadata-options.http-tokens", |v, o| {
-            o.push(v.instance.metadata.http_tokens.clone())
+        ("metadata-options.http-tokens", |i, o| {
+            o.push(i.metadata.http_tokens.clone())
         }),
-        ("metadata-options.instance-metadata-tags", |v, o| {
-            o.push(v.instance.metadata.instance_metadata_tags.clone());
+        ("metadata-options.instance-metadata-tags", |i, o| {
+            o.push(i.metadata.instance_metadata_tags.clone());
         }),
-        ("monitoring-state", |v, o| {
-            o.push(
-                if v.instance.monitoring {
-                    "enabled"
-                } else {
-                    "disabled"
-                }
-                .into(),
-            );
+        ("monitoring-state", |i, o| {
+            o.push(if i.monitoring { "enabled" } else { "disabled" }.into());
         }),
         (
             "network-interface.addresses.association.allocation-id",
@@ -1674,6 +1640,69 @@ pub static INSTANCE_FILTERS: FilterTable<InstanceView> = FilterTable {
             "network-interface.addresses.association.public-ip",
             |_, _| {},
         ),
+        ("operator.managed", |_, o| o.push("false".into())),
+        ("operator.principal", |_, _| {}),
+        ("outpost-arn", |_, _| {}),
+        ("placement-group-name", |i, o| {
+            push_opt(o, i.placement_group.as_ref())
+        }),
+        ("placement-partition-number", |_, _| {}),
+        ("platform", |_, _| {}),
+        ("platform-details", |_, o| o.push("Linux/UNIX".into())),
+        ("private-dns-name", |i, o| {
+            o.push(i.private_dns_name.clone())
+        }),
+        (
+            "private-dns-name-options.enable-resource-name-dns-a-record",
+            |_, o| o.push("false".into()),
+        ),
+        (
+            "private-dns-name-options.enable-resource-name-dns-aaaa-record",
+            |_, o| o.push("false".into()),
+        ),
+        ("private-dns-name-options.hostname-type", |_, o| {
+            o.push("ip-name".into())
+        }),
+        ("private-ip-address", |i, o| o.push(i.private_ip.clone())),
+        ("product-code", |_, _| {}),
+        ("product-code.type", |_, _| {}),
+        ("ramdisk-id", |_, _| {}),
+        ("reason", |i, o| o.push(i.state_transition_reason.clone())),
+        ("requester-id", |_, _| {}),
+        ("reservation-id", |i, o| o.push(i.reservation_id.clone())),
+        ("root-device-name", |i, o| {
+            o.push(i.root_device_name.clone())
+        }),
+        ("root-device-type", |_, o| o.push("ebs".into())),
+        ("spot-instance-request-id", |_, _| {}),
+        ("state-reason-code", |i, o| {
+            push_opt(o, i.state_reason.as_ref().map(|r| &r.code))
+        }),
+        ("state-reason-message", |i, o| {
+            push_opt(o, i.state_reason.as_ref().map(|r| &r.message))
+        }),
+        ("subnet-id", |i, o| o.push(i.subnet_id.clone())),
+        ("tenancy", |i, o| o.push(i.tenancy.clone())),
+        ("tpm-support", |_, _| {}),
+        ("usage-operation", |_, o| o.push("RunInstances".into())),
+        ("usage-operation-update-time", |i, o| {
+            o.push(rfc3339_ms(i.launch_time_ms))
+        }),
+        ("virtualization-type", |_, o| o.push("hvm".into())),
+        ("vpc-id", |i, o| o.push(i.vpc_id.clone())),
+    ],
+    tags: Some(|i| {
+        i.tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect()
+    }),
+};
+
+/// The `DescribeInstances` filters that read the instance's network interfaces or owner.
+pub static VIEW_FILTERS: FilterTable<InstanceView> = FilterTable {
+    resource: "instance",
+    fields: &[
         ("network-interface.addresses.primary", |v, o| {
             eni_field(v, o, |_, o| o.push("true".into()))
         }),
@@ -1814,47 +1843,7 @@ pub static INSTANCE_FILTERS: FilterTable<InstanceView> = FilterTable {
         ("network-interface.vpc-id", |v, o| {
             eni_field(v, o, |e, o| o.push(e.vpc_id.clone()))
         }),
-        ("operator.managed", |_, o| o.push("false".into())),
-        ("operator.principal", |_, _| {}),
-        ("outpost-arn", |_, _| {}),
         ("owner-id", |v, o| o.push(v.owner_id.clone())),
-        ("placement-group-name", |v, o| {
-            push_opt(o, v.instance.placement_group.as_ref())
-        }),
-        ("placement-partition-number", |_, _| {}),
-        ("platform", |_, _| {}),
-        ("platform-details", |_, o| o.push("Linux/UNIX".into())),
-        ("private-dns-name", |v, o| {
-            o.push(v.instance.private_dns_name.clone())
-        }),
-        (
-            "private-dns-name-options.enable-resource-name-dns-a-record",
-            |_, o| o.push("false".into()),
-        ),
-        (
-            "private-dns-name-options.enable-resource-name-dns-aaaa-record",
-            |_, o| o.push("false".into()),
-        ),
-        ("private-dns-name-options.hostname-type", |_, o| {
-            o.push("ip-name".into())
-        }),
-        ("private-ip-address", |v, o| {
-            o.push(v.instance.private_ip.clone())
-        }),
-        ("product-code", |_, _| {}),
-        ("product-code.type", |_, _| {}),
-        ("ramdisk-id", |_, _| {}),
-        ("reason", |v, o| {
-            o.push(v.instance.state_transition_reason.clone())
-        }),
-        ("requester-id", |_, _| {}),
-        ("reservation-id", |v, o| {
-            o.push(v.instance.reservation_id.clone())
-        }),
-        ("root-device-name", |v, o| {
-            o.push(v.instance.root_device_name.clone())
-        }),
-        ("root-device-type", |_, o| o.push("ebs".into())),
         ("source-dest-check", |v, o| {
             o.push(
                 v.enis
@@ -1863,31 +1852,14 @@ pub static INSTANCE_FILTERS: FilterTable<InstanceView> = FilterTable {
                     .to_string(),
             );
         }),
-        ("spot-instance-request-id", |_, _| {}),
-        ("state-reason-code", |v, o| {
-            push_opt(o, v.instance.state_reason.as_ref().map(|r| &r.code))
-        }),
-        ("state-reason-message", |v, o| {
-            push_opt(o, v.instance.state_reason.as_ref().map(|r| &r.message))
-        }),
-        ("subnet-id", |v, o| o.push(v.instance.subnet_id.clone())),
-        ("tenancy", |v, o| o.push(v.instance.tenancy.clone())),
-        ("tpm-support", |_, _| {}),
-        ("usage-operation", |_, o| o.push("RunInstances".into())),
-        ("usage-operation-update-time", |v, o| {
-            o.push(rfc3339_ms(v.instance.launch_time_ms))
-        }),
-        ("virtualization-type", |_, o| o.push("hvm".into())),
-        ("vpc-id", |v, o| o.push(v.instance.vpc_id.clone())),
     ],
-    tags: Some(|v| {
-        v.instance
-            .tags
-            .iter()
-            .map(|t| (t.key.clone(), t.value.clone()))
-            .collect()
-    }),
+    tags: None,
 };
+
+/// Whether a filter name is answered by [`VIEW_FILTERS`].
+fn is_view_filter(name: &str) -> bool {
+    name.starts_with("network-interface.") || name == "owner-id" || name == "source-dest-check"
+}
 
 /// `DescribeInstanceStatus` filters.
 static STATUS_FILTERS: FilterTable<InstanceView> = FilterTable {

@@ -366,7 +366,8 @@ fn stop_start_terminate_and_crash() {
     compute.reconcile_once();
     assert_eq!(state(&ec2, &id), InstanceState::Stopped);
     assert_eq!(hv.state_of(&id), Some(DomainState::ShutOff));
-    ec2.start_instances(ACCT, std::slice::from_ref(&id)).expect("start");
+    ec2.start_instances(ACCT, std::slice::from_ref(&id))
+        .expect("start");
     assert_eq!(state(&ec2, &id), InstanceState::Pending);
     compute.reconcile_once();
     assert_eq!(state(&ec2, &id), InstanceState::Running);

@@ -338,7 +338,7 @@ pub struct MetadataRequest {
 pub struct RunInstances {
     /// Image (required).
     pub image_id: Option<String>,
-    /// Type (default `m1.small` in AWS; Kumo requires one of its catalog, default `t2.micro`).
+    /// Type (AWS defaults to `m1.small`, which Kumo does not offer: name one of the catalog).
     pub instance_type: Option<String>,
     /// MinCount.
     pub min_count: i32,
@@ -813,7 +813,7 @@ impl Ec2 {
                     (max_vcpus.saturating_sub(account_vcpus) / itype.vcpus.max(1)) as i32;
                 if allowed_by_limit < req.min_count {
                     return Err(Fault::new(
-                        "VcpuLimitExceeded",
+                        "InstanceLimitExceeded",
                         format!(
                             "You have requested more vCPU capacity than your current vCPU limit of {max_vcpus} allows for the instance bucket that the specified instance type belongs to."
                         ),

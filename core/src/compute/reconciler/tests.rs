@@ -339,7 +339,7 @@ fn capacity_and_limits() {
     let ids = run(&ec2, 5).expect("run");
     assert_eq!(ids.len(), 3);
     let err = run(&ec2, 1).expect_err("limit");
-    assert_eq!(err.code, "VcpuLimitExceeded");
+    assert_eq!(err.code, "InstanceLimitExceeded");
     // No host at all: refused, not pretended.
     let bare = crate::ec2::testing::ec2();
     network(&bare);

@@ -1,4 +1,122 @@
-//! Compute: where instances run. Only the pure scheduler so far; the `Hypervisor` seam, the
-//! libvirt driver and the reconciler come with the compute issue.
+//! Compute: where instances run.
+//!
+//! - [`scheduler`]: the pure placement function.
+//! - [`HostRegistry`]: the compute hosts the control plane may place instances on, shared by
+//!   the API (capacity checks at `RunInstances`) and the reconciler (which registers the host
+//!   it drives). An endpoint with no registered host refuses launches with
+//!   `InsufficientInstanceCapacity` instead of pretending.
+//! - [`reconciler`]: converges the recorded intent (instances, volumes, snapshots) with the
+//!   world through the `Hypervisor` and `BlockStore` seams.
 
+pub mod reconciler;
 pub mod scheduler;
+
+use std::sync::{Arc, RwLock};
+
+use kumo_driver_api::{BlockStore, Hypervisor};
+use tokio::sync::Notify;
+
+pub use reconciler::{Compute, ComputeConfig};
+
+/// A compute host as the control plane knows it.
+#[derive(Clone)]
+pub struct Host {
+    /// Host id (stored on each instance placed there).
+    pub id: String,
+    /// Its availability zone.
+    pub zone: String,
+    /// vCPUs offered to guests.
+    pub vcpus: u32,
+    /// Memory offered to guests, MiB.
+    pub memory_mib: u64,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("id", &self.id)
+            .field("zone", &self.zone)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The registered hosts, the block store they share, and the reconciler's wake-up signal.
+#[derive(Default)]
+pub struct HostRegistry {
+    hosts: RwLock<Vec<Host>>,
+    blocks: RwLock<Option<Arc<dyn BlockStore>>>,
+    hypervisor: RwLock<Option<Arc<dyn Hypervisor>>>,
+    max_vcpus_per_account: RwLock<Option<u32>>,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for HostRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostRegistry")
+            .field("hosts", &self.hosts())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostRegistry {
+    /// Registers (or replaces) a host and the block store its disks live in.
+    pub fn register(
+        &self,
+        host: Host,
+        hypervisor: Arc<dyn Hypervisor>,
+        blocks: Arc<dyn BlockStore>,
+        max_vcpus_per_account: u32,
+    ) {
+        if let Ok(mut h) = self.hypervisor.write() {
+            *h = Some(hypervisor);
+        }
+        if let Ok(mut m) = self.max_vcpus_per_account.write() {
+            *m = Some(max_vcpus_per_account);
+        }
+        if let Ok(mut hosts) = self.hosts.write() {
+            hosts.retain(|h| h.id != host.id);
+            hosts.push(host);
+        }
+        if let Ok(mut b) = self.blocks.write() {
+            *b = Some(blocks);
+        }
+    }
+
+    /// The registered hosts.
+    #[must_use]
+    pub fn hosts(&self) -> Vec<Host> {
+        self.hosts.read().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// The block store, once a host is registered.
+    #[must_use]
+    pub fn blocks(&self) -> Option<Arc<dyn BlockStore>> {
+        self.blocks.read().ok().and_then(|b| b.clone())
+    }
+
+    /// The hypervisor, once a host is registered (console output).
+    #[must_use]
+    pub fn hypervisor(&self) -> Option<Arc<dyn Hypervisor>> {
+        self.hypervisor.read().ok().and_then(|b| b.clone())
+    }
+
+    /// The per-account vCPU limit (`InstanceLimitExceeded` beyond it).
+    #[must_use]
+    pub fn max_vcpus_per_account(&self) -> u32 {
+        self.max_vcpus_per_account
+            .read()
+            .ok()
+            .and_then(|m| *m)
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Wakes the reconciler: an API call changed intent.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits for [`HostRegistry::wake`].
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+}

@@ -15,20 +15,25 @@ pub mod cidr;
 pub mod defaults;
 pub mod dhcp_options;
 pub mod fault;
-pub mod internet_gateway;
-pub mod listing;
 pub mod image;
+pub mod instance;
+pub mod instance_types;
+pub mod internet_gateway;
 pub mod key_pair;
+pub mod listing;
 pub mod model;
 pub mod nat_gateway;
 pub mod network_acl;
+pub mod network_interface;
 pub mod regions;
 pub mod route_table;
 pub mod security_group;
 pub mod sg_rules;
+pub mod snapshot;
 pub mod store;
 pub mod subnet;
 pub mod tags;
+pub mod volume;
 pub mod vpc;
 
 use std::sync::Arc;
@@ -37,6 +42,7 @@ pub use fault::Fault;
 pub use model::{Record, Resource};
 pub use store::ResourceStore;
 
+use crate::compute::HostRegistry;
 use crate::query::paginate::Paginator;
 
 /// Where this endpoint is: its region and zones (from `[region]` in the configuration).
@@ -56,6 +62,7 @@ pub struct Ec2 {
     paginator: Arc<Paginator>,
     /// Checks `RegisterImage` locations (set by the server; see [`image::ImageLocations`]).
     image_locations: Option<Arc<dyn image::ImageLocations>>,
+    compute: Arc<HostRegistry>,
 }
 
 impl std::fmt::Debug for Ec2 {
@@ -75,6 +82,7 @@ impl Ec2 {
             placement: Arc::new(placement),
             paginator: Arc::new(Paginator::random()),
             image_locations: None,
+            compute: Arc::new(HostRegistry::default()),
         }
     }
 
@@ -94,6 +102,12 @@ impl Ec2 {
     #[must_use]
     pub fn paginator(&self) -> &Paginator {
         &self.paginator
+    }
+
+    /// The compute hosts instances may run on (empty until the server registers one).
+    #[must_use]
+    pub fn compute(&self) -> &HostRegistry {
+        &self.compute
     }
 }
 

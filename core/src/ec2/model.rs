@@ -110,4 +110,8 @@ resources! {
     Elbv2TargetGroup(crate::elbv2::target_group::TargetGroup) = "elbv2-target-group", id prefix "arn:targetgroup/";
     Elbv2Listener(crate::elbv2::listener::Listener) = "elbv2-listener", id prefix "arn:listener/";
     Elbv2Rule(crate::elbv2::rule::Rule) = "elbv2-listener-rule", id prefix "arn:listener-rule/";
+    Instance(super::instance::Instance) = "instance", id prefix "i-";
+    NetworkInterface(super::network_interface::NetworkInterface) = "network-interface", id prefix "eni-";
+    Volume(super::volume::Volume) = "volume", id prefix "vol-";
+    Snapshot(super::snapshot::Snapshot) = "snapshot", id prefix "snap-";
 }

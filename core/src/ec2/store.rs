@@ -111,7 +111,8 @@ impl ResourceStore {
     }
 
     /// Every resource of type `T` in every account that `f` (given the account) maps to
-    /// `Some`. A full scan: for the few cross-account reads AWS has (public and shared images).
+    /// `Some`. A full scan: for the few cross-account reads AWS has (public and shared images)
+    /// and for the compute reconciler, which serves every account.
     pub fn scan_all<T: Record, R>(
         &self,
         mut f: impl FnMut(&str, &T) -> Option<R>,
@@ -247,6 +248,36 @@ impl Txn<'_> {
             }
         }
         out.into_values().collect()
+    }
+
+    /// Every resource of type `T` of every account, with its account, as this transaction
+    /// sees it (capacity accounting across accounts).
+    #[must_use]
+    pub fn list_all<T: Record>(&self) -> Vec<(String, T)> {
+        let mut out: BTreeMap<(&str, &str), T> = self
+            .committed
+            .iter()
+            .filter(|((_, k, _), _)| *k == T::KIND)
+            .filter_map(|((a, _, id), r)| {
+                T::from_resource(r).map(|t| ((a.as_str(), id.as_str()), t.clone()))
+            })
+            .collect();
+        for ((a, k, id), r) in &self.staged {
+            if *k != T::KIND {
+                continue;
+            }
+            match r.as_ref().and_then(T::from_resource) {
+                Some(t) => {
+                    out.insert((a.as_str(), id.as_str()), t.clone());
+                }
+                None => {
+                    out.remove(&(a.as_str(), id.as_str()));
+                }
+            }
+        }
+        out.into_iter()
+            .map(|((a, _), t)| (a.to_owned(), t))
+            .collect()
     }
 
     /// Stages a create or update.

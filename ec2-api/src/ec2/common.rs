@@ -162,3 +162,24 @@ impl crate::query::Typed for NoOutput {
         crate::query::Node::Struct(Vec::new())
     }
 }
+
+/// A core string as a generated wire enum (`None` when the model does not know the value).
+#[must_use]
+pub fn en<E: crate::query::Typed>(s: &str) -> Option<E> {
+    E::from_node(crate::query::Node::Str(s.to_owned()))
+}
+
+/// A generated wire enum as its string.
+#[must_use]
+pub fn en_str<E: crate::query::Typed>(e: &E) -> String {
+    match e.to_node() {
+        crate::query::Node::Str(s) => s,
+        _ => String::new(),
+    }
+}
+
+/// Milliseconds since the epoch as a wire timestamp.
+#[must_use]
+pub fn ts(ms: i64) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+}

@@ -16,6 +16,8 @@ mod images;
 mod key_pairs;
 mod security_groups;
 mod tags;
+mod instances;
+mod volumes;
 
 use crate::dispatch::Handler;
 
@@ -34,4 +36,6 @@ pub(crate) fn handler(action: &str) -> Option<Handler> {
         .or_else(|| key_pairs::handler(action))
         .or_else(|| tags::handler(action))
         .or_else(|| images::handler(action))
+        .or_else(|| instances::handler(action))
+        .or_else(|| volumes::handler(action))
 }

@@ -222,3 +222,14 @@ impl<T: Typed> Typed for BTreeMap<String, T> {
         Node::Map(self.iter().map(|(k, v)| (k.clone(), v.to_node())).collect())
     }
 }
+
+/// The output of an operation that returns nothing (`<return>true</return>` in EC2's words):
+/// an empty structure, which the encoder writes as the bare response.
+impl Typed for () {
+    fn from_node(_node: Node) -> Option<Self> {
+        Some(())
+    }
+    fn to_node(&self) -> Node {
+        Node::Struct(Vec::new())
+    }
+}

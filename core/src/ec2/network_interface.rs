@@ -1,0 +1,258 @@
+//! Elastic network interfaces: an instance's place in a subnet (private IP, MAC, security
+//! groups), and the allocation of private addresses.
+//!
+//! Why allocation lives here: an address belongs to an ENI, and the subnet's free addresses
+//! are exactly those no ENI of the subnet holds. AWS reserves the first four addresses of a
+//! subnet (network, router, DNS, future) and the last (broadcast); Kumo hands out the lowest
+//! free address in between, scanning the subnet's ENIs inside the launching transaction, so
+//! two concurrent launches can never get the same address.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ec2::Fault;
+use crate::ec2::store::Txn;
+use crate::ec2::subnet::Subnet;
+use crate::ids;
+use crate::query::tags::Tag;
+
+/// A security group reference (id and name), as instances and ENIs report them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRef {
+    /// `sg-…`.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// An ENI's attachment to an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EniAttachment {
+    /// `eni-attach-…`.
+    pub id: String,
+    /// The instance.
+    pub instance_id: String,
+    /// 0 for the primary interface.
+    pub device_index: u32,
+    /// `attaching`, `attached`, `detaching`, `detached`.
+    pub status: String,
+    /// Milliseconds since the epoch.
+    pub attach_time_ms: i64,
+    /// Deleted with the instance.
+    pub delete_on_termination: bool,
+}
+
+/// A network interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkInterface {
+    /// `eni-…`.
+    pub id: String,
+    /// Its subnet.
+    pub subnet_id: String,
+    /// The subnet's VPC.
+    pub vpc_id: String,
+    /// The subnet's zone.
+    pub availability_zone: String,
+    /// `02:xx:xx:xx:xx:xx`.
+    pub mac_address: String,
+    /// Primary private IPv4 address.
+    pub private_ip: String,
+    /// `ip-10-0-1-5.ec2.internal`.
+    pub private_dns_name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Security groups.
+    pub groups: Vec<GroupRef>,
+    /// Source/destination check.
+    pub source_dest_check: bool,
+    /// `available` or `in-use`.
+    pub status: String,
+    /// `interface`.
+    pub interface_type: String,
+    /// The attachment, when attached.
+    #[serde(default)]
+    pub attachment: Option<EniAttachment>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl NetworkInterface {
+    /// The host-side tap device name for this ENI: `tap` + the id's hex digits, cut to the
+    /// 15 bytes Linux allows (the id's low 12 hex digits keep it unique in practice).
+    #[must_use]
+    pub fn tap_name(&self) -> String {
+        tap_name(&self.id)
+    }
+}
+
+/// The tap name for ENI `id` (at most 15 bytes).
+#[must_use]
+pub fn tap_name(id: &str) -> String {
+    let hex = id.strip_prefix("eni-").unwrap_or(id);
+    let tail = &hex[hex.len().saturating_sub(12)..];
+    format!("tap{tail}")
+}
+
+/// A fresh locally administered unicast MAC (`02:…`), as AWS's are.
+#[must_use]
+pub fn new_mac() -> String {
+    let b: [u8; 5] = rand::random();
+    format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4]
+    )
+}
+
+/// `ip-10-0-1-5.ec2.internal` in `us-east-1`, `ip-10-0-1-5.eu-west-1.compute.internal` elsewhere.
+#[must_use]
+pub fn private_dns_name(ip: &str, region: &str) -> String {
+    let host = format!("ip-{}", ip.replace('.', "-"));
+    if region == "us-east-1" {
+        format!("{host}.ec2.internal")
+    } else {
+        format!("{host}.{region}.compute.internal")
+    }
+}
+
+/// Parses `a.b.c.d/n`.
+pub fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
+    let (ip, len) = cidr.split_once('/')?;
+    let ip: Ipv4Addr = ip.parse().ok()?;
+    let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    Some((u32::from(ip) & mask, len))
+}
+
+/// Addresses of `subnet` held by ENIs of the account, as this transaction sees them.
+fn used_addresses(t: &Txn<'_>, account: &str, subnet_id: &str) -> BTreeSet<u32> {
+    t.list::<NetworkInterface>(account)
+        .into_iter()
+        .filter(|e| e.subnet_id == subnet_id)
+        .filter_map(|e| e.private_ip.parse::<Ipv4Addr>().ok().map(u32::from))
+        .collect()
+}
+
+/// Allocates `wanted` (checked: inside the subnet, not reserved, free) or the lowest free
+/// address of the subnet. `taken` holds addresses already chosen in this transaction.
+pub fn allocate_ip(
+    t: &Txn<'_>,
+    account: &str,
+    subnet: &Subnet,
+    wanted: Option<&str>,
+    taken: &mut BTreeSet<u32>,
+) -> Result<String, Fault> {
+    let (base, len) = parse_cidr(&subnet.cidr_block)
+        .ok_or_else(|| Fault::invalid_value(format!("subnet {} has no valid CIDR", subnet.id)))?;
+    let size = 1u64 << (32 - len);
+    let first = u64::from(base) + 4;
+    let last = u64::from(base) + size.saturating_sub(2); // before broadcast
+    let mut used = used_addresses(t, account, &subnet.id);
+    used.extend(taken.iter().copied());
+    if let Some(w) = wanted {
+        let ip: Ipv4Addr = w
+            .parse()
+            .map_err(|_| Fault::invalid_value(format!("Invalid IPv4 address: {w}")))?;
+        let n = u64::from(u32::from(ip));
+        if n < u64::from(base) || n >= u64::from(base) + size {
+            return Err(Fault::new(
+                "InvalidParameterValue",
+                format!("Address {w} does not fall within the subnet's address range"),
+            ));
+        }
+        if n < first || n > last {
+            return Err(Fault::new(
+                "InvalidIPAddress.InUse",
+                format!("Address {w} is reserved by AWS"),
+            ));
+        }
+        if used.contains(&u32::from(ip)) {
+            return Err(Fault::new(
+                "InvalidIPAddress.InUse",
+                format!("Address {w} is in use."),
+            ));
+        }
+        taken.insert(u32::from(ip));
+        return Ok(w.to_owned());
+    }
+    let mut n = first;
+    while n <= last {
+        // The loop is bounded by the subnet size (at most 2^16 for a /16, AWS's largest).
+        let candidate = u32::try_from(n).unwrap_or(u32::MAX);
+        if !used.contains(&candidate) {
+            taken.insert(candidate);
+            return Ok(Ipv4Addr::from(candidate).to_string());
+        }
+        n += 1;
+    }
+    Err(Fault::new(
+        "InsufficientFreeAddressesInSubnet",
+        format!(
+            "There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.",
+            subnet.id
+        ),
+    ))
+}
+
+/// A new ENI for an instance's device index, attached.
+#[allow(clippy::too_many_arguments)]
+#[must_use]
+pub fn new_attached(
+    subnet: &Subnet,
+    region: &str,
+    private_ip: String,
+    groups: Vec<GroupRef>,
+    instance_id: &str,
+    device_index: u32,
+    now_ms: i64,
+) -> NetworkInterface {
+    NetworkInterface {
+        id: ids::resource_id("eni"),
+        subnet_id: subnet.id.clone(),
+        vpc_id: subnet.vpc_id.clone(),
+        availability_zone: subnet.availability_zone.clone(),
+        mac_address: new_mac(),
+        private_dns_name: private_dns_name(&private_ip, region),
+        private_ip,
+        description: String::new(),
+        groups,
+        source_dest_check: true,
+        status: "in-use".into(),
+        interface_type: "interface".into(),
+        attachment: Some(EniAttachment {
+            id: ids::resource_id("eni-attach"),
+            instance_id: instance_id.to_owned(),
+            device_index,
+            status: "attached".into(),
+            attach_time_ms: now_ms,
+            delete_on_termination: true,
+        }),
+        tags: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_cidrs() {
+        assert_eq!(tap_name("eni-0123456789abcdef0").len(), 15);
+        assert_eq!(tap_name("eni-0123456789abcdef0"), "tap56789abcdef0");
+        assert!(new_mac().starts_with("02:"));
+        assert_eq!(new_mac().len(), 17);
+        assert_eq!(
+            private_dns_name("10.0.1.5", "us-east-1"),
+            "ip-10-0-1-5.ec2.internal"
+        );
+        assert_eq!(
+            private_dns_name("10.0.1.5", "eu-west-1"),
+            "ip-10-0-1-5.eu-west-1.compute.internal"
+        );
+        assert_eq!(parse_cidr("10.0.1.0/24"), Some((0x0a00_0100, 24)));
+        assert_eq!(parse_cidr("10.0.1.0/33"), None);
+    }
+}

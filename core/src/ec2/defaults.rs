@@ -269,6 +269,26 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_first_calls_make_one_default_vpc() {
+        let ec2 = crate::ec2::testing::ec2();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let ec2 = ec2.clone();
+                std::thread::spawn(move || ec2.ensure_defaults(A).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread").expect("ensure");
+        }
+        assert_eq!(ec2.store().list::<Vpc>(A).expect("vpcs").len(), 1);
+        assert_eq!(
+            ec2.store().list::<InternetGateway>(A).expect("igws").len(),
+            1
+        );
+        assert_eq!(ec2.store().list::<DhcpOptions>(A).expect("dopts").len(), 1);
+    }
+
+    #[test]
     fn deleted_default_vpc_stays_deleted_until_recreated() {
         let ec2 = crate::ec2::testing::ec2();
         ec2.ensure_defaults(A).expect("ensure");

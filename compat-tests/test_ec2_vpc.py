@@ -298,3 +298,22 @@ def test_elastic_ips_and_nat_gateway(ec2, vpc):
     with pytest.raises(ClientError) as exc:
         ec2.associate_address(AllocationId="eipalloc-00000000000000000", NetworkInterfaceId="eni-0")
     assert code(exc) == "InvalidAllocationID.NotFound"
+
+
+def test_awscli_vpc_chain(ep, home):
+    import json
+
+    def aws(*args: str) -> dict:
+        out = harness.run_aws(ep, home, "ec2", *args, "--output", "json").stdout
+        return json.loads(out) if out.strip() else {}
+
+    default = aws("describe-vpcs", "--filters", "Name=isDefault,Values=true")["Vpcs"]
+    assert default[0]["CidrBlock"] == "172.31.0.0/16"
+    second = uuid.uuid4().int % 250 + 1
+    vid = aws("create-vpc", "--cidr-block", f"10.{second}.0.0/16")["Vpc"]["VpcId"]
+    sid = aws("create-subnet", "--vpc-id", vid, "--cidr-block", f"10.{second}.3.0/24")["Subnet"]["SubnetId"]
+    got = aws("describe-subnets", "--filters", f"Name=vpc-id,Values={vid}")["Subnets"]
+    assert [s["SubnetId"] for s in got] == [sid]
+    aws("delete-subnet", "--subnet-id", sid)
+    aws("delete-vpc", "--vpc-id", vid)
+    assert aws("describe-vpcs", "--filters", f"Name=vpc-id,Values={vid}")["Vpcs"] == []

@@ -126,3 +126,41 @@ output "vpc_id" {
 output "eip" {
   value = aws_eip.ip.public_ip
 }
+
+# The VPC's own defaults, adopted.
+resource "aws_default_route_table" "main" {
+  default_route_table_id = aws_vpc.main.default_route_table_id
+}
+
+resource "aws_default_network_acl" "main" {
+  default_network_acl_id = aws_vpc.main.default_network_acl_id
+
+  ingress {
+    protocol   = -1
+    rule_no    = 100
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 0
+    to_port    = 0
+  }
+
+  egress {
+    protocol   = -1
+    rule_no    = 100
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 0
+    to_port    = 0
+  }
+
+  lifecycle {
+    ignore_changes = [subnet_ids]
+  }
+}
+
+# The account's default VPC and its subnet (adopted, not created; destroy forgets them).
+resource "aws_default_vpc" "default" {}
+
+resource "aws_default_subnet" "a" {
+  availability_zone = "us-east-1a"
+}

@@ -157,7 +157,14 @@ fn target_facts(t: &Txn<'_>, account: &str, id: &str) -> Option<TargetFacts> {
         });
     } else {
         f.instance_id = Some(id.to_owned());
-        f.network_interface_id = s(&["primary_network_interface_id", "network_interface_id"]);
+        f.network_interface_id = s(&["primary_network_interface_id", "network_interface_id"])
+            .or_else(|| {
+                // `Instance::network_interfaces`: interface ids, the primary first.
+                v.get("network_interfaces")
+                    .and_then(|l| l.get(0))
+                    .and_then(|x| x.as_str())
+                    .map(str::to_owned)
+            });
     }
     Some(f)
 }

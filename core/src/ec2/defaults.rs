@@ -106,7 +106,7 @@ impl Ec2 {
             t.put(account, rt);
         }
         t.put(account, igw);
-        for (i, zone) in self.placement().zones.iter().enumerate() {
+        for (i, zone) in self.zones().iter().enumerate() {
             if let Some(b) = default_subnet_block(i) {
                 put_new_subnet(t, account, &vpc, b, zone, true, Vec::new());
             }
@@ -134,7 +134,7 @@ impl Ec2 {
 
     /// `CreateDefaultSubnet` in `zone` of the default VPC.
     pub fn create_default_subnet(&self, account: &str, zone: &str) -> Result<Subnet, Error> {
-        self.check_zone(zone)?;
+        let zone_info = self.resolve_zone(Some(zone), None)?;
         self.ensure_defaults(account)?;
         self.store().transaction(|t| {
             let vpc = t
@@ -183,7 +183,7 @@ impl Ec2 {
                 account,
                 &vpc,
                 block,
-                zone,
+                &zone_info,
                 true,
                 Vec::new(),
             ))
@@ -266,6 +266,26 @@ mod tests {
                 .is_empty(),
             "lazily, per account"
         );
+    }
+
+    #[test]
+    fn concurrent_first_calls_make_one_default_vpc() {
+        let ec2 = crate::ec2::testing::ec2();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let ec2 = ec2.clone();
+                std::thread::spawn(move || ec2.ensure_defaults(A).map_err(|e| e.to_string()))
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread").expect("ensure");
+        }
+        assert_eq!(ec2.store().list::<Vpc>(A).expect("vpcs").len(), 1);
+        assert_eq!(
+            ec2.store().list::<InternetGateway>(A).expect("igws").len(),
+            1
+        );
+        assert_eq!(ec2.store().list::<DhcpOptions>(A).expect("dopts").len(), 1);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::Error;
 use crate::ec2::cidr::Cidr;
 use crate::ec2::listing::{DescribeQuery, NotFound, flag, push, tag_pairs};
 use crate::ec2::network_acl::NetworkAcl;
+use crate::ec2::regions::Zone;
 use crate::ec2::route_table::RouteTable;
 use crate::ec2::store::Txn;
 use crate::ec2::vpc::{Vpc, vpc_in};
@@ -187,20 +188,19 @@ pub(crate) fn put_new_subnet(
     account: &str,
     vpc: &Vpc,
     block: Cidr,
-    zone: &str,
+    zone: &Zone,
     default_for_az: bool,
     tags: Vec<Tag>,
 ) -> Subnet {
     let id = ids::resource_id("subnet");
-    let (region, zone_id) = zone_facts(zone);
     let subnet = Subnet {
-        arn: format!("arn:aws:ec2:{region}:{account}:subnet/{id}"),
+        arn: format!("arn:aws:ec2:{}:{account}:subnet/{id}", zone.region),
         id,
         owner_id: account.into(),
         vpc_id: vpc.id.clone(),
         cidr_block: block.to_string(),
-        availability_zone: zone.into(),
-        availability_zone_id: zone_id,
+        availability_zone: zone.name.clone(),
+        availability_zone_id: zone.id.clone(),
         map_public_ip_on_launch: default_for_az,
         default_for_az,
         state: "available".into(),
@@ -217,34 +217,6 @@ pub(crate) fn put_new_subnet(
     }
     t.put(account, subnet.clone());
     subnet
-}
-
-/// A zone's region and AWS zone id, from its name (`us-east-1a` → `us-east-1`, `use1-az1`).
-fn zone_facts(zone: &str) -> (String, String) {
-    let region = zone
-        .trim_end_matches(|c: char| c.is_ascii_lowercase())
-        .to_owned();
-    let letter = zone[region.len()..].bytes().next().unwrap_or(b'a');
-    let mut prefix = String::new();
-    for (i, part) in region.split('-').enumerate() {
-        if i == 0 {
-            prefix.push_str(part);
-            continue;
-        }
-        let mut p = part.to_owned();
-        for (word, short) in [
-            ("north", "n"),
-            ("south", "s"),
-            ("east", "e"),
-            ("west", "w"),
-            ("central", "c"),
-        ] {
-            p = p.replace(word, short);
-        }
-        prefix.push_str(&p);
-    }
-    let zone_id = format!("{prefix}-az{}", u32::from(letter.saturating_sub(b'a')) + 1);
-    (region, zone_id)
 }
 
 /// The subnet `id` of `account` in a transaction, or `InvalidSubnetID.NotFound`.
@@ -321,30 +293,27 @@ impl Ec2 {
         &self,
         zone: Option<&str>,
         zone_id: Option<&str>,
-    ) -> Result<String, Fault> {
+    ) -> Result<Zone, Fault> {
+        let zones = self.zones();
         match (zone, zone_id) {
             (Some(_), Some(_)) => Err(Fault::invalid_combination(
                 "Only one of AvailabilityZone or AvailabilityZoneId may be specified.",
             )),
             (Some(z), None) => {
                 self.check_zone(z)?;
-                Ok(z.to_owned())
+                zones
+                    .into_iter()
+                    .find(|x| x.name == z)
+                    .ok_or_else(|| Fault::invalid_value(format!("Unknown zone {z}")))
             }
-            (None, Some(id)) => self
-                .zones()
+            (None, Some(id)) => zones.into_iter().find(|z| z.id == id).ok_or_else(|| {
+                Fault::invalid_value(format!(
+                    "Value ({id}) for parameter availabilityZoneId is invalid."
+                ))
+            }),
+            (None, None) => zones
                 .into_iter()
-                .find(|z| z.id == id)
-                .map(|z| z.name)
-                .ok_or_else(|| {
-                    Fault::invalid_value(format!(
-                        "Value ({id}) for parameter availabilityZoneId is invalid."
-                    ))
-                }),
-            (None, None) => self
-                .placement()
-                .zones
-                .first()
-                .cloned()
+                .next()
                 .ok_or_else(|| Fault::invalid_value("this region has no zones")),
         }
     }

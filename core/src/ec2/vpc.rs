@@ -123,6 +123,8 @@ static VPC_FILTERS: FilterTable<Vpc> = FilterTable {
         ("ipv6-cidr-block-association.association-id", |_, _| {}),
         ("ipv6-cidr-block-association.state", |_, _| {}),
         ("is-default", |v, o| o.push(flag(v.is_default))),
+        // Legacy spelling the Terraform provider's aws_default_vpc still sends.
+        ("isDefault", |v, o| o.push(flag(v.is_default))),
         ("owner-id", |v, o| push(o, &v.owner_id)),
         ("state", |v, o| push(o, &v.state)),
         ("vpc-id", |v, o| push(o, &v.id)),

@@ -134,6 +134,9 @@ def test_errors(ep):
         ec2.describe_images(ImageIds=["ami-0123456789abcdef0"])
     assert code(exc) == "InvalidAMIID.NotFound"
     with pytest.raises(ClientError) as exc:
+        ec2.describe_images(ImageIds=["ami-0123456789abcdef0"], MaxResults=5)
+    assert code(exc) == "InvalidParameterCombination"
+    with pytest.raises(ClientError) as exc:
         ec2.describe_images(ImageIds=["ami-nothex"])
     assert code(exc) == "InvalidAMIID.Malformed"
     with pytest.raises(ClientError) as exc:

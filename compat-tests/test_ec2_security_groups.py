@@ -251,6 +251,9 @@ def test_errors_without_a_vpc(ep):
         ec2.describe_security_group_rules(SecurityGroupRuleIds=["sgr-0123456789abcdef0"])
     assert code(exc) == "InvalidSecurityGroupRuleId.NotFound"
     with pytest.raises(ClientError) as exc:
+        ec2.describe_security_groups(GroupIds=["sg-0123456789abcdef0"], MaxResults=5)
+    assert code(exc) == "InvalidParameterCombination"
+    with pytest.raises(ClientError) as exc:
         ec2.delete_security_group(GroupId="sg-0123456789abcdef0")
     assert code(exc) == "InvalidGroup.NotFound"
     with pytest.raises(ClientError) as exc:

@@ -569,6 +569,12 @@ impl Ec2 {
         next_token: Option<&str>,
     ) -> Result<Page<Image>, Error> {
         let set = FilterSet::compile(&IMAGE_FILTERS, filters).map_err(Fault::from)?;
+        if max_results.is_some() && !ids.is_empty() {
+            return Err(Fault::invalid_combination(
+                "The parameter imageIdSet cannot be used with the parameter maxResults",
+            )
+            .into());
+        }
         for id in ids {
             check_image_id(id)?;
         }

@@ -477,6 +477,12 @@ impl Ec2 {
         next_token: Option<&str>,
     ) -> Result<Page<SecurityGroup>, Error> {
         let set = FilterSet::compile(&GROUP_FILTERS, filters).map_err(Fault::from)?;
+        if max_results.is_some() && !ids.is_empty() {
+            return Err(Fault::invalid_combination(
+                "The parameter groupIdSet cannot be used with the parameter maxResults",
+            )
+            .into());
+        }
         for id in ids {
             check_group_id(id)?;
         }

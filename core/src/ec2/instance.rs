@@ -1076,7 +1076,7 @@ impl Ec2 {
             .scan(account, |i: &Instance| {
                 if (early_stop && taken > limit)
                     || after.as_deref().is_some_and(|a| i.id.as_str() <= a)
-                    || !i.terminated_ms.is_none_or(|t| t > cutoff)
+                    || i.terminated_ms.is_some_and(|t| t <= cutoff)
                     || !(ids.is_empty() || ids.contains(&i.id))
                     || !inst_set.matches(i)
                 {

@@ -51,8 +51,9 @@ def tail(path: Path, lines: int = 80) -> str:
 class KumoServer:
     """One `kumo serve` process on its own data directory and ports."""
 
-    def __init__(self, binary: str, data_dir: Path, log_path: Path):
+    def __init__(self, binary: str, data_dir: Path, log_path: Path, extra_args: tuple[str, ...] = ()):
         self.binary = binary
+        self.extra_args = tuple(extra_args)
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
         self.proc: subprocess.Popen | None = None
@@ -82,6 +83,7 @@ class KumoServer:
                 f"127.0.0.1:{self.http_port}",
                 "--tls-listen",
                 f"127.0.0.1:{self.https_port}",
+                *self.extra_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=self._log,

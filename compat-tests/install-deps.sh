@@ -14,7 +14,8 @@ log() { echo "install-deps: $*" >&2; }
 
 # --- Debian packages -------------------------------------------------------------------------
 missing_debs=()
-for pair in s3cmd:s3cmd rclone:rclone curl:curl; do
+# qemu-img/qemu-io: the BlockStore contract tests of drivers/blocks-local (they SKIP without them).
+for pair in s3cmd:s3cmd rclone:rclone curl:curl qemu-img:qemu-utils qemu-io:qemu-utils; do
     cmd="${pair%%:*}"
     pkg="${pair##*:}"
     command -v "$cmd" >/dev/null 2>&1 || missing_debs+=("$pkg")
@@ -57,6 +58,32 @@ if ((${#missing_py[@]})); then
         "$PYTHON" "${pip_args[@]}" --break-system-packages "${missing_py[@]}"
     fi
 fi
+
+# --- Network fabric (drivers/net-linux root tests) --------------------------------------------
+# ip, nft and dnsmasq drive the VPC data plane; busybox's udhcpc plays the guest's DHCP client.
+# Without them the root tests print SKIPPED. Checked by path too: /usr/sbin is not always on PATH.
+missing_net=()
+for pair in ip:iproute2 nft:nftables dnsmasq:dnsmasq-base busybox:busybox; do
+    cmd="${pair%%:*}"
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/sbin/$cmd" ] || missing_net+=("${pair##*:}")
+done
+if ((${#missing_net[@]})); then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        log "cannot install ${missing_net[*]} (not root or no apt-get); network fabric tests will be SKIPPED"
+    else
+        log "installing Debian packages: ${missing_net[*]}"
+        apt-get install -y -qq --no-install-recommends "${missing_net[@]}" >/dev/null 2>&1 || {
+            apt-get update -qq >/dev/null
+            apt-get install -y -qq --no-install-recommends "${missing_net[@]}" >/dev/null
+        }
+    fi
+fi
+# --- Compute: libvirt (packages, virtlogd + libvirtd) and the tiny guest image -----------------
+# Both idempotent; their integration tests print SKIPPED when this could not be done.
+HERE_DEPS="$(cd "$(dirname "$0")" && pwd)"
+"$HERE_DEPS/../drivers/compute-libvirt/setup-libvirt.sh" || log "WARNING: libvirt setup failed; libvirt tests will be SKIPPED"
+"$HERE_DEPS/../drivers/compute-libvirt/image/build-image.sh" "${KUMO_GUEST_IMAGE_DIR:-/var/lib/kumo/images/tiny}" ||
+    log "WARNING: guest image build failed; libvirt boot tests will be SKIPPED"
 
 # --- Report ----------------------------------------------------------------------------------
 for cmd in s3cmd rclone curl aws; do

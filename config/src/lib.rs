@@ -46,6 +46,10 @@ pub struct Config {
     pub storage: StorageConfig,
     /// The S3 endpoint.
     pub s3: S3Config,
+    /// Compute: the hypervisor of this machine.
+    pub compute: ComputeConfig,
+    /// The EC2 image catalog.
+    pub images: ImagesConfig,
 }
 
 /// Listening sockets and TLS.
@@ -128,6 +132,99 @@ impl Default for S3Config {
             max_object_size: 5 * 1024 * 1024 * 1024,
         }
     }
+}
+
+/// Which hypervisor runs instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HypervisorKind {
+    /// libvirt (QEMU/KVM, or Xen with a `xen://` URI).
+    Libvirt,
+    /// No compute: the control plane records instances but none can be placed
+    /// (`RunInstances` answers `InsufficientInstanceCapacity`).
+    None,
+}
+
+/// How QEMU executes guest code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accelerator {
+    /// Probe once: boot a test guest with KVM and use KVM only if it really printed to its
+    /// console within the deadline; otherwise TCG. Never decided from `/dev/kvm` or libvirt's
+    /// capabilities, which claim KVM on hosts where KVM guests hang.
+    Auto,
+    /// Hardware virtualisation.
+    Kvm,
+    /// QEMU's emulator: slower, works everywhere.
+    Tcg,
+}
+
+/// The hypervisor of the local host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ComputeConfig {
+    /// `libvirt` or `none`. Default `libvirt`.
+    pub hypervisor: HypervisorKind,
+    /// libvirt connection URI. Default `qemu:///system`.
+    pub libvirt_uri: String,
+    /// `auto`, `kvm` or `tcg`. Default `auto`.
+    pub accelerator: Accelerator,
+    /// Seconds an ACPI shutdown may take before the guest is powered off. Default 30.
+    pub stop_timeout_secs: u64,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        Self {
+            hypervisor: HypervisorKind::Libvirt,
+            libvirt_uri: "qemu:///system".to_owned(),
+            accelerator: Accelerator::Auto,
+            stop_timeout_secs: 30,
+        }
+    }
+}
+
+/// The EC2 image catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// Public images every account sees (owner alias `amazon`, owner id `000000000000`),
+    /// registered at start, idempotently by name. Default none.
+    pub public: Vec<PublicImageConfig>,
+}
+
+/// One public image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicImageConfig {
+    /// AMI name (3–128 characters), e.g. `kumo-linux-2026.01-x86_64`.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// The `BlockStore` image holding the bytes.
+    pub block_store_image: String,
+    /// Root volume size in GiB. Default 8.
+    #[serde(default = "default_image_size")]
+    pub size_gib: i32,
+    /// `x86_64` or `arm64`. Default `x86_64`.
+    #[serde(default = "default_architecture")]
+    pub architecture: String,
+    /// `uefi`, `legacy-bios` or `uefi-preferred`. Default `uefi-preferred`.
+    #[serde(default = "default_boot_mode")]
+    pub boot_mode: String,
+}
+
+fn default_image_size() -> i32 {
+    8
+}
+
+fn default_architecture() -> String {
+    "x86_64".to_owned()
+}
+
+fn default_boot_mode() -> String {
+    "uefi-preferred".to_owned()
 }
 
 impl Config {
@@ -252,6 +349,17 @@ mod tests {
         let mut expected = Config::default();
         expected.storage.data_dir = Some(PathBuf::from("/var/lib/kumo"));
         assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn public_images_take_defaults() {
+        let text = "[[images.public]]\nname = \"kumo-linux\"\nblock_store_image = \"linux\"\n";
+        let config = Config::parse(text, Path::new("t.toml")).expect("parses");
+        let image = &config.images.public[0];
+        assert_eq!(image.size_gib, 8);
+        assert_eq!(image.architecture, "x86_64");
+        assert_eq!(image.boot_mode, "uefi-preferred");
+        assert!(Config::parse("[[images.public]]\nname = \"x\"\n", Path::new("t.toml")).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod compute;
 pub mod ec2;
+pub mod elbv2;
 pub mod error;
 pub mod iam;
 pub mod ids;

@@ -299,6 +299,7 @@ fn handler(service: QueryService, action: &str) -> Option<Handler> {
             })
         }),
         (QueryService::Ec2, action) => crate::ec2::handler(action),
+        (QueryService::Elbv2, action) => crate::elbv2::handler(action),
         _ => None,
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod dispatch;
 pub mod ec2;
+pub mod elbv2;
 pub mod error;
 pub mod generated;
 pub mod params;

@@ -107,7 +107,22 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
             region: config.region.name.clone(),
             zones: config.region.availability_zones.clone(),
         },
-    );
+    )
+    // RegisterImage reads its ImageLocation (bucket/key) through the S3 object service.
+    .with_image_locations(Arc::new(object_service.clone()));
+    for image in &config.images.public {
+        let id = ec2
+            .register_public_image(&kumo_core::ec2::image::PublicImage {
+                name: image.name.clone(),
+                description: image.description.clone(),
+                block_store_image: image.block_store_image.clone(),
+                size_gib: image.size_gib,
+                architecture: image.architecture.clone(),
+                boot_mode: image.boot_mode.clone(),
+            })
+            .with_context(|| format!("registering the public image {}", image.name))?;
+        tracing::info!(image = %image.name, %id, "public image registered");
+    }
     let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name)
         .with_client_tokens(kumo_core::query::idempotency::ClientTokens::new(
             state.clone(),

@@ -9,16 +9,30 @@
 //! Architecture invariant: every resource belongs to exactly one account; a lookup in another
 //! account's namespace answers "not found", never "forbidden", so ids leak nothing.
 
+pub mod account_attributes;
+pub mod address;
+pub mod cidr;
+pub mod defaults;
+pub mod dhcp_options;
 pub mod fault;
+pub mod image;
 pub mod instance;
 pub mod instance_types;
+pub mod internet_gateway;
+pub mod key_pair;
+pub mod listing;
 pub mod model;
+pub mod nat_gateway;
+pub mod network_acl;
 pub mod network_interface;
 pub mod regions;
+pub mod route_table;
 pub mod security_group;
+pub mod sg_rules;
 pub mod snapshot;
 pub mod store;
 pub mod subnet;
+pub mod tags;
 pub mod volume;
 pub mod vpc;
 
@@ -41,12 +55,22 @@ pub struct Placement {
 }
 
 /// The EC2 service of one region.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Ec2 {
     store: ResourceStore,
     placement: Arc<Placement>,
     paginator: Arc<Paginator>,
+    /// Checks `RegisterImage` locations (set by the server; see [`image::ImageLocations`]).
+    image_locations: Option<Arc<dyn image::ImageLocations>>,
     compute: Arc<HostRegistry>,
+}
+
+impl std::fmt::Debug for Ec2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ec2")
+            .field("placement", &self.placement)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Ec2 {
@@ -57,6 +81,7 @@ impl Ec2 {
             store,
             placement: Arc::new(placement),
             paginator: Arc::new(Paginator::random()),
+            image_locations: None,
             compute: Arc::new(HostRegistry::default()),
         }
     }

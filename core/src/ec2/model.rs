@@ -58,10 +58,20 @@ macro_rules! resources {
                 match self { $( Self::$variant(r) => &mut r.tags, )* }
             }
 
-            /// The type an id names, from its prefix (`vpc-…` → `vpc`).
+            /// The type an id names, from its prefix (`vpc-…` → `vpc`). ARNs (ELBv2's ids)
+            /// are matched on their resource part: a prefix `arn:targetgroup/` matches
+            /// `arn:aws:elasticloadbalancing:…:targetgroup/…`.
             #[must_use]
             pub fn kind_of_id(id: &str) -> Option<&'static str> {
-                $( if id.starts_with($prefix) { return Some($kind); } )*
+                let arn_resource = crate::elbv2::arn::resource_part(id);
+                $(
+                    let hit = match ($prefix.strip_prefix("arn:"), arn_resource) {
+                        (Some(p), Some(res)) => res.starts_with(p),
+                        (None, None) => id.starts_with($prefix),
+                        _ => false,
+                    };
+                    if hit { return Some($kind); }
+                )*
                 None
             }
         }
@@ -84,6 +94,22 @@ resources! {
     Vpc(super::vpc::Vpc) = "vpc", id prefix "vpc-";
     Subnet(super::subnet::Subnet) = "subnet", id prefix "subnet-";
     SecurityGroup(super::security_group::SecurityGroup) = "security-group", id prefix "sg-";
+    // VPC networking (vpcnet).
+    InternetGateway(super::internet_gateway::InternetGateway) = "internet-gateway", id prefix "igw-";
+    RouteTable(super::route_table::RouteTable) = "route-table", id prefix "rtb-";
+    NetworkAcl(super::network_acl::NetworkAcl) = "network-acl", id prefix "acl-";
+    DhcpOptions(super::dhcp_options::DhcpOptions) = "dhcp-options", id prefix "dopt-";
+    Address(super::address::Address) = "elastic-ip", id prefix "eipalloc-";
+    NatGateway(super::nat_gateway::NatGateway) = "natgateway", id prefix "nat-";
+    NetworkDefaults(super::defaults::NetworkDefaults) = "kumo-network-defaults", id prefix "kumo-network-defaults";
+    PublicIpPool(super::address::PublicIpPool) = "kumo-public-ip-pool", id prefix "kumo-public-ip-pool";
+    KeyPair(super::key_pair::KeyPair) = "key-pair", id prefix "key-";
+    Image(super::image::Image) = "image", id prefix "ami-";
+    // ELBv2 (ids are ARNs; see `kind_of_id`).
+    Elbv2LoadBalancer(crate::elbv2::load_balancer::LoadBalancer) = "elbv2-load-balancer", id prefix "arn:loadbalancer/";
+    Elbv2TargetGroup(crate::elbv2::target_group::TargetGroup) = "elbv2-target-group", id prefix "arn:targetgroup/";
+    Elbv2Listener(crate::elbv2::listener::Listener) = "elbv2-listener", id prefix "arn:listener/";
+    Elbv2Rule(crate::elbv2::rule::Rule) = "elbv2-listener-rule", id prefix "arn:listener-rule/";
     Instance(super::instance::Instance) = "instance", id prefix "i-";
     NetworkInterface(super::network_interface::NetworkInterface) = "network-interface", id prefix "eni-";
     Volume(super::volume::Volume) = "volume", id prefix "vol-";

@@ -110,13 +110,9 @@ impl ResourceStore {
             .collect())
     }
 
-    /// Every resource of type `T` in `account`, in id order.
-    pub fn list<T: Record>(&self, account: &str) -> Result<Vec<T>, Error> {
-        self.scan(account, |r: &T| Some(r.clone()))
-    }
-
-    /// Every resource of type `T` of every account that `f` maps to `Some`, with its account
-    /// (for the compute reconciler, which serves all accounts).
+    /// Every resource of type `T` in every account that `f` (given the account) maps to
+    /// `Some`. A full scan: for the few cross-account reads AWS has (public and shared images)
+    /// and for the compute reconciler, which serves every account.
     pub fn scan_all<T: Record, R>(
         &self,
         mut f: impl FnMut(&str, &T) -> Option<R>,
@@ -128,6 +124,11 @@ impl ResourceStore {
             .filter(|((_, k, _), _)| *k == T::KIND)
             .filter_map(|((a, _, _), r)| T::from_resource(r).and_then(|t| f(a, t)))
             .collect())
+    }
+
+    /// Every resource of type `T` in `account`, in id order.
+    pub fn list<T: Record>(&self, account: &str) -> Result<Vec<T>, Error> {
+        self.scan(account, |r: &T| Some(r.clone()))
     }
 
     /// Every resource of `account`, of any type (for `DescribeTags`).
@@ -321,6 +322,7 @@ mod tests {
     fn vpc(id: &str) -> Vpc {
         Vpc {
             id: id.into(),
+            owner_id: "111".into(),
             cidr_block: "10.0.0.0/16".into(),
             cidr_associations: Vec::new(),
             is_default: false,

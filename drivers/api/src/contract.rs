@@ -3,11 +3,16 @@
 
 use std::sync::Arc;
 
+pub mod block_store;
+pub use block_store::{QemuIo, VolumeIo, block_store_suite, qemu_tools_missing};
+
 use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::{BlobId, ByteStream, KeyRange, ObjectStore, ObjectStoreError, StateError, StateStore};
 use crate::{WriteTxn, transact};
+
+pub use crate::network_contract::{NetworkSuiteIds, network_fabric_suite};
 
 const T: &str = "contract_t";
 const U: &str = "contract_u";

@@ -155,8 +155,18 @@ pub trait Hypervisor: Send + Sync + 'static {
     fn shutdown(&self, name: &str) -> Result<(), HypervisorError>;
     /// Powers the guest off at once; succeeds if it is off already.
     fn destroy(&self, name: &str) -> Result<(), HypervisorError>;
-    /// Reboots the guest (ACPI, falling back to a reset).
+    /// Asks the guest to reboot (ACPI); returns at once. A guest that ignores the request keeps
+    /// running: the caller's policy falls back to [`Hypervisor::reset`] after a timeout (EC2's
+    /// RebootInstances hard-reboots after a few minutes).
     fn reboot(&self, name: &str) -> Result<(), HypervisorError>;
+    /// Hard reset, without asking the guest (the power-cycle fallback of a reboot).
+    ///
+    /// The default powers the guest off and starts it again; backends with a real reset
+    /// (libvirt's `virDomainReset`) override it.
+    fn reset(&self, name: &str) -> Result<(), HypervisorError> {
+        self.destroy(name)?;
+        self.start(name)
+    }
     /// Removes the definition (the domain must be off); succeeds if it does not exist.
     fn undefine(&self, name: &str) -> Result<(), HypervisorError>;
     /// The domain's state, `None` if it does not exist.

@@ -7,16 +7,25 @@
 
 pub mod block_store;
 pub mod hypervisor;
+pub mod metadata;
+pub mod network;
 pub mod object_store;
 pub mod state_store;
 
 #[cfg(feature = "contract")]
 pub mod contract;
+#[cfg(feature = "contract")]
+mod network_contract;
 
 pub use block_store::{BlockStore, BlockStoreError, VolumeInfo};
 pub use hypervisor::{
     Boot, DiskSource, DiskSpec, DomainEvent, DomainSpec, DomainState, DomainStats, HostInfo,
     Hypervisor, HypervisorError, NicSpec,
+};
+pub use metadata::{InstanceMetadata, InterfaceMetadata, MetadataSource, PublicKey};
+pub use network::{
+    EniSpec, FabricInventory, Ipv4Cidr, NetworkError, NetworkFabric, PlugInfo, PluggedEni,
+    SubnetSpec, VpcSpec,
 };
 pub use object_store::{BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError};
 pub use state_store::{KeyRange, StateError, StateStore, WriteTxn, transact};

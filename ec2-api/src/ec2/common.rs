@@ -70,6 +70,99 @@ pub fn tag_specs(specs: Option<Vec<wire::TagSpecification>>, resource_type: &str
         .collect()
 }
 
+/// The generated enum value spelled `s` (`None` for a value the model does not list).
+#[must_use]
+pub fn wire_enum<E: Copy>(values: &[&str], all: &[E], s: &str) -> Option<E> {
+    enum_from(all, values, s)
+}
+
+/// The wire value of a generated enum named `s` (`None` for a value the model lacks).
+#[must_use]
+pub fn enum_from<E: Copy>(all: &[E], values: &[&str], s: &str) -> Option<E> {
+    values
+        .iter()
+        .position(|v| *v == s)
+        .and_then(|i| all.get(i).copied())
+}
+
+/// `wenum!(wire::VpcState, "available")`.
+macro_rules! wenum {
+    ($t:ty, $s:expr) => {
+        crate::ec2::common::wire_enum(&<$t>::VALUES, &<$t>::ALL, $s)
+    };
+}
+pub(crate) use wenum;
+
+/// A required parameter, or `MissingParameter` naming it.
+pub fn required(v: Option<String>, name: &str) -> Result<String, kumo_core::ec2::Fault> {
+    v.filter(|s| !s.is_empty())
+        .ok_or_else(|| kumo_core::ec2::Fault::missing(name))
+}
+
+/// A `Describe*` call's ids, filters and page.
+#[must_use]
+pub fn query(
+    ids: Option<Vec<String>>,
+    filters_in: Option<Vec<wire::Filter>>,
+    max_results: Option<i32>,
+    next_token: Option<String>,
+) -> kumo_core::ec2::listing::DescribeQuery {
+    kumo_core::ec2::listing::DescribeQuery {
+        ids: ids.unwrap_or_default(),
+        filters: filters(filters_in),
+        max_results,
+        next_token,
+    }
+}
+
+/// Rewrites, in an output `node` shaped by `shape`, the string member `member` of every
+/// structure named `structure` — for values AWS sends that the model's enum does not list
+/// (an attached internet gateway's state is `available`).
+pub fn rewrite_member(
+    node: &mut crate::query::Node,
+    shape: &crate::query::Shape,
+    structure: &str,
+    member: &str,
+    f: &dyn Fn(&str) -> Option<String>,
+) {
+    use crate::query::{Node, Shape};
+    match (shape, node) {
+        (Shape::Structure(s), Node::Struct(fields)) => {
+            for (m, field) in s.members.iter().zip(fields.iter_mut()) {
+                let Some(field) = field else { continue };
+                if s.name == structure && m.name == member {
+                    if let Node::Str(v) = field
+                        && let Some(new) = f(v)
+                    {
+                        *v = new;
+                    }
+                } else {
+                    rewrite_member(field, m.shape, structure, member, f);
+                }
+            }
+        }
+        (Shape::List(l), Node::List(items)) => {
+            for item in items {
+                rewrite_member(item, l.member, structure, member, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The output of an operation whose model has none (`CreateTags`, `DeleteTags`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoOutput;
+
+impl crate::query::Typed for NoOutput {
+    fn from_node(_: crate::query::Node) -> Option<Self> {
+        Some(Self)
+    }
+    fn to_node(&self) -> crate::query::Node {
+        crate::query::Node::Struct(Vec::new())
+    }
+}
+
 /// A core string as a generated wire enum (`None` when the model does not know the value).
 #[must_use]
 pub fn en<E: crate::query::Typed>(s: &str) -> Option<E> {

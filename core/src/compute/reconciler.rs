@@ -505,6 +505,11 @@ impl Compute {
                         }
                     }
                     for e in &i2.network_interfaces {
+                        if let Some(eni) = t.get::<NetworkInterface>(account, e)
+                            && let Ok(ip) = eni.private_ip.parse()
+                        {
+                            crate::ec2::subnet::release_private_ip(t, account, &eni.subnet_id, ip);
+                        }
                         t.delete::<NetworkInterface>(account, e);
                     }
                     if let Some(mut r) = t.get::<Instance>(account, &i2.id) {

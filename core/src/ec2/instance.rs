@@ -7,7 +7,7 @@
 //! the hypervisor reports it. Terminated instances stay visible for an hour, then the
 //! reconciler removes them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -442,55 +442,55 @@ fn check_id(id: &str) -> Result<(), Fault> {
     }
 }
 
-/// The image a launch names.
-///
-/// integration: switch to the `Image` record (image.rs: `t.get::<Image>(account, id)` plus
-/// launch permissions, its block-store name, root device name and root snapshot size). In this
-/// branch images are not records yet, so an image exists when the block store holds a disk of
-/// that name (`BlockStore::import_image(ami-…)`), with root device `/dev/xvda`.
-fn find_image(ec2: &Ec2, image_id: &str) -> Result<LaunchImage, Fault> {
-    let missing = || {
-        Fault::new(
-            "InvalidAMIID.NotFound",
-            format!("The image id '[{image_id}]' does not exist"),
-        )
-    };
+/// The image a launch names: an `Image` record the caller may see, whose bytes are a
+/// `BlockStore` image (public cloud images). Images registered from S3 are imported into the
+/// block store by the image work; until that import exists they cannot be launched.
+fn find_image(ec2: &Ec2, account: &str, image_id: &str) -> Result<LaunchImage, Fault> {
     if !image_id.starts_with("ami-") {
         return Err(Fault::new(
             "InvalidAMIID.Malformed",
             format!("Invalid id: \"{image_id}\" (expecting \"ami-...\")"),
         ));
     }
-    let blocks = ec2.compute().blocks().ok_or_else(missing)?;
-    match blocks.info(image_id) {
-        Ok(Some(info)) => Ok(LaunchImage {
-            id: image_id.to_owned(),
-            block_store_name: info.name,
-            root_device_name: "/dev/xvda".into(),
-            size_gib: u32::try_from(info.size.div_ceil(volume::GIB).max(1)).unwrap_or(u32::MAX),
-        }),
-        Ok(None) => Err(missing()),
-        Err(e) => {
-            tracing::error!(error = %e, image_id, "block store lookup failed");
-            Err(Fault::new("InternalError", "The image store is unavailable").with_status(500))
-        }
+    let image = ec2.image(account, image_id).map_err(fault_of)?;
+    if image.state != "available" {
+        return Err(Fault::new(
+            "InvalidAMIID.Unavailable",
+            format!("The image '{image_id}' is not available ({})", image.state),
+        ));
     }
+    let crate::ec2::image::ImageSource::BlockStore { name } = &image.source else {
+        return Err(Fault::new(
+            "InvalidAMIID.Unavailable",
+            format!("The image '{image_id}' has not been imported into the block store yet"),
+        ));
+    };
+    let size_gib = image
+        .block_devices
+        .first()
+        .and_then(|d| u32::try_from(d.volume_size).ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(8);
+    Ok(LaunchImage {
+        id: image.id.clone(),
+        block_store_name: name.clone(),
+        root_device_name: image.root_device_name.clone(),
+        size_gib,
+    })
 }
 
-/// Whether the key pair exists.
-///
-/// integration: switch to the `KeyPair` record lookup by name (key_pair.rs). Key pairs are not
-/// in this branch, so no key pair exists and every `KeyName` is refused as AWS refuses an
-/// unknown one.
-fn key_pair_exists(_t: &Txn<'_>, _account: &str, _name: &str) -> bool {
-    false
+/// Whether the account has a key pair named `name`.
+fn key_pair_exists(t: &Txn<'_>, account: &str, name: &str) -> bool {
+    t.list::<crate::ec2::key_pair::KeyPair>(account)
+        .iter()
+        .any(|k| k.name == name)
 }
 
 /// The subnet a launch without `SubnetId` uses.
 ///
-/// integration: switch to `ensure_defaults(account)` (defaults.rs), which creates the default
-/// VPC and its subnets on first use. In this branch: an existing `default_for_az` subnet (in
-/// the requested zone, else the first zone that has one).
+/// [`Ec2::ensure_defaults`] has run before the launching transaction, so the default VPC
+/// and its subnets exist (unless the account deleted them): the `default_for_az` subnet of
+/// the requested zone, else of the first zone that has one.
 fn default_subnet(t: &Txn<'_>, account: &str, zone: Option<&str>) -> Result<Subnet, Fault> {
     t.list::<Subnet>(account)
         .into_iter()
@@ -721,7 +721,10 @@ impl Ec2 {
                 "We currently do not have sufficient capacity: no compute host is registered on this endpoint.",
             ));
         }
-        let image = find_image(self, image_id)?;
+        let image = find_image(self, account, image_id)?;
+        if req.subnet_id.is_none() {
+            self.ensure_defaults(account).map_err(fault_of)?;
+        }
         let region = self.placement().region.clone();
         let max_vcpus = self.compute().max_vcpus_per_account();
         let reservation = self
@@ -863,17 +866,22 @@ impl Ec2 {
                 }
                 let reservation_id = ids::resource_id("r");
                 let now = now_ms();
-                let mut taken = BTreeSet::new();
                 let mut out = Vec::new();
                 for (index, host) in placed.into_iter().enumerate() {
                     let id = ids::resource_id("i");
-                    let ip = network_interface::allocate_ip(
+                    let requested = match req.private_ip.as_deref() {
+                        Some(w) => Some(w.parse::<std::net::Ipv4Addr>().map_err(|_| {
+                            Fault::invalid_value(format!("Invalid IPv4 address: {w}"))
+                        })?),
+                        None => None,
+                    };
+                    let ip = crate::ec2::subnet::allocate_private_ip(
                         t,
                         account,
-                        &subnet,
-                        req.private_ip.as_deref(),
-                        &mut taken,
-                    )?;
+                        &subnet.id,
+                        requested,
+                    )?
+                    .to_string();
                     let mut eni = network_interface::new_attached(
                         &subnet, &region, ip, groups.clone(), &id, 0, now,
                     );
@@ -1076,7 +1084,7 @@ impl Ec2 {
             .scan(account, |i: &Instance| {
                 if (early_stop && taken > limit)
                     || after.as_deref().is_some_and(|a| i.id.as_str() <= a)
-                    || !i.terminated_ms.is_none_or(|t| t > cutoff)
+                    || i.terminated_ms.is_some_and(|t| t <= cutoff)
                     || !(ids.is_empty() || ids.contains(&i.id))
                     || !inst_set.matches(i)
                 {

@@ -1,19 +1,15 @@
 //! Elastic network interfaces: an instance's place in a subnet (private IP, MAC, security
 //! groups), and the allocation of private addresses.
 //!
-//! Why allocation lives here: an address belongs to an ENI, and the subnet's free addresses
-//! are exactly those no ENI of the subnet holds. AWS reserves the first four addresses of a
-//! subnet (network, router, DNS, future) and the last (broadcast); Kumo hands out the lowest
-//! free address in between, scanning the subnet's ENIs inside the launching transaction, so
-//! two concurrent launches can never get the same address.
+//! Addresses come from the subnet's bookkeeping (`subnet::allocate_private_ip`, the lowest
+//! free address after the four AWS reserves and before broadcast) inside the launching
+//! transaction, so two concurrent launches never get the same address; the reconciler
+//! releases them (`subnet::release_private_ip`) when the ENI goes with its instance.
 
-use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ec2::Fault;
-use crate::ec2::store::Txn;
 use crate::ec2::subnet::Subnet;
 use crate::ids;
 use crate::query::tags::Tag;
@@ -125,76 +121,6 @@ pub fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
     let len: u32 = len.parse().ok().filter(|l| *l <= 32)?;
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     Some((u32::from(ip) & mask, len))
-}
-
-/// Addresses of `subnet` held by ENIs of the account, as this transaction sees them.
-fn used_addresses(t: &Txn<'_>, account: &str, subnet_id: &str) -> BTreeSet<u32> {
-    t.list::<NetworkInterface>(account)
-        .into_iter()
-        .filter(|e| e.subnet_id == subnet_id)
-        .filter_map(|e| e.private_ip.parse::<Ipv4Addr>().ok().map(u32::from))
-        .collect()
-}
-
-/// Allocates `wanted` (checked: inside the subnet, not reserved, free) or the lowest free
-/// address of the subnet. `taken` holds addresses already chosen in this transaction.
-pub fn allocate_ip(
-    t: &Txn<'_>,
-    account: &str,
-    subnet: &Subnet,
-    wanted: Option<&str>,
-    taken: &mut BTreeSet<u32>,
-) -> Result<String, Fault> {
-    let (base, len) = parse_cidr(&subnet.cidr_block)
-        .ok_or_else(|| Fault::invalid_value(format!("subnet {} has no valid CIDR", subnet.id)))?;
-    let size = 1u64 << (32 - len);
-    let first = u64::from(base) + 4;
-    let last = u64::from(base) + size.saturating_sub(2); // before broadcast
-    let mut used = used_addresses(t, account, &subnet.id);
-    used.extend(taken.iter().copied());
-    if let Some(w) = wanted {
-        let ip: Ipv4Addr = w
-            .parse()
-            .map_err(|_| Fault::invalid_value(format!("Invalid IPv4 address: {w}")))?;
-        let n = u64::from(u32::from(ip));
-        if n < u64::from(base) || n >= u64::from(base) + size {
-            return Err(Fault::new(
-                "InvalidParameterValue",
-                format!("Address {w} does not fall within the subnet's address range"),
-            ));
-        }
-        if n < first || n > last {
-            return Err(Fault::new(
-                "InvalidIPAddress.InUse",
-                format!("Address {w} is reserved by AWS"),
-            ));
-        }
-        if used.contains(&u32::from(ip)) {
-            return Err(Fault::new(
-                "InvalidIPAddress.InUse",
-                format!("Address {w} is in use."),
-            ));
-        }
-        taken.insert(u32::from(ip));
-        return Ok(w.to_owned());
-    }
-    let mut n = first;
-    while n <= last {
-        // The loop is bounded by the subnet size (at most 2^16 for a /16, AWS's largest).
-        let candidate = u32::try_from(n).unwrap_or(u32::MAX);
-        if !used.contains(&candidate) {
-            taken.insert(candidate);
-            return Ok(Ipv4Addr::from(candidate).to_string());
-        }
-        n += 1;
-    }
-    Err(Fault::new(
-        "InsufficientFreeAddressesInSubnet",
-        format!(
-            "There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.",
-            subnet.id
-        ),
-    ))
 }
 
 /// A new ENI for an instance's device index, attached.

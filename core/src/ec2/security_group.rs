@@ -662,6 +662,7 @@ pub(crate) mod tests {
         let sg_id = sg.id.clone();
         let vpc = Vpc {
             id: id.into(),
+            owner_id: account.into(),
             cidr_block: "10.0.0.0/16".into(),
             cidr_associations: Vec::new(),
             is_default,

@@ -30,6 +30,7 @@ fn world() -> World {
     let sg_id = sg.id.clone();
     let vpc = Vpc {
         id: "vpc-0000000000000000a".into(),
+        owner_id: ACCT.into(),
         cidr_block: "10.0.0.0/16".into(),
         cidr_associations: Vec::new(),
         is_default: false,
@@ -53,6 +54,14 @@ fn world() -> World {
         default_for_az: false,
         state: "available".into(),
         tags: Vec::new(),
+        owner_id: ACCT.into(),
+        arn: format!("arn:aws:ec2:us-east-1:{ACCT}:subnet/{id}"),
+        availability_zone_id: String::new(),
+        enable_dns64: false,
+        hostname_type: "ip-name".into(),
+        dns_a_record_on_launch: false,
+        dns_aaaa_record_on_launch: false,
+        used_ips: std::collections::BTreeSet::new(),
     };
     let s1 = subnet("subnet-0000000000000000a", "10.0.1.0/24", "us-east-1a");
     let s2 = subnet("subnet-0000000000000000b", "10.0.2.0/24", "us-east-1b");

@@ -14,10 +14,7 @@ use kumo_driver_api::{
 use super::{Compute, ComputeConfig};
 use crate::ec2::Ec2;
 use crate::ec2::instance::{BlockDeviceRequest, InstanceState, RunInstances};
-use crate::ec2::security_group::SecurityGroup;
-use crate::ec2::subnet::Subnet;
 use crate::ec2::volume::CreateVolume;
-use crate::ec2::vpc::Vpc;
 
 #[derive(Default)]
 struct FakeHv {
@@ -198,49 +195,13 @@ impl BlockStore for FakeBlocks {
 
 const ACCT: &str = "111122223333";
 
-/// A VPC with a default subnet and its default group.
-fn network(ec2: &Ec2) -> String {
-    let sg = SecurityGroup::default_for("vpc-00000000000000001", ACCT);
-    let sg_id = sg.id.clone();
-    ec2.store()
-        .transaction(|t| {
-            t.put(
-                ACCT,
-                Vpc {
-                    id: "vpc-00000000000000001".into(),
-                    cidr_block: "10.0.0.0/16".into(),
-                    cidr_associations: Vec::new(),
-                    is_default: true,
-                    state: "available".into(),
-                    dhcp_options_id: "default".into(),
-                    instance_tenancy: "default".into(),
-                    enable_dns_support: true,
-                    enable_dns_hostnames: true,
-                    enable_network_address_usage_metrics: false,
-                    main_route_table_id: "rtb-1".into(),
-                    default_network_acl_id: "acl-1".into(),
-                    default_security_group_id: sg_id.clone(),
-                    tags: Vec::new(),
-                },
-            );
-            t.put(
-                ACCT,
-                Subnet {
-                    id: "subnet-00000000000000001".into(),
-                    vpc_id: "vpc-00000000000000001".into(),
-                    cidr_block: "10.0.1.0/24".into(),
-                    availability_zone: "us-east-1a".into(),
-                    map_public_ip_on_launch: false,
-                    default_for_az: true,
-                    state: "available".into(),
-                    tags: Vec::new(),
-                },
-            );
-            t.put(ACCT, sg);
-            Ok(())
-        })
-        .expect("network");
-    sg_id
+thread_local! {
+    static AMI: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The account's default VPC, subnets and group (what a first launch creates too).
+fn network(ec2: &Ec2) {
+    ec2.ensure_defaults(ACCT).expect("defaults");
 }
 
 fn setup(stubborn: bool) -> (Ec2, Arc<FakeHv>, Arc<FakeBlocks>, Compute) {
@@ -252,8 +213,19 @@ fn setup(stubborn: bool) -> (Ec2, Arc<FakeHv>, Arc<FakeBlocks>, Compute) {
     });
     let blocks = Arc::new(FakeBlocks::default());
     blocks
-        .import_image("ami-0123456789abcdef0", Path::new("/dev/null"))
+        .import_image("cloud-linux", Path::new("/dev/null"))
         .expect("image");
+    let ami = ec2
+        .register_public_image(&crate::ec2::image::PublicImage {
+            name: "cloud-linux".into(),
+            description: "test image".into(),
+            block_store_image: "cloud-linux".into(),
+            size_gib: 2,
+            architecture: "x86_64".into(),
+            boot_mode: "legacy-bios".into(),
+        })
+        .expect("register");
+    AMI.with(|a| *a.borrow_mut() = ami);
     let compute = Compute::new(
         ec2.clone(),
         hv.clone(),
@@ -272,7 +244,7 @@ fn run(ec2: &Ec2, n: i32) -> Result<Vec<String>, crate::ec2::Fault> {
     let r = ec2.run_instances(
         ACCT,
         RunInstances {
-            image_id: Some("ami-0123456789abcdef0".into()),
+            image_id: Some(AMI.with(|a| a.borrow().clone())),
             instance_type: Some("t3.micro".into()),
             min_count: 1,
             max_count: n,
@@ -298,8 +270,8 @@ fn launch_runs_only_when_the_hypervisor_says_so() {
     let id = &ids[0];
     let i = ec2.instance(ACCT, id).expect("instance");
     assert_eq!(i.state, InstanceState::Pending);
-    assert_eq!(i.private_ip, "10.0.1.4");
-    assert_eq!(i.private_dns_name, "ip-10-0-1-4.ec2.internal");
+    assert_eq!(i.private_ip, "172.31.0.4");
+    assert_eq!(i.private_dns_name, "ip-172-31-0-4.ec2.internal");
     assert_eq!(i.block_devices.len(), 2);
     compute.reconcile_once();
     assert_eq!(state(&ec2, id), InstanceState::Running);
@@ -322,13 +294,13 @@ fn launch_runs_only_when_the_hypervisor_says_so() {
             .expect("root")
             .base
             .as_deref(),
-        Some("ami-0123456789abcdef0")
+        Some("cloud-linux")
     );
     // A second launch gets the next address.
     let more = run(&ec2, 1).expect("run");
     assert_eq!(
         ec2.instance(ACCT, &more[0]).expect("i").private_ip,
-        "10.0.1.5"
+        "172.31.0.5"
     );
 }
 
@@ -410,13 +382,19 @@ fn stop_start_terminate_and_crash() {
     assert!(hv.state_of(&id).is_none(), "undefined");
     assert!(blocks.info(&root).expect("info").is_none(), "root deleted");
     assert!(ec2.volume(ACCT, &root).is_err());
+    // Its address went back to the subnet.
+    let again = run(&ec2, 1).expect("run again").remove(0);
+    assert_eq!(
+        ec2.instance(ACCT, &again).expect("i").private_ip,
+        "172.31.0.4"
+    );
     // Still visible, then gone after an hour.
     assert_eq!(
         ec2.describe_instances(ACCT, &[], &[], None, None)
             .expect("d")
             .items
             .len(),
-        1
+        2
     );
 }
 
@@ -556,9 +534,9 @@ fn describe_filters_and_pages() {
     };
     assert_eq!(d(&[f("instance-state-name", "running")]), 3);
     assert_eq!(d(&[f("instance-state-code", "0")]), 0);
-    assert_eq!(d(&[f("private-ip-address", "10.0.1.5")]), 1);
+    assert_eq!(d(&[f("private-ip-address", "172.31.0.5")]), 1);
     assert_eq!(
-        d(&[f("network-interface.private-ip-address", "10.0.1.6")]),
+        d(&[f("network-interface.private-ip-address", "172.31.0.6")]),
         1
     );
     assert_eq!(d(&[f("block-device-mapping.device-name", "/dev/sdf")]), 3);

@@ -62,6 +62,8 @@ def kumo_bin() -> str:
 @pytest.fixture(scope="session")
 def workdir():
     with tempfile.TemporaryDirectory(prefix="kumo-compat-") as d:
+        # QEMU runs guests as its own user (libvirt-qemu): it must traverse to the data dir.
+        os.chmod(d, 0o711)
         yield Path(d)
 
 

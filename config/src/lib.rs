@@ -171,6 +171,10 @@ pub struct ComputeConfig {
     pub accelerator: Accelerator,
     /// Seconds an ACPI shutdown may take before the guest is powered off. Default 30.
     pub stop_timeout_secs: u64,
+    /// The cloud's bootable image (`vmlinuz` + `initramfs.gz`, built by
+    /// `drivers/compute-libvirt/image/build-image.sh`), registered as the public image
+    /// `kumo-tiny-x86_64` when present. Default `/var/lib/kumo/images/tiny`.
+    pub image_dir: PathBuf,
 }
 
 impl Default for ComputeConfig {
@@ -180,6 +184,7 @@ impl Default for ComputeConfig {
             libvirt_uri: "qemu:///system".to_owned(),
             accelerator: Accelerator::Auto,
             stop_timeout_secs: 30,
+            image_dir: PathBuf::from("/var/lib/kumo/images/tiny"),
         }
     }
 }

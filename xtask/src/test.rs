@@ -1,8 +1,9 @@
 //! `cargo xtask test`: the README's one test command.
 //!
-//! 1. unit and contract tests of every crate (`cargo test --workspace`);
-//! 2. the release binary;
-//! 3. `compat-tests/install-deps.sh` (Debian and PyPI tools, idempotent);
+//! 1. `compat-tests/install-deps.sh` (Debian and PyPI tools, libvirt and its daemons, the
+//!    guest image; idempotent) — first, so the drivers' integration tests find their tools;
+//! 2. unit, contract and driver integration tests of every crate (`cargo test --workspace`);
+//! 3. the release binary;
 //! 4. the Query protocol checks against the pinned botocore (installed beside the build, so
 //!    it never disturbs the machine's own boto3): `codegen --check` (the committed generated
 //!    code is what the models produce) and the botocore round trip of every operation;
@@ -14,21 +15,23 @@ use std::process::Command;
 use crate::util::{cargo, root, run as step, target_dir};
 
 pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
+    let root = root();
+    if compat {
+        step(
+            "install test tools",
+            Command::new("bash")
+                .arg(root.join("compat-tests/install-deps.sh"))
+                .current_dir(&root),
+        )?;
+    }
     step(
-        "unit and contract tests",
+        "unit, contract and driver tests",
         cargo().args(["test", "--workspace", "--all-targets"]),
     )?;
     if !compat {
         eprintln!("\n==> protocol and compat tests: SKIPPED (--no-compat)");
         return Ok(());
     }
-    let root = root();
-    step(
-        "install test tools",
-        Command::new("bash")
-            .arg(root.join("compat-tests/install-deps.sh"))
-            .current_dir(&root),
-    )?;
     protocol_checks()?;
     step(
         "release build",
@@ -49,6 +52,18 @@ pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
         .args(pytest_args)
         .env("KUMO_BIN", &kumo)
         .current_dir(&root);
+    // Where the setup made libvirt and the guest image available, instance scenarios must run:
+    // a missing compute host is then a failure, not a skip.
+    let image = std::env::var_os("KUMO_GUEST_IMAGE_DIR").map_or_else(
+        || "/var/lib/kumo/images/tiny".into(),
+        std::path::PathBuf::from,
+    );
+    if std::path::Path::new("/run/libvirt/libvirt-sock").exists() && image.join("vmlinuz").is_file()
+    {
+        pytest.env("KUMO_REQUIRE_COMPUTE", "1");
+    } else {
+        eprintln!("\n==> no libvirt or guest image: instance scenarios will say SKIPPED");
+    }
     step(
         "compat tests (real clients against the kumo binary)",
         &mut pytest,

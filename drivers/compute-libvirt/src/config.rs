@@ -62,6 +62,11 @@ pub struct LibvirtConfig {
     pub tcg_tb_cache_mib: u32,
     /// Machine type for QEMU (`pc`: i440fx, whose ACPI PCI hot-plug needs no extra root ports).
     pub machine: String,
+    /// The Kumo installation that owns the domains this driver defines. Written into each
+    /// domain's `<description>`; when set, [`Hypervisor::list`](kumo_driver_api::Hypervisor::list)
+    /// reports only domains carrying it, so a reconciler never mistakes another installation's
+    /// guests on a shared libvirtd for its own orphans.
+    pub owner: Option<String>,
 }
 
 impl Default for LibvirtConfig {
@@ -72,6 +77,7 @@ impl Default for LibvirtConfig {
             console_log_dir: PathBuf::from("/var/log/kumo/console"),
             tcg_tb_cache_mib: 16,
             machine: "pc".to_string(),
+            owner: None,
         }
     }
 }
@@ -93,6 +99,11 @@ impl LibvirtConfig {
             (HypervisorKind::Qemu, Accelerator::Kvm) => "kvm",
             (HypervisorKind::Qemu, Accelerator::Tcg) => "qemu",
         }
+    }
+
+    /// The `<description>` marking a domain as this installation's, if an owner is set.
+    pub fn owner_mark(&self) -> Option<String> {
+        self.owner.as_ref().map(|o| format!("kumo-owner:{o}"))
     }
 
     /// Where the console log of domain `name` lives.

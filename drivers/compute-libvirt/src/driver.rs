@@ -279,7 +279,16 @@ impl Hypervisor for LibvirtHypervisor {
             .list_all_domains(0)
             .map_err(|e| map(&e, ""))?;
         let mut names = Vec::with_capacity(doms.len());
+        let mark = self.config().owner_mark();
         for d in doms {
+            if let Some(mark) = &mark {
+                match d.xml_desc(0) {
+                    Ok(xml) if xml.contains(&format!("<description>{mark}</description>")) => {}
+                    Ok(_) => continue,
+                    Err(e) if e.code().to_raw() == sys::VIR_ERR_NO_DOMAIN => continue,
+                    Err(e) => return Err(map(&e, "")),
+                }
+            }
             match d.name() {
                 Ok(n) => names.push(n),
                 // Undefined between listing and naming: it is gone, skip it.

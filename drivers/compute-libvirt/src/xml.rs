@@ -39,6 +39,9 @@ pub fn domain_xml(spec: &DomainSpec, cfg: &LibvirtConfig) -> String {
     let mut x = String::with_capacity(2048);
     x.push_str(&format!("<domain type='{}'>\n", cfg.domain_type()));
     x.push_str(&format!("  <name>{}</name>\n", escape(&spec.name)));
+    if let Some(mark) = cfg.owner_mark() {
+        x.push_str(&format!("  <description>{}</description>\n", escape(&mark)));
+    }
     x.push_str(&format!(
         "  <memory unit='MiB'>{}</memory>\n",
         spec.memory_mib
@@ -284,6 +287,20 @@ mod tests {
             console_log_dir: PathBuf::from("/var/log/kumo/console"),
             ..LibvirtConfig::default()
         }
+    }
+
+    #[test]
+    fn owner_is_written_as_description() {
+        let c = LibvirtConfig {
+            owner: Some("abc<1>".into()),
+            ..cfg()
+        };
+        let x = domain_xml(&spec(), &c);
+        assert!(
+            x.contains("<description>kumo-owner:abc&lt;1&gt;</description>"),
+            "{x}"
+        );
+        assert!(!domain_xml(&spec(), &cfg()).contains("<description>"));
     }
 
     #[test]

@@ -475,10 +475,16 @@ impl NetworkFabric for LinuxFabric {
 
     fn list(&self) -> Result<FabricInventory, NetworkError> {
         let _g = self.guard();
-        let routers = self.list_vpcs()?;
-        // Records count too: after a host reboot the namespaces are gone but the records of
-        // VPCs and ENIs deleted meanwhile must still reach the reconciler to be removed.
+        // Only VPCs this fabric recorded (the record is written before the namespace exists):
+        // other installations sharing the host keep their namespaces out of this inventory,
+        // so a reconciler never removes them as orphans. Records count even when the
+        // namespace is gone (after a host reboot), so deleted VPCs still reach the reconciler.
         let recorded = state::list(&self.cfg.state_dir)?;
+        let routers: Vec<String> = self
+            .list_vpcs()?
+            .into_iter()
+            .filter(|v| recorded.contains(v))
+            .collect();
         let mut vpcs: Vec<String> = routers.iter().chain(&recorded).cloned().collect();
         vpcs.sort();
         vpcs.dedup();

@@ -32,7 +32,7 @@ def require_compute(ec2) -> str:
         pytest.skip("SKIPPED: the server reports no compute host (no hypervisor wired)")
     ami = os.environ.get("KUMO_COMPAT_AMI")
     if not ami:
-        images = ec2.describe_images(Owners=["self"]).get("Images", [])
+        images = ec2.describe_images(Owners=["self", "amazon"]).get("Images", [])
         if not images:
             pytest.skip("SKIPPED: no machine image registered (set KUMO_COMPAT_AMI)")
         ami = images[0]["ImageId"]

@@ -213,6 +213,25 @@ pub(crate) fn bind_to_interface(address: &mut Address, eni_id: &str, private_ip:
     id
 }
 
+/// Disassociates every address pointing at `target` (an interface or instance id) — for the
+/// interface and instance modules to call from their delete / terminate transactions, as AWS
+/// drops an Elastic IP association when its interface goes. Answers how many were dropped.
+pub fn disassociate_addresses_of(t: &mut Txn<'_>, account: &str, target: &str) -> usize {
+    let mut n = 0;
+    for mut a in t.list::<Address>(account) {
+        let hit = a.association.as_ref().is_some_and(|x| {
+            x.network_interface_id.as_deref() == Some(target)
+                || x.instance_id.as_deref() == Some(target)
+        });
+        if hit {
+            a.association = None;
+            t.put(account, a);
+            n += 1;
+        }
+    }
+    n
+}
+
 fn by_public_ip(t: &Txn<'_>, account: &str, ip: &str) -> Result<Address, Fault> {
     t.list::<Address>(account)
         .into_iter()
@@ -569,6 +588,24 @@ mod tests {
                     .expect_err("assoc")
             ),
             "InvalidAssociationID.NotFound"
+        );
+        let dropped = ec2
+            .store()
+            .transaction(|t| {
+                let mut x = address_in(t, B, &b.id)?;
+                bind_to_interface(&mut x, "eni-0123", "10.0.0.4");
+                t.put(B, x);
+                Ok::<_, Error>(disassociate_addresses_of(t, B, "eni-0123"))
+            })
+            .expect("txn");
+        assert_eq!(dropped, 1);
+        assert!(
+            ec2.store()
+                .get::<Address>(B, &b.id)
+                .expect("get")
+                .expect("eip")
+                .association
+                .is_none()
         );
     }
 }

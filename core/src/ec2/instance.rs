@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::compute::scheduler::{self, HostCapacity, PlacementRequest};
+use crate::ec2::image::{ImageSource, KernelBoot};
 use crate::ec2::instance_types::{self, InstanceTypeInfo};
+use crate::ec2::key_pair::KeyPair;
 use crate::ec2::network_interface::{self, GroupRef, NetworkInterface};
 use crate::ec2::security_group::SecurityGroup;
 use crate::ec2::store::Txn;
@@ -193,6 +195,10 @@ pub struct Instance {
     /// User data, base64 as sent.
     #[serde(default)]
     pub user_data: Option<String>,
+    /// Direct kernel boot, copied from the image at launch (so deregistering the image does
+    /// not change how the instance boots).
+    #[serde(default)]
+    pub kernel_boot: Option<KernelBoot>,
     /// Observed state.
     pub state: InstanceState,
     /// Intent.
@@ -280,6 +286,75 @@ pub struct InstanceView {
     pub instance: Instance,
     /// Its ENIs, primary first.
     pub enis: Vec<NetworkInterface>,
+    /// Elastic IP addresses associated with its ENIs.
+    pub public_ips: Vec<PublicIpView>,
+}
+
+/// A public address mapped to one of an instance's ENIs (an associated Elastic IP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicIpView {
+    /// The ENI.
+    pub network_interface_id: String,
+    /// The private address it maps to.
+    pub private_ip: String,
+    /// The public address.
+    pub public_ip: String,
+    /// `eipalloc-…` (none for an address assigned at launch).
+    pub allocation_id: Option<String>,
+    /// `eipassoc-…` (none for an address assigned at launch).
+    pub association_id: Option<String>,
+    /// The address's owner.
+    pub ip_owner_id: String,
+}
+
+impl InstanceView {
+    /// The public address of the primary ENI (`PublicIpAddress`).
+    #[must_use]
+    pub fn public_ip(&self) -> Option<&PublicIpView> {
+        let primary = self.instance.network_interfaces.first()?;
+        self.public_ip_of(primary)
+    }
+
+    /// The public address mapped to ENI `eni_id`.
+    #[must_use]
+    pub fn public_ip_of(&self, eni_id: &str) -> Option<&PublicIpView> {
+        self.public_ips
+            .iter()
+            .find(|p| p.network_interface_id == eni_id)
+    }
+}
+
+/// The public addresses of `enis`: an associated Elastic IP, else one assigned at launch.
+fn public_ips_of(
+    addresses: &[crate::ec2::address::Address],
+    account: &str,
+    enis: &[NetworkInterface],
+) -> Vec<PublicIpView> {
+    enis.iter()
+        .filter_map(|e| {
+            let eip = addresses.iter().find_map(|a| {
+                let x = a.association.as_ref()?;
+                (x.network_interface_id.as_deref() == Some(e.id.as_str())).then(|| PublicIpView {
+                    network_interface_id: e.id.clone(),
+                    private_ip: x.private_ip.clone().unwrap_or_else(|| e.private_ip.clone()),
+                    public_ip: a.public_ip.clone(),
+                    allocation_id: Some(a.id.clone()),
+                    association_id: Some(x.id.clone()),
+                    ip_owner_id: account.to_owned(),
+                })
+            });
+            eip.or_else(|| {
+                e.public_ip.as_ref().map(|ip| PublicIpView {
+                    network_interface_id: e.id.clone(),
+                    private_ip: e.private_ip.clone(),
+                    public_ip: ip.clone(),
+                    allocation_id: None,
+                    association_id: None,
+                    ip_owner_id: "amazon".into(),
+                })
+            })
+        })
+        .collect()
 }
 
 /// The image a launch uses, as the image catalog describes it.
@@ -293,6 +368,8 @@ pub struct LaunchImage {
     pub root_device_name: String,
     /// Root disk size, GiB.
     pub size_gib: u32,
+    /// Direct kernel boot, from the image.
+    pub kernel_boot: Option<KernelBoot>,
 }
 
 /// One EBS mapping requested at launch.
@@ -346,6 +423,9 @@ pub struct RunInstances {
     pub max_count: i32,
     /// Subnet (else the default subnet).
     pub subnet_id: Option<String>,
+    /// `AssociatePublicIpAddress` of the primary interface (else the subnet's
+    /// `MapPublicIpOnLaunch`).
+    pub associate_public_ip: Option<bool>,
     /// Security group ids.
     pub security_group_ids: Vec<String>,
     /// Security group names (default VPC).
@@ -442,55 +522,60 @@ fn check_id(id: &str) -> Result<(), Fault> {
     }
 }
 
-/// The image a launch names.
+/// The image a launch names: an `Image` record the account may launch — its own, a public
+/// one (the cloud's, stored under `CLOUD_OWNER_ID`) or one whose launch permissions name it.
 ///
-/// integration: switch to the `Image` record (image.rs: `t.get::<Image>(account, id)` plus
-/// launch permissions, its block-store name, root device name and root snapshot size). In this
-/// branch images are not records yet, so an image exists when the block store holds a disk of
-/// that name (`BlockStore::import_image(ami-…)`), with root device `/dev/xvda`.
-fn find_image(ec2: &Ec2, image_id: &str) -> Result<LaunchImage, Fault> {
-    let missing = || {
-        Fault::new(
-            "InvalidAMIID.NotFound",
-            format!("The image id '[{image_id}]' does not exist"),
-        )
-    };
+/// Only images whose bytes are in the `BlockStore` can boot; an image registered from S3
+/// (`ImageSource::S3`) must be imported first, which is not implemented yet, so its launch is
+/// refused with `InvalidAMIID.Unavailable` rather than left pending forever.
+fn find_image(ec2: &Ec2, account: &str, image_id: &str) -> Result<LaunchImage, Fault> {
     if !image_id.starts_with("ami-") {
         return Err(Fault::new(
             "InvalidAMIID.Malformed",
             format!("Invalid id: \"{image_id}\" (expecting \"ami-...\")"),
         ));
     }
-    let blocks = ec2.compute().blocks().ok_or_else(missing)?;
-    match blocks.info(image_id) {
-        Ok(Some(info)) => Ok(LaunchImage {
-            id: image_id.to_owned(),
-            block_store_name: info.name,
-            root_device_name: "/dev/xvda".into(),
-            size_gib: u32::try_from(info.size.div_ceil(volume::GIB).max(1)).unwrap_or(u32::MAX),
-        }),
-        Ok(None) => Err(missing()),
-        Err(e) => {
-            tracing::error!(error = %e, image_id, "block store lookup failed");
-            Err(Fault::new("InternalError", "The image store is unavailable").with_status(500))
-        }
+    let image = ec2.image(account, image_id).map_err(fault_of)?;
+    if image.state != "available" {
+        return Err(Fault::new(
+            "InvalidAMIID.Unavailable",
+            format!("The image id '[{image_id}]' is not available (state: {}).", image.state),
+        ));
     }
+    let name = match &image.source {
+        ImageSource::BlockStore { name } => name.clone(),
+        ImageSource::S3 { .. } => {
+            return Err(Fault::new(
+                "InvalidAMIID.Unavailable",
+                format!(
+                    "The image id '[{image_id}]' was registered from S3 and has not been imported into this cloud's block store; it cannot be launched yet."
+                ),
+            ));
+        }
+    };
+    let size_gib = image
+        .block_devices
+        .iter()
+        .find(|d| d.device_name == image.root_device_name)
+        .or_else(|| image.block_devices.first())
+        .map_or(1, |d| u32::try_from(d.volume_size.max(1)).unwrap_or(1));
+    Ok(LaunchImage {
+        id: image.id.clone(),
+        block_store_name: name,
+        root_device_name: image.root_device_name.clone(),
+        size_gib,
+        kernel_boot: image.kernel_boot.clone(),
+    })
 }
 
-/// Whether the key pair exists.
-///
-/// integration: switch to the `KeyPair` record lookup by name (key_pair.rs). Key pairs are not
-/// in this branch, so no key pair exists and every `KeyName` is refused as AWS refuses an
-/// unknown one.
-fn key_pair_exists(_t: &Txn<'_>, _account: &str, _name: &str) -> bool {
-    false
+/// Whether the key pair exists in the account.
+fn key_pair_exists(t: &Txn<'_>, account: &str, name: &str) -> bool {
+    t.list::<KeyPair>(account).iter().any(|k| k.name == name)
 }
 
-/// The subnet a launch without `SubnetId` uses.
-///
-/// integration: switch to `ensure_defaults(account)` (defaults.rs), which creates the default
-/// VPC and its subnets on first use. In this branch: an existing `default_for_az` subnet (in
-/// the requested zone, else the first zone that has one).
+/// The subnet a launch without `SubnetId` uses: the account's default subnet (in the
+/// requested zone, else the first zone that has one). The caller has run
+/// `ensure_defaults(account)` (defaults.rs) first, so a fresh account has them.
 fn default_subnet(t: &Txn<'_>, account: &str, zone: Option<&str>) -> Result<Subnet, Fault> {
     t.list::<Subnet>(account)
         .into_iter()
@@ -721,7 +806,10 @@ impl Ec2 {
                 "We currently do not have sufficient capacity: no compute host is registered on this endpoint.",
             ));
         }
-        let image = find_image(self, image_id)?;
+        let image = find_image(self, account, image_id)?;
+        if req.subnet_id.is_none() {
+            self.ensure_defaults(account).map_err(fault_of)?;
+        }
         let region = self.placement().region.clone();
         let max_vcpus = self.compute().max_vcpus_per_account();
         let reservation = self
@@ -863,7 +951,6 @@ impl Ec2 {
                 }
                 let reservation_id = ids::resource_id("r");
                 let now = now_ms();
-                let mut taken = BTreeSet::new();
                 let mut out = Vec::new();
                 for (index, host) in placed.into_iter().enumerate() {
                     let id = ids::resource_id("i");
@@ -872,13 +959,19 @@ impl Ec2 {
                         account,
                         &subnet,
                         req.private_ip.as_deref(),
-                        &mut taken,
                     )?;
                     let mut eni = network_interface::new_attached(
                         &subnet, &region, ip, groups.clone(), &id, 0, now,
                     );
                     eni.description = String::new();
                     eni.tags = req.eni_tags.clone();
+                    if req
+                        .associate_public_ip
+                        .unwrap_or(subnet.map_public_ip_on_launch)
+                    {
+                        eni.public_ip =
+                            Some(crate::ec2::address::allocate_public_ip(t, account)?.to_string());
+                    }
                     let root_id = ids::resource_id("vol");
                     let mut block_devices = vec![BlockDevice {
                         device_name: image.root_device_name.clone(),
@@ -966,6 +1059,7 @@ impl Ec2 {
                         network_interfaces: vec![eni.id.clone()],
                         groups: groups.clone(),
                         user_data: req.user_data.clone(),
+                        kernel_boot: image.kernel_boot.clone(),
                         state: InstanceState::Pending,
                         desired: Desired::Running,
                         reboot_requested: false,
@@ -995,10 +1089,12 @@ impl Ec2 {
                     };
                     t.put(account, eni.clone());
                     t.put(account, instance.clone());
+                    let public_ips = public_ips_of(&[], account, std::slice::from_ref(&eni));
                     out.push(InstanceView {
                         owner_id: account.to_owned(),
                         instance,
                         enis: vec![eni],
+                        public_ips,
                     });
                 }
                 Ok(Reservation {
@@ -1023,10 +1119,16 @@ impl Ec2 {
                     .flatten()
             })
             .collect();
+        let addresses = self
+            .store()
+            .list::<crate::ec2::address::Address>(account)
+            .unwrap_or_default();
+        let public_ips = public_ips_of(&addresses, account, &enis);
         InstanceView {
             owner_id: account.to_owned(),
             instance: i,
             enis,
+            public_ips,
         }
     }
 
@@ -1955,6 +2057,7 @@ impl Ec2 {
                 owner_id: account.to_owned(),
                 instance: i,
                 enis: Vec::new(),
+                public_ips: Vec::new(),
             })
             .filter(|v| set.matches(v))
             .collect();

@@ -1,20 +1,20 @@
 //! Elastic network interfaces: an instance's place in a subnet (private IP, MAC, security
 //! groups), and the allocation of private addresses.
 //!
-//! Why allocation lives here: an address belongs to an ENI, and the subnet's free addresses
-//! are exactly those no ENI of the subnet holds. AWS reserves the first four addresses of a
-//! subnet (network, router, DNS, future) and the last (broadcast); Kumo hands out the lowest
-//! free address in between, scanning the subnet's ENIs inside the launching transaction, so
-//! two concurrent launches can never get the same address.
+//! Addresses are booked on the subnet record (`Subnet::used_ips`, subnet.rs), the single
+//! source of truth shared with NAT gateways: an ENI allocates in its creating transaction and
+//! releases when it is deleted, so `AvailableIpAddressCount` counts ENIs and two concurrent
+//! launches can never get the same address. AWS reserves the first four addresses of a subnet
+//! (network, router, DNS, future) and the last (broadcast).
 
-use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ec2::Fault;
+use crate::ec2::address::{self, Address};
 use crate::ec2::store::Txn;
-use crate::ec2::subnet::Subnet;
+use crate::ec2::subnet::{self, Subnet};
 use crate::ids;
 use crate::query::tags::Tag;
 
@@ -59,6 +59,11 @@ pub struct NetworkInterface {
     pub mac_address: String,
     /// Primary private IPv4 address.
     pub private_ip: String,
+    /// A public address assigned at launch from the pool (`MapPublicIpOnLaunch` /
+    /// `AssociatePublicIpAddress`; not an Elastic IP). Kept while the instance is stopped
+    /// (AWS releases it on stop) and released when the interface is deleted.
+    #[serde(default)]
+    pub public_ip: Option<String>,
     /// `ip-10-0-1-5.ec2.internal`.
     pub private_dns_name: String,
     /// Description.
@@ -127,74 +132,51 @@ pub fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
     Some((u32::from(ip) & mask, len))
 }
 
-/// Addresses of `subnet` held by ENIs of the account, as this transaction sees them.
-fn used_addresses(t: &Txn<'_>, account: &str, subnet_id: &str) -> BTreeSet<u32> {
-    t.list::<NetworkInterface>(account)
-        .into_iter()
-        .filter(|e| e.subnet_id == subnet_id)
-        .filter_map(|e| e.private_ip.parse::<Ipv4Addr>().ok().map(u32::from))
-        .collect()
-}
-
 /// Allocates `wanted` (checked: inside the subnet, not reserved, free) or the lowest free
-/// address of the subnet. `taken` holds addresses already chosen in this transaction.
+/// address of the subnet, through the subnet's address book ([`subnet::allocate_private_ip`]),
+/// the one source of truth shared with NAT gateways, `AvailableIpAddressCount` and
+/// `DeleteSubnet`'s dependency check. Pair with [`release_ip`] when the ENI is deleted.
 pub fn allocate_ip(
-    t: &Txn<'_>,
+    t: &mut Txn<'_>,
     account: &str,
     subnet: &Subnet,
     wanted: Option<&str>,
-    taken: &mut BTreeSet<u32>,
 ) -> Result<String, Fault> {
-    let (base, len) = parse_cidr(&subnet.cidr_block)
-        .ok_or_else(|| Fault::invalid_value(format!("subnet {} has no valid CIDR", subnet.id)))?;
-    let size = 1u64 << (32 - len);
-    let first = u64::from(base) + 4;
-    let last = u64::from(base) + size.saturating_sub(2); // before broadcast
-    let mut used = used_addresses(t, account, &subnet.id);
-    used.extend(taken.iter().copied());
-    if let Some(w) = wanted {
-        let ip: Ipv4Addr = w
-            .parse()
-            .map_err(|_| Fault::invalid_value(format!("Invalid IPv4 address: {w}")))?;
-        let n = u64::from(u32::from(ip));
-        if n < u64::from(base) || n >= u64::from(base) + size {
-            return Err(Fault::new(
-                "InvalidParameterValue",
-                format!("Address {w} does not fall within the subnet's address range"),
-            ));
+    let wanted = wanted
+        .map(|w| {
+            w.parse::<Ipv4Addr>()
+                .map_err(|_| Fault::invalid_value(format!("Invalid IPv4 address: {w}")))
+        })
+        .transpose()?;
+    Ok(subnet::allocate_private_ip(t, account, &subnet.id, wanted)?.to_string())
+}
+
+/// Deletes an ENI record, returns its address to its subnet and disassociates any Elastic IP
+/// from it (the address stays allocated to the account, as on AWS).
+pub fn delete_eni(t: &mut Txn<'_>, account: &str, eni_id: &str) {
+    if let Some(eni) = t.get::<NetworkInterface>(account, eni_id) {
+        release_ip(t, account, &eni);
+        if let Some(ip) = &eni.public_ip {
+            address::release_public_ip(t, ip);
         }
-        if n < first || n > last {
-            return Err(Fault::new(
-                "InvalidIPAddress.InUse",
-                format!("Address {w} is reserved by AWS"),
-            ));
+        for mut a in t.list::<Address>(account) {
+            if a.association
+                .as_ref()
+                .is_some_and(|x| x.network_interface_id.as_deref() == Some(eni_id))
+            {
+                a.association = None;
+                t.put(account, a);
+            }
         }
-        if used.contains(&u32::from(ip)) {
-            return Err(Fault::new(
-                "InvalidIPAddress.InUse",
-                format!("Address {w} is in use."),
-            ));
-        }
-        taken.insert(u32::from(ip));
-        return Ok(w.to_owned());
+        t.delete::<NetworkInterface>(account, eni_id);
     }
-    let mut n = first;
-    while n <= last {
-        // The loop is bounded by the subnet size (at most 2^16 for a /16, AWS's largest).
-        let candidate = u32::try_from(n).unwrap_or(u32::MAX);
-        if !used.contains(&candidate) {
-            taken.insert(candidate);
-            return Ok(Ipv4Addr::from(candidate).to_string());
-        }
-        n += 1;
+}
+
+/// Returns an ENI's private address to its subnet.
+pub fn release_ip(t: &mut Txn<'_>, account: &str, eni: &NetworkInterface) {
+    if let Ok(ip) = eni.private_ip.parse::<Ipv4Addr>() {
+        subnet::release_private_ip(t, account, &eni.subnet_id, ip);
     }
-    Err(Fault::new(
-        "InsufficientFreeAddressesInSubnet",
-        format!(
-            "There are not enough free addresses in subnet '{}' to satisfy the requested number of instances.",
-            subnet.id
-        ),
-    ))
 }
 
 /// A new ENI for an instance's device index, attached.
@@ -217,6 +199,7 @@ pub fn new_attached(
         mac_address: new_mac(),
         private_dns_name: private_dns_name(&private_ip, region),
         private_ip,
+        public_ip: None,
         description: String::new(),
         groups,
         source_dest_check: true,

@@ -351,15 +351,24 @@ pub(crate) fn check_group_id(id: &str) -> Result<(), Fault> {
 }
 
 impl Ec2 {
-    /// The account's default VPC (`VPCIdNotSpecified` when it has none).
-    // TODO(lead): switch to `ensure_defaults(account)` once the VPC work is merged, so the
-    // default VPC is created on first use as AWS accounts have one.
+    /// The account's default VPC (`VPCIdNotSpecified` when it has none, i.e. the user deleted
+    /// it). Callers run [`Ec2::ensure_defaults`] before their transaction, so a fresh account
+    /// has one as AWS accounts do.
     pub(crate) fn default_vpc_id(&self, t: &Txn<'_>, account: &str) -> Result<String, Fault> {
         t.list::<Vpc>(account)
             .into_iter()
             .find(|v| v.is_default)
             .map(|v| v.id)
             .ok_or_else(|| Fault::new("VPCIdNotSpecified", "No default VPC for this user"))
+    }
+
+    /// Creates the account's default networking when `group` names a group (names resolve in
+    /// the default VPC); call before the transaction that resolves it.
+    pub(crate) fn ensure_defaults_for(&self, account: &str, group: &GroupRef) -> Result<(), Error> {
+        if matches!(group, GroupRef::Name(_)) {
+            self.ensure_defaults(account)?;
+        }
+        Ok(())
     }
 
     /// Resolves a [`GroupRef`] inside a transaction.
@@ -431,6 +440,9 @@ impl Ec2 {
             .into());
         }
         validate(&tags).map_err(|e| Fault::invalid_value(e.to_string()))?;
+        if vpc_id.is_none_or(str::is_empty) {
+            self.ensure_defaults(account)?;
+        }
         self.store().transaction(|t| {
             let vpc_id = match vpc_id.filter(|v| !v.is_empty()) {
                 Some(v) => {
@@ -476,6 +488,7 @@ impl Ec2 {
         max_results: Option<i32>,
         next_token: Option<&str>,
     ) -> Result<Page<SecurityGroup>, Error> {
+        self.ensure_defaults(account)?;
         let set = FilterSet::compile(&GROUP_FILTERS, filters).map_err(Fault::from)?;
         for id in ids {
             check_group_id(id)?;
@@ -545,6 +558,7 @@ impl Ec2 {
     /// `DeleteSecurityGroup`: refuses the VPC's `default` group and groups still referenced
     /// by another group's rule or in use by a network interface. Returns the deleted id.
     pub fn delete_security_group(&self, account: &str, group: &GroupRef) -> Result<String, Error> {
+        self.ensure_defaults_for(account, group)?;
         self.store().transaction(|t| {
             let g = self.resolve_group(t, account, group)?;
             if g.name == "default" {

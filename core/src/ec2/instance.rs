@@ -7,7 +7,7 @@
 //! the hypervisor reports it. Terminated instances stay visible for an hour, then the
 //! reconciler removes them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -1109,7 +1109,7 @@ impl Ec2 {
     }
 
     fn view(&self, account: &str, i: Instance) -> InstanceView {
-        let enis = i
+        let enis: Vec<NetworkInterface> = i
             .network_interfaces
             .iter()
             .filter_map(|e| {

@@ -669,6 +669,7 @@ pub(crate) mod tests {
         let sg = SecurityGroup::default_for(id, account);
         let sg_id = sg.id.clone();
         let vpc = Vpc {
+            owner_id: String::new(),
             id: id.into(),
             cidr_block: "10.0.0.0/16".into(),
             cidr_associations: Vec::new(),
@@ -688,6 +689,17 @@ pub(crate) mod tests {
             .transaction(|t| {
                 t.put(account, vpc);
                 t.put(account, sg);
+                if is_default {
+                    // The account's default networking is this VPC: ensure_defaults adds none.
+                    t.put(
+                        account,
+                        crate::ec2::defaults::NetworkDefaults {
+                            id: crate::ec2::defaults::MARKER_ID.into(),
+                            dhcp_options_id: "default".into(),
+                            tags: Vec::new(),
+                        },
+                    );
+                }
                 Ok(())
             })
             .expect("seed");
@@ -721,7 +733,33 @@ pub(crate) mod tests {
         assert_eq!(code(bad.expect_err("empty")), "MissingParameter");
         let bad = ec2.create_security_group("111", "w", "d", Some("vpc-2"), Vec::new());
         assert_eq!(code(bad.expect_err("vpc")), "InvalidVpcID.NotFound");
-        let bad = ec2.create_security_group("111", "w", "d", None, Vec::new());
+        // A fresh account gets its default VPC on first use; one whose default VPC is gone
+        // (marker without VPC) gets VPCIdNotSpecified.
+        let fresh = ec2
+            .create_security_group("333", "w", "d", None, Vec::new())
+            .expect("default VPC made on first use");
+        let default_vpc = ec2
+            .store()
+            .list::<Vpc>("333")
+            .expect("vpcs")
+            .into_iter()
+            .find(|v| v.is_default)
+            .expect("default vpc");
+        assert_eq!(fresh.vpc_id, default_vpc.id);
+        ec2.store()
+            .transaction(|t| {
+                t.put(
+                    "444",
+                    crate::ec2::defaults::NetworkDefaults {
+                        id: crate::ec2::defaults::MARKER_ID.into(),
+                        dhcp_options_id: "default".into(),
+                        tags: Vec::new(),
+                    },
+                );
+                Ok(())
+            })
+            .expect("marker");
+        let bad = ec2.create_security_group("444", "w", "d", None, Vec::new());
         assert_eq!(code(bad.expect_err("no default")), "VPCIdNotSpecified");
         let bad = ec2.create_security_group("222", "w", "d", Some("vpc-1"), Vec::new());
         assert_eq!(

@@ -54,6 +54,7 @@ fn world() -> World {
     let sg = SecurityGroup::default_for("vpc-0000000000000000a", ACCT);
     let sg_id = sg.id.clone();
     let vpc = Vpc {
+        owner_id: String::new(),
         id: "vpc-0000000000000000a".into(),
         cidr_block: "10.0.0.0/16".into(),
         cidr_associations: Vec::new(),
@@ -70,6 +71,14 @@ fn world() -> World {
         tags: Vec::new(),
     };
     let subnet = |id: &str, cidr: &str, zone: &str| Subnet {
+        owner_id: String::new(),
+        arn: String::new(),
+        availability_zone_id: String::new(),
+        enable_dns64: false,
+        hostname_type: "ip-name".into(),
+        dns_a_record_on_launch: false,
+        dns_aaaa_record_on_launch: false,
+        used_ips: std::collections::BTreeSet::new(),
         id: id.into(),
         vpc_id: vpc.id.clone(),
         cidr_block: cidr.into(),

@@ -212,6 +212,7 @@ fn network(ec2: &Ec2) -> String {
             t.put(
                 ACCT,
                 Vpc {
+                    owner_id: String::new(),
                     id: "vpc-00000000000000001".into(),
                     cidr_block: "10.0.0.0/16".into(),
                     cidr_associations: Vec::new(),
@@ -231,6 +232,14 @@ fn network(ec2: &Ec2) -> String {
             t.put(
                 ACCT,
                 Subnet {
+                    owner_id: String::new(),
+                    arn: String::new(),
+                    availability_zone_id: String::new(),
+                    enable_dns64: false,
+                    hostname_type: "ip-name".into(),
+                    dns_a_record_on_launch: false,
+                    dns_aaaa_record_on_launch: false,
+                    used_ips: std::collections::BTreeSet::new(),
                     id: "subnet-00000000000000001".into(),
                     vpc_id: "vpc-00000000000000001".into(),
                     cidr_block: "10.0.1.0/24".into(),
@@ -242,6 +251,15 @@ fn network(ec2: &Ec2) -> String {
                 },
             );
             t.put(ACCT, sg);
+            // Its default networking is this one (ensure_defaults makes no other).
+            t.put(
+                ACCT,
+                crate::ec2::defaults::NetworkDefaults {
+                    id: crate::ec2::defaults::MARKER_ID.into(),
+                    dhcp_options_id: "default".into(),
+                    tags: Vec::new(),
+                },
+            );
             Ok(())
         })
         .expect("network");
@@ -382,7 +400,18 @@ fn capacity_and_limits() {
     // No host at all: refused, not pretended.
     let bare = crate::ec2::testing::ec2();
     network(&bare);
-    let err = run(&bare, 1).expect_err("no host");
+    let err = bare
+        .run_instances(
+            ACCT,
+            RunInstances {
+                image_id: Some("ami-0123456789abcdef0".into()),
+                instance_type: Some("t3.micro".into()),
+                min_count: 1,
+                max_count: 1,
+                ..RunInstances::default()
+            },
+        )
+        .expect_err("no host");
     assert_eq!(err.code, "InsufficientInstanceCapacity");
 }
 
@@ -865,6 +894,7 @@ fn images_from_s3_and_unknown_images_are_refused_at_launch() {
             ACCT,
             RunInstances {
                 image_id: Some(image.into()),
+                instance_type: Some("t3.micro".into()),
                 subnet_id: Some("subnet-00000000000000001".into()),
                 min_count: 1,
                 max_count: 1,
@@ -911,6 +941,7 @@ fn launch_without_subnet_uses_fresh_default_networking() {
             other,
             RunInstances {
                 image_id: Some(image_id(&ec2)),
+                instance_type: Some("t3.micro".into()),
                 min_count: 1,
                 max_count: 1,
                 ..RunInstances::default()

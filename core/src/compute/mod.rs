@@ -6,8 +6,10 @@
 //!   it drives). An endpoint with no registered host refuses launches with
 //!   `InsufficientInstanceCapacity` instead of pretending.
 //! - [`reconciler`]: converges the recorded intent (instances, volumes, snapshots) with the
-//!   world through the `Hypervisor` and `BlockStore` seams.
+//!   world through the `Hypervisor`, `BlockStore` and `NetworkFabric` seams.
+//! - [`metadata`]: the instance metadata service's lookup over the records.
 
+pub mod metadata;
 pub mod reconciler;
 pub mod scheduler;
 

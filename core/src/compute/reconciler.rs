@@ -12,9 +12,9 @@
 //! after each world action is its own transaction that re-reads the record, so API calls that
 //! happened meanwhile are never lost.
 //!
-//! Network plumbing hook: the `NetworkFabric` (drivers/api/src/network.rs, being defined in
-//! parallel) will `plug` each ENI's tap into its VPC before a domain starts and `unplug` it
-//! after the domain is destroyed; see [`Compute::plug`] and [`Compute::unplug`].
+//! Network plumbing: with a `NetworkFabric` ([`Compute::with_network`]) each ENI is plugged
+//! into its VPC before its domain is defined and started and again after it started, and
+//! unplugged when the ENI is deleted; see `reconciler/network.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,13 +23,13 @@ use std::time::Duration;
 use kumo_driver_api::hypervisor::Boot;
 use kumo_driver_api::{
     BlockStore, BlockStoreError, DiskSpec, DomainSpec, DomainState, Hypervisor, HypervisorError,
-    NicSpec,
+    NetworkError, NetworkFabric, NicSpec,
 };
 
 use crate::compute::Host;
 use crate::ec2::Ec2;
 use crate::ec2::instance::{Desired, Instance, InstanceState, StateReason, TERMINATED_VISIBLE_MS};
-use crate::ec2::network_interface::{NetworkInterface, tap_name};
+use crate::ec2::network_interface::{NetworkInterface, delete_eni};
 use crate::ec2::snapshot::Snapshot;
 use crate::ec2::volume::{GIB, Volume, guest_target, now_ms};
 
@@ -69,6 +69,7 @@ pub struct Compute {
     ec2: Ec2,
     hypervisor: Arc<dyn Hypervisor>,
     blocks: Arc<dyn BlockStore>,
+    network: Option<Arc<dyn NetworkFabric>>,
     config: ComputeConfig,
     stop: Arc<AtomicBool>,
 }
@@ -88,6 +89,8 @@ enum WorldError {
     Hypervisor(#[from] HypervisorError),
     #[error(transparent)]
     Blocks(#[from] BlockStoreError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
     #[error(transparent)]
     Store(#[from] crate::Error),
 }
@@ -122,9 +125,18 @@ impl Compute {
             ec2,
             hypervisor,
             blocks,
+            network: None,
             config,
             stop: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Plugs instances' ENIs into their VPCs through `fabric` (without one, guests' taps are
+    /// left unconnected: instances run but have no network).
+    #[must_use]
+    pub fn with_network(mut self, fabric: Arc<dyn NetworkFabric>) -> Self {
+        self.network = Some(fabric);
+        self
     }
 
     /// Starts the loop on the current tokio runtime: a pass now, then after every API change,
@@ -187,13 +199,20 @@ impl Compute {
                 (i.host == self.config.host_id).then(|| (a.to_owned(), i.clone()))
             })
             .unwrap_or_default();
+        let attached = self.attached_enis().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "network fabric inventory failed");
+            std::collections::BTreeSet::new()
+        });
         for (account, i) in &instances {
-            if let Err(e) = self.instance(account, i) {
+            if let Err(e) = self.instance(account, i, &attached) {
                 tracing::warn!(instance = %i.id, error = %e, "instance reconcile failed");
             }
         }
         if let Err(e) = self.orphans() {
             tracing::warn!(error = %e, "orphan sweep failed");
+        }
+        if let Err(e) = self.network_orphans() {
+            tracing::warn!(error = %e, "network orphan sweep failed");
         }
     }
 
@@ -425,26 +444,14 @@ impl Compute {
             name: i.id.clone(),
             vcpus,
             memory_mib,
-            boot: Boot::Disk,
+            boot: i.kernel_boot.as_ref().map_or(Boot::Disk, |k| Boot::Kernel {
+                kernel: k.kernel.clone().into(),
+                initrd: k.initrd.clone().map(Into::into),
+                cmdline: k.cmdline.clone(),
+            }),
             disks,
             nics,
         })
-    }
-
-    /// Network hook, before a domain starts: the fabric plugs each ENI's tap into its VPC.
-    ///
-    /// integration: call `NetworkFabric::plug(eni, tap)` for each of `i.network_interfaces`
-    /// (drivers/api/src/network.rs) once the fabric is wired; until then the tap the
-    /// hypervisor creates is left unconnected.
-    fn plug(&self, _account: &str, i: &Instance) {
-        tracing::debug!(instance = %i.id, taps = ?i.network_interfaces.iter().map(|e| tap_name(e)).collect::<Vec<_>>(), "network plug hook");
-    }
-
-    /// Network hook, after a domain is destroyed: the fabric unplugs the taps.
-    ///
-    /// integration: call `NetworkFabric::unplug(eni, tap)` for each ENI.
-    fn unplug(&self, _account: &str, i: &Instance) {
-        tracing::debug!(instance = %i.id, "network unplug hook");
     }
 
     fn ensure_disks(&self, account: &str, i: &Instance) -> Result<(), WorldError> {
@@ -460,7 +467,12 @@ impl Compute {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn instance(&self, account: &str, i: &Instance) -> Result<(), WorldError> {
+    fn instance(
+        &self,
+        account: &str,
+        i: &Instance,
+        attached: &std::collections::BTreeSet<String>,
+    ) -> Result<(), WorldError> {
         let hv = &self.hypervisor;
         let id = i.id.as_str();
         match i.desired {
@@ -477,8 +489,9 @@ impl Compute {
                     return Ok(());
                 }
                 hv.destroy(id).or_else(ignore_missing)?;
-                self.unplug(account, i);
                 hv.undefine(id).or_else(ignore_missing)?;
+                // The ENIs are deleted below: take them out of the fabric first.
+                self.unplug(i)?;
                 // Volumes: delete those marked DeleteOnTermination, detach the rest.
                 let mut delete = Vec::new();
                 for b in &i.block_devices {
@@ -505,12 +518,7 @@ impl Compute {
                         }
                     }
                     for e in &i2.network_interfaces {
-                        if let Some(eni) = t.get::<NetworkInterface>(account, e)
-                            && let Ok(ip) = eni.private_ip.parse()
-                        {
-                            crate::ec2::subnet::release_private_ip(t, account, &eni.subnet_id, ip);
-                        }
-                        t.delete::<NetworkInterface>(account, e);
+                        delete_eni(t, account, e);
                     }
                     if let Some(mut r) = t.get::<Instance>(account, &i2.id) {
                         r.state = InstanceState::Terminated;
@@ -554,11 +562,15 @@ impl Compute {
                 let mut state = hv.state(id)?;
                 if state.is_none() {
                     let spec = self.domain_spec(account, i)?;
+                    self.plug(account, i)?;
                     hv.define(&spec)?;
                     state = hv.state(id)?;
                 }
                 match state {
                     Some(DomainState::Running) => {
+                        if !self.plugged(i, attached) {
+                            self.plug(account, i)?;
+                        }
                         if i.reboot_requested {
                             hv.reboot(id)?;
                             return self
@@ -578,8 +590,10 @@ impl Compute {
                     Some(DomainState::ShuttingDown | DomainState::Paused) => Ok(()),
                     Some(DomainState::ShutOff | DomainState::Crashed) | None => {
                         if i.state == InstanceState::Pending {
-                            self.plug(account, i);
+                            self.plug(account, i)?;
                             hv.start(id)?;
+                            // The hypervisor made the tap anew: join it to the VPC.
+                            self.plug(account, i)?;
                             if hv.state(id)? == Some(DomainState::Running) {
                                 return self.update::<Instance>(account, id, |r| {
                                     if r.state == InstanceState::Pending {
@@ -604,7 +618,6 @@ impl Compute {
                         if crashed {
                             hv.destroy(id).or_else(ignore_missing)?;
                         }
-                        self.unplug(account, i);
                         let terminate = !crashed && i.shutdown_behavior == "terminate";
                         self.update::<Instance>(account, id, |r| {
                             r.state_reason = Some(StateReason::new(code, text));
@@ -624,7 +637,7 @@ impl Compute {
     }
 
     fn finish_stop(&self, account: &str, i: &Instance) -> Result<(), WorldError> {
-        self.unplug(account, i);
+        // A stopped instance keeps its ENIs (and the fabric its plug); only deletion unplugs.
         self.update::<Instance>(account, &i.id, |r| {
             if r.desired == Desired::Stopped {
                 r.state = InstanceState::Stopped;
@@ -669,5 +682,6 @@ fn ignore_missing(e: HypervisorError) -> Result<(), HypervisorError> {
     }
 }
 
+mod network;
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::ec2::cidr::Cidr;
+use crate::ec2::instance::{Instance, InstanceState};
 use crate::ec2::listing::{DescribeQuery, NotFound, push, tag_pairs};
+use crate::ec2::network_interface::NetworkInterface;
 use crate::ec2::store::Txn;
 use crate::ec2::{Ec2, Fault};
 use crate::ids;
@@ -123,11 +125,9 @@ static EIP_FILTERS: FilterTable<Address> = FilterTable {
     tags: Some(|a| tag_pairs(&a.tags)),
 };
 
-/// The facts an association needs about another module's record (an interface or an
-/// instance): its primary private address, its interface and its instance, read from the
-/// record's stored form so that this module does not depend on those types.
-/// TODO(lead): replace with typed accessors once `network_interface.rs` / `instance.rs` merge
-/// (an instance must resolve to its primary interface's id).
+/// The facts an association needs about its target (an interface or an instance): the
+/// interface, its primary private address and its instance. An instance resolves to its
+/// primary interface, as on AWS.
 #[derive(Debug, Default)]
 struct TargetFacts {
     private_ip: Option<String>,
@@ -136,6 +136,25 @@ struct TargetFacts {
 }
 
 fn target_facts(t: &Txn<'_>, account: &str, id: &str) -> Option<TargetFacts> {
+    if id.starts_with("eni-") {
+        let eni = t.get::<NetworkInterface>(account, id)?;
+        return Some(TargetFacts {
+            private_ip: Some(eni.private_ip.clone()),
+            network_interface_id: Some(eni.id.clone()),
+            instance_id: eni.attachment.map(|a| a.instance_id),
+        });
+    }
+    if let Some(i) = t.get::<Instance>(account, id) {
+        if i.state == InstanceState::Terminated || i.state == InstanceState::ShuttingDown {
+            return None;
+        }
+        return Some(TargetFacts {
+            private_ip: Some(i.private_ip.clone()),
+            network_interface_id: i.network_interfaces.first().cloned(),
+            instance_id: Some(i.id.clone()),
+        });
+    }
+    // Other records (NAT gateways) keep their own interface facts.
     let r = t.find(account, id)?;
     let v = serde_json::to_value(&r).ok()?;
     let s = |names: &[&str]| {
@@ -143,30 +162,11 @@ fn target_facts(t: &Txn<'_>, account: &str, id: &str) -> Option<TargetFacts> {
             .iter()
             .find_map(|n| v.get(*n).and_then(|x| x.as_str()).map(str::to_owned))
     };
-    let mut f = TargetFacts {
+    Some(TargetFacts {
         private_ip: s(&["private_ip_address", "private_ip", "primary_private_ip"]),
-        ..TargetFacts::default()
-    };
-    if id.starts_with("eni-") {
-        f.network_interface_id = Some(id.to_owned());
-        f.instance_id = s(&["instance_id"]).or_else(|| {
-            v.get("attachment")
-                .and_then(|a| a.get("instance_id"))
-                .and_then(|x| x.as_str())
-                .map(str::to_owned)
-        });
-    } else {
-        f.instance_id = Some(id.to_owned());
-        f.network_interface_id = s(&["primary_network_interface_id", "network_interface_id"])
-            .or_else(|| {
-                // `Instance::network_interfaces`: interface ids, the primary first.
-                v.get("network_interfaces")
-                    .and_then(|l| l.get(0))
-                    .and_then(|x| x.as_str())
-                    .map(str::to_owned)
-            });
-    }
-    Some(f)
+        network_interface_id: s(&["primary_network_interface_id", "network_interface_id"]),
+        instance_id: None,
+    })
 }
 
 /// What `AssociateAddress` asks: the address (by allocation id or public address), the
@@ -193,6 +193,42 @@ fn pool(t: &Txn<'_>) -> PublicIpPool {
             id: POOL_ID.into(),
             ..PublicIpPool::default()
         })
+}
+
+/// The lowest address of the pool no account holds.
+fn free_public_ip(pool: &PublicIpPool, block: Cidr) -> Result<Ipv4Addr, Fault> {
+    (1..u32::try_from(block.size() - 1).unwrap_or(1))
+        .map(|n| block.nth(n))
+        .find(|ip| !pool.allocated.contains_key(ip))
+        .ok_or_else(|| {
+            Fault::new(
+                "InsufficientAddressCapacity",
+                "There are no free public addresses in this region.",
+            )
+            .with_status(503)
+        })
+}
+
+/// Takes a public address from the shared pool for an instance's interface
+/// (`MapPublicIpOnLaunch` / `AssociatePublicIpAddress`): not an Elastic IP, so no `Address`
+/// record; [`release_public_ip`] gives it back when the interface is deleted.
+pub(crate) fn allocate_public_ip(t: &mut Txn<'_>, account: &str) -> Result<Ipv4Addr, Fault> {
+    let block = Cidr::parse(EIP_POOL).ok_or_else(|| Fault::invalid_value("bad EIP pool"))?;
+    let mut pool = pool(t);
+    let ip = free_public_ip(&pool, block)?;
+    pool.allocated.insert(ip, account.to_owned());
+    t.put(GLOBAL, pool);
+    Ok(ip)
+}
+
+/// Returns an auto-assigned public address to the pool.
+pub(crate) fn release_public_ip(t: &mut Txn<'_>, ip: &str) {
+    if let Ok(ip) = ip.parse::<Ipv4Addr>() {
+        let mut pool = pool(t);
+        if pool.allocated.remove(&ip).is_some() {
+            t.put(GLOBAL, pool);
+        }
+    }
 }
 
 /// The account's address with allocation id `id` in a transaction.
@@ -289,16 +325,7 @@ impl Ec2 {
                     .into());
                 }
                 Some(ip) => ip,
-                None => (1..u32::try_from(pool_block.size() - 1).unwrap_or(1))
-                    .map(|n| pool_block.nth(n))
-                    .find(|ip| !pool.allocated.contains_key(ip))
-                    .ok_or_else(|| {
-                        Fault::new(
-                            "InsufficientAddressCapacity",
-                            "There are no free public addresses in this region.",
-                        )
-                        .with_status(503)
-                    })?,
+                None => free_public_ip(&pool, pool_block)?,
             };
             pool.allocated.insert(ip, account.to_owned());
             t.put(GLOBAL, pool);

@@ -49,6 +49,20 @@ pub enum ImageSource {
     },
 }
 
+/// Direct kernel boot: the guest boots a kernel (and initramfs) kept on the host, with its
+/// root disk cloned from the image as usual. The cloud's tiny image boots this way; images
+/// without it boot from their disk (`Boot::Disk`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelBoot {
+    /// Kernel image path on the host.
+    pub kernel: String,
+    /// Initramfs path on the host.
+    #[serde(default)]
+    pub initrd: Option<String>,
+    /// Kernel command line.
+    pub cmdline: String,
+}
+
 /// One block device mapping of an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageBlockDevice {
@@ -114,6 +128,9 @@ pub struct Image {
     pub image_location: String,
     /// Where the bytes are.
     pub source: ImageSource,
+    /// Direct kernel boot (cloud images only), else the guest boots from its disk.
+    #[serde(default)]
+    pub kernel_boot: Option<KernelBoot>,
     /// Tags.
     #[serde(default)]
     pub tags: Vec<Tag>,
@@ -143,7 +160,7 @@ impl Image {
 }
 
 /// A public cloud image, as the server's configuration describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublicImage {
     /// Name (`kumo-linux-2026.01-x86_64`).
     pub name: String,
@@ -157,6 +174,8 @@ pub struct PublicImage {
     pub architecture: String,
     /// `uefi`, `legacy-bios` or `uefi-preferred`.
     pub boot_mode: String,
+    /// Direct kernel boot (kernel and initramfs on the host), `None` to boot from the disk.
+    pub kernel_boot: Option<KernelBoot>,
 }
 
 /// A user's `RegisterImage` request.
@@ -435,6 +454,7 @@ impl Ec2 {
                 source: ImageSource::BlockStore {
                     name: String::new(),
                 },
+                kernel_boot: None,
                 tags: Vec::new(),
             });
             record.description = Some(image.description.clone());
@@ -444,6 +464,7 @@ impl Ec2 {
             record.source = ImageSource::BlockStore {
                 name: image.block_store_image.clone(),
             };
+            record.kernel_boot.clone_from(&image.kernel_boot);
             if let Some(root) = record.block_devices.first_mut() {
                 root.volume_size = image.size_gib;
             }
@@ -537,6 +558,7 @@ impl Ec2 {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
             },
+            kernel_boot: None,
             tags: req.tags,
         };
         self.store().transaction(|t| {
@@ -783,6 +805,7 @@ mod tests {
             size_gib: 8,
             architecture: "x86_64".into(),
             boot_mode: "uefi-preferred".into(),
+            kernel_boot: None,
         }
     }
 

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::compute::scheduler::{self, HostCapacity, PlacementRequest};
+use crate::ec2::image::{ImageSource, KernelBoot};
 use crate::ec2::instance_types::{self, InstanceTypeInfo};
+use crate::ec2::key_pair::KeyPair;
 use crate::ec2::network_interface::{self, GroupRef, NetworkInterface};
 use crate::ec2::security_group::SecurityGroup;
 use crate::ec2::store::Txn;
@@ -193,6 +195,10 @@ pub struct Instance {
     /// User data, base64 as sent.
     #[serde(default)]
     pub user_data: Option<String>,
+    /// Direct kernel boot, copied from the image at launch (so deregistering the image does
+    /// not change how the instance boots).
+    #[serde(default)]
+    pub kernel_boot: Option<KernelBoot>,
     /// Observed state.
     pub state: InstanceState,
     /// Intent.
@@ -280,6 +286,75 @@ pub struct InstanceView {
     pub instance: Instance,
     /// Its ENIs, primary first.
     pub enis: Vec<NetworkInterface>,
+    /// Elastic IP addresses associated with its ENIs.
+    pub public_ips: Vec<PublicIpView>,
+}
+
+/// A public address mapped to one of an instance's ENIs (an associated Elastic IP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicIpView {
+    /// The ENI.
+    pub network_interface_id: String,
+    /// The private address it maps to.
+    pub private_ip: String,
+    /// The public address.
+    pub public_ip: String,
+    /// `eipalloc-…` (none for an address assigned at launch).
+    pub allocation_id: Option<String>,
+    /// `eipassoc-…` (none for an address assigned at launch).
+    pub association_id: Option<String>,
+    /// The address's owner.
+    pub ip_owner_id: String,
+}
+
+impl InstanceView {
+    /// The public address of the primary ENI (`PublicIpAddress`).
+    #[must_use]
+    pub fn public_ip(&self) -> Option<&PublicIpView> {
+        let primary = self.instance.network_interfaces.first()?;
+        self.public_ip_of(primary)
+    }
+
+    /// The public address mapped to ENI `eni_id`.
+    #[must_use]
+    pub fn public_ip_of(&self, eni_id: &str) -> Option<&PublicIpView> {
+        self.public_ips
+            .iter()
+            .find(|p| p.network_interface_id == eni_id)
+    }
+}
+
+/// The public addresses of `enis`: an associated Elastic IP, else one assigned at launch.
+fn public_ips_of(
+    addresses: &[crate::ec2::address::Address],
+    account: &str,
+    enis: &[NetworkInterface],
+) -> Vec<PublicIpView> {
+    enis.iter()
+        .filter_map(|e| {
+            let eip = addresses.iter().find_map(|a| {
+                let x = a.association.as_ref()?;
+                (x.network_interface_id.as_deref() == Some(e.id.as_str())).then(|| PublicIpView {
+                    network_interface_id: e.id.clone(),
+                    private_ip: x.private_ip.clone().unwrap_or_else(|| e.private_ip.clone()),
+                    public_ip: a.public_ip.clone(),
+                    allocation_id: Some(a.id.clone()),
+                    association_id: Some(x.id.clone()),
+                    ip_owner_id: account.to_owned(),
+                })
+            });
+            eip.or_else(|| {
+                e.public_ip.as_ref().map(|ip| PublicIpView {
+                    network_interface_id: e.id.clone(),
+                    private_ip: e.private_ip.clone(),
+                    public_ip: ip.clone(),
+                    allocation_id: None,
+                    association_id: None,
+                    ip_owner_id: "amazon".into(),
+                })
+            })
+        })
+        .collect()
 }
 
 /// The image a launch uses, as the image catalog describes it.
@@ -293,6 +368,8 @@ pub struct LaunchImage {
     pub root_device_name: String,
     /// Root disk size, GiB.
     pub size_gib: u32,
+    /// Direct kernel boot, from the image.
+    pub kernel_boot: Option<KernelBoot>,
 }
 
 /// One EBS mapping requested at launch.
@@ -346,6 +423,9 @@ pub struct RunInstances {
     pub max_count: i32,
     /// Subnet (else the default subnet).
     pub subnet_id: Option<String>,
+    /// `AssociatePublicIpAddress` of the primary interface (else the subnet's
+    /// `MapPublicIpOnLaunch`).
+    pub associate_public_ip: Option<bool>,
     /// Security group ids.
     pub security_group_ids: Vec<String>,
     /// Security group names (default VPC).
@@ -442,9 +522,12 @@ fn check_id(id: &str) -> Result<(), Fault> {
     }
 }
 
-/// The image a launch names: an `Image` record the caller may see, whose bytes are a
-/// `BlockStore` image (public cloud images). Images registered from S3 are imported into the
-/// block store by the image work; until that import exists they cannot be launched.
+/// The image a launch names: an `Image` record the account may launch — its own, a public
+/// one (the cloud's, stored under `CLOUD_OWNER_ID`) or one whose launch permissions name it.
+///
+/// Only images whose bytes are in the `BlockStore` can boot; an image registered from S3
+/// (`ImageSource::S3`) must be imported first, which is not implemented yet, so its launch is
+/// refused with `InvalidAMIID.Unavailable` rather than left pending forever.
 fn find_image(ec2: &Ec2, account: &str, image_id: &str) -> Result<LaunchImage, Fault> {
     if !image_id.starts_with("ami-") {
         return Err(Fault::new(
@@ -456,41 +539,46 @@ fn find_image(ec2: &Ec2, account: &str, image_id: &str) -> Result<LaunchImage, F
     if image.state != "available" {
         return Err(Fault::new(
             "InvalidAMIID.Unavailable",
-            format!("The image '{image_id}' is not available ({})", image.state),
+            format!(
+                "The image id '[{image_id}]' is not available (state: {}).",
+                image.state
+            ),
         ));
     }
-    let crate::ec2::image::ImageSource::BlockStore { name } = &image.source else {
-        return Err(Fault::new(
-            "InvalidAMIID.Unavailable",
-            format!("The image '{image_id}' has not been imported into the block store yet"),
-        ));
+    let name = match &image.source {
+        ImageSource::BlockStore { name } => name.clone(),
+        ImageSource::S3 { .. } => {
+            return Err(Fault::new(
+                "InvalidAMIID.Unavailable",
+                format!(
+                    "The image id '[{image_id}]' was registered from S3 and has not been imported into this cloud's block store; it cannot be launched yet."
+                ),
+            ));
+        }
     };
     let size_gib = image
         .block_devices
-        .first()
-        .and_then(|d| u32::try_from(d.volume_size).ok())
-        .filter(|s| *s > 0)
-        .unwrap_or(8);
+        .iter()
+        .find(|d| d.device_name == image.root_device_name)
+        .or_else(|| image.block_devices.first())
+        .map_or(1, |d| u32::try_from(d.volume_size.max(1)).unwrap_or(1));
     Ok(LaunchImage {
         id: image.id.clone(),
-        block_store_name: name.clone(),
+        block_store_name: name,
         root_device_name: image.root_device_name.clone(),
         size_gib,
+        kernel_boot: image.kernel_boot.clone(),
     })
 }
 
-/// Whether the account has a key pair named `name`.
+/// Whether the key pair exists in the account.
 fn key_pair_exists(t: &Txn<'_>, account: &str, name: &str) -> bool {
-    t.list::<crate::ec2::key_pair::KeyPair>(account)
-        .iter()
-        .any(|k| k.name == name)
+    t.list::<KeyPair>(account).iter().any(|k| k.name == name)
 }
 
-/// The subnet a launch without `SubnetId` uses.
-///
-/// [`Ec2::ensure_defaults`] has run before the launching transaction, so the default VPC
-/// and its subnets exist (unless the account deleted them): the `default_for_az` subnet of
-/// the requested zone, else of the first zone that has one.
+/// The subnet a launch without `SubnetId` uses: the account's default subnet (in the
+/// requested zone, else the first zone that has one). The caller has run
+/// `ensure_defaults(account)` (defaults.rs) first, so a fresh account has them.
 fn default_subnet(t: &Txn<'_>, account: &str, zone: Option<&str>) -> Result<Subnet, Fault> {
     t.list::<Subnet>(account)
         .into_iter()
@@ -869,24 +957,24 @@ impl Ec2 {
                 let mut out = Vec::new();
                 for (index, host) in placed.into_iter().enumerate() {
                     let id = ids::resource_id("i");
-                    let requested = match req.private_ip.as_deref() {
-                        Some(w) => Some(w.parse::<std::net::Ipv4Addr>().map_err(|_| {
-                            Fault::invalid_value(format!("Invalid IPv4 address: {w}"))
-                        })?),
-                        None => None,
-                    };
-                    let ip = crate::ec2::subnet::allocate_private_ip(
+                    let ip = network_interface::allocate_ip(
                         t,
                         account,
-                        &subnet.id,
-                        requested,
-                    )?
-                    .to_string();
+                        &subnet,
+                        req.private_ip.as_deref(),
+                    )?;
                     let mut eni = network_interface::new_attached(
                         &subnet, &region, ip, groups.clone(), &id, 0, now,
                     );
                     eni.description = String::new();
                     eni.tags = req.eni_tags.clone();
+                    if req
+                        .associate_public_ip
+                        .unwrap_or(subnet.map_public_ip_on_launch)
+                    {
+                        eni.public_ip =
+                            Some(crate::ec2::address::allocate_public_ip(t, account)?.to_string());
+                    }
                     let root_id = ids::resource_id("vol");
                     let mut block_devices = vec![BlockDevice {
                         device_name: image.root_device_name.clone(),
@@ -974,6 +1062,7 @@ impl Ec2 {
                         network_interfaces: vec![eni.id.clone()],
                         groups: groups.clone(),
                         user_data: req.user_data.clone(),
+                        kernel_boot: image.kernel_boot.clone(),
                         state: InstanceState::Pending,
                         desired: Desired::Running,
                         reboot_requested: false,
@@ -1003,10 +1092,12 @@ impl Ec2 {
                     };
                     t.put(account, eni.clone());
                     t.put(account, instance.clone());
+                    let public_ips = public_ips_of(&[], account, std::slice::from_ref(&eni));
                     out.push(InstanceView {
                         owner_id: account.to_owned(),
                         instance,
                         enis: vec![eni],
+                        public_ips,
                     });
                 }
                 Ok(Reservation {
@@ -1021,7 +1112,7 @@ impl Ec2 {
     }
 
     fn view(&self, account: &str, i: Instance) -> InstanceView {
-        let enis = i
+        let enis: Vec<NetworkInterface> = i
             .network_interfaces
             .iter()
             .filter_map(|e| {
@@ -1031,10 +1122,16 @@ impl Ec2 {
                     .flatten()
             })
             .collect();
+        let addresses = self
+            .store()
+            .list::<crate::ec2::address::Address>(account)
+            .unwrap_or_default();
+        let public_ips = public_ips_of(&addresses, account, &enis);
         InstanceView {
             owner_id: account.to_owned(),
             instance: i,
             enis,
+            public_ips,
         }
     }
 
@@ -1963,6 +2060,7 @@ impl Ec2 {
                 owner_id: account.to_owned(),
                 instance: i,
                 enis: Vec::new(),
+                public_ips: Vec::new(),
             })
             .filter(|v| set.matches(v))
             .collect();

@@ -1,16 +1,20 @@
 //! Elastic network interfaces: an instance's place in a subnet (private IP, MAC, security
 //! groups), and the allocation of private addresses.
 //!
-//! Addresses come from the subnet's bookkeeping (`subnet::allocate_private_ip`, the lowest
-//! free address after the four AWS reserves and before broadcast) inside the launching
-//! transaction, so two concurrent launches never get the same address; the reconciler
-//! releases them (`subnet::release_private_ip`) when the ENI goes with its instance.
+//! Addresses are booked on the subnet record (`Subnet::used_ips`, subnet.rs), the single
+//! source of truth shared with NAT gateways: an ENI allocates in its creating transaction and
+//! releases when it is deleted, so `AvailableIpAddressCount` counts ENIs and two concurrent
+//! launches can never get the same address. AWS reserves the first four addresses of a subnet
+//! (network, router, DNS, future) and the last (broadcast).
 
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ec2::subnet::Subnet;
+use crate::ec2::Fault;
+use crate::ec2::address::{self, Address};
+use crate::ec2::store::Txn;
+use crate::ec2::subnet::{self, Subnet};
 use crate::ids;
 use crate::query::tags::Tag;
 
@@ -55,6 +59,11 @@ pub struct NetworkInterface {
     pub mac_address: String,
     /// Primary private IPv4 address.
     pub private_ip: String,
+    /// A public address assigned at launch from the pool (`MapPublicIpOnLaunch` /
+    /// `AssociatePublicIpAddress`; not an Elastic IP). Kept while the instance is stopped
+    /// (AWS releases it on stop) and released when the interface is deleted.
+    #[serde(default)]
+    pub public_ip: Option<String>,
     /// `ip-10-0-1-5.ec2.internal`.
     pub private_dns_name: String,
     /// Description.
@@ -123,6 +132,53 @@ pub fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
     Some((u32::from(ip) & mask, len))
 }
 
+/// Allocates `wanted` (checked: inside the subnet, not reserved, free) or the lowest free
+/// address of the subnet, through the subnet's address book ([`subnet::allocate_private_ip`]),
+/// the one source of truth shared with NAT gateways, `AvailableIpAddressCount` and
+/// `DeleteSubnet`'s dependency check. Pair with [`release_ip`] when the ENI is deleted.
+pub fn allocate_ip(
+    t: &mut Txn<'_>,
+    account: &str,
+    subnet: &Subnet,
+    wanted: Option<&str>,
+) -> Result<String, Fault> {
+    let wanted = wanted
+        .map(|w| {
+            w.parse::<Ipv4Addr>()
+                .map_err(|_| Fault::invalid_value(format!("Invalid IPv4 address: {w}")))
+        })
+        .transpose()?;
+    Ok(subnet::allocate_private_ip(t, account, &subnet.id, wanted)?.to_string())
+}
+
+/// Deletes an ENI record, returns its address to its subnet and disassociates any Elastic IP
+/// from it (the address stays allocated to the account, as on AWS).
+pub fn delete_eni(t: &mut Txn<'_>, account: &str, eni_id: &str) {
+    if let Some(eni) = t.get::<NetworkInterface>(account, eni_id) {
+        release_ip(t, account, &eni);
+        if let Some(ip) = &eni.public_ip {
+            address::release_public_ip(t, ip);
+        }
+        for mut a in t.list::<Address>(account) {
+            if a.association
+                .as_ref()
+                .is_some_and(|x| x.network_interface_id.as_deref() == Some(eni_id))
+            {
+                a.association = None;
+                t.put(account, a);
+            }
+        }
+        t.delete::<NetworkInterface>(account, eni_id);
+    }
+}
+
+/// Returns an ENI's private address to its subnet.
+pub fn release_ip(t: &mut Txn<'_>, account: &str, eni: &NetworkInterface) {
+    if let Ok(ip) = eni.private_ip.parse::<Ipv4Addr>() {
+        subnet::release_private_ip(t, account, &eni.subnet_id, ip);
+    }
+}
+
 /// A new ENI for an instance's device index, attached.
 #[allow(clippy::too_many_arguments)]
 #[must_use]
@@ -143,6 +199,7 @@ pub fn new_attached(
         mac_address: new_mac(),
         private_dns_name: private_dns_name(&private_ip, region),
         private_ip,
+        public_ip: None,
         description: String::new(),
         groups,
         source_dest_check: true,

@@ -351,15 +351,24 @@ pub(crate) fn check_group_id(id: &str) -> Result<(), Fault> {
 }
 
 impl Ec2 {
-    /// The account's default VPC (`VPCIdNotSpecified` when it has none).
-    // TODO(lead): switch to `ensure_defaults(account)` once the VPC work is merged, so the
-    // default VPC is created on first use as AWS accounts have one.
+    /// The account's default VPC (`VPCIdNotSpecified` when it has none, i.e. the user deleted
+    /// it). Callers run [`Ec2::ensure_defaults`] before their transaction, so a fresh account
+    /// has one as AWS accounts do.
     pub(crate) fn default_vpc_id(&self, t: &Txn<'_>, account: &str) -> Result<String, Fault> {
         t.list::<Vpc>(account)
             .into_iter()
             .find(|v| v.is_default)
             .map(|v| v.id)
             .ok_or_else(|| Fault::new("VPCIdNotSpecified", "No default VPC for this user"))
+    }
+
+    /// Creates the account's default networking when `group` names a group (names resolve in
+    /// the default VPC); call before the transaction that resolves it.
+    pub(crate) fn ensure_defaults_for(&self, account: &str, group: &GroupRef) -> Result<(), Error> {
+        if matches!(group, GroupRef::Name(_)) {
+            self.ensure_defaults(account)?;
+        }
+        Ok(())
     }
 
     /// Resolves a [`GroupRef`] inside a transaction.
@@ -431,6 +440,9 @@ impl Ec2 {
             .into());
         }
         validate(&tags).map_err(|e| Fault::invalid_value(e.to_string()))?;
+        if vpc_id.is_none_or(str::is_empty) {
+            self.ensure_defaults(account)?;
+        }
         self.store().transaction(|t| {
             let vpc_id = match vpc_id.filter(|v| !v.is_empty()) {
                 Some(v) => {
@@ -476,6 +488,7 @@ impl Ec2 {
         max_results: Option<i32>,
         next_token: Option<&str>,
     ) -> Result<Page<SecurityGroup>, Error> {
+        self.ensure_defaults(account)?;
         let set = FilterSet::compile(&GROUP_FILTERS, filters).map_err(Fault::from)?;
         if max_results.is_some() && !ids.is_empty() {
             return Err(Fault::invalid_combination(
@@ -551,6 +564,7 @@ impl Ec2 {
     /// `DeleteSecurityGroup`: refuses the VPC's `default` group and groups still referenced
     /// by another group's rule or in use by a network interface. Returns the deleted id.
     pub fn delete_security_group(&self, account: &str, group: &GroupRef) -> Result<String, Error> {
+        self.ensure_defaults_for(account, group)?;
         self.store().transaction(|t| {
             let g = self.resolve_group(t, account, group)?;
             if g.name == "default" {
@@ -681,6 +695,17 @@ pub(crate) mod tests {
             .transaction(|t| {
                 t.put(account, vpc);
                 t.put(account, sg);
+                if is_default {
+                    // The account's default networking is this VPC: ensure_defaults adds none.
+                    t.put(
+                        account,
+                        crate::ec2::defaults::NetworkDefaults {
+                            id: crate::ec2::defaults::MARKER_ID.into(),
+                            dhcp_options_id: "default".into(),
+                            tags: Vec::new(),
+                        },
+                    );
+                }
                 Ok(())
             })
             .expect("seed");
@@ -714,7 +739,33 @@ pub(crate) mod tests {
         assert_eq!(code(bad.expect_err("empty")), "MissingParameter");
         let bad = ec2.create_security_group("111", "w", "d", Some("vpc-2"), Vec::new());
         assert_eq!(code(bad.expect_err("vpc")), "InvalidVpcID.NotFound");
-        let bad = ec2.create_security_group("111", "w", "d", None, Vec::new());
+        // A fresh account gets its default VPC on first use; one whose default VPC is gone
+        // (marker without VPC) gets VPCIdNotSpecified.
+        let fresh = ec2
+            .create_security_group("333", "w", "d", None, Vec::new())
+            .expect("default VPC made on first use");
+        let default_vpc = ec2
+            .store()
+            .list::<Vpc>("333")
+            .expect("vpcs")
+            .into_iter()
+            .find(|v| v.is_default)
+            .expect("default vpc");
+        assert_eq!(fresh.vpc_id, default_vpc.id);
+        ec2.store()
+            .transaction(|t| {
+                t.put(
+                    "444",
+                    crate::ec2::defaults::NetworkDefaults {
+                        id: crate::ec2::defaults::MARKER_ID.into(),
+                        dhcp_options_id: "default".into(),
+                        tags: Vec::new(),
+                    },
+                );
+                Ok(())
+            })
+            .expect("marker");
+        let bad = ec2.create_security_group("444", "w", "d", None, Vec::new());
         assert_eq!(code(bad.expect_err("no default")), "VPCIdNotSpecified");
         let bad = ec2.create_security_group("222", "w", "d", Some("vpc-1"), Vec::new());
         assert_eq!(

@@ -479,6 +479,7 @@ impl Ec2 {
             return Err(Fault::missing("IpPermissions").into());
         }
         validate(&tags).map_err(|e| Fault::invalid_value(e.to_string()))?;
+        self.ensure_defaults_for(account, group)?;
         self.store().transaction(|t| {
             let mut g = self.resolve_group(t, account, group)?;
             let mut new = expand(t, account, &g, perms)?;
@@ -532,6 +533,7 @@ impl Ec2 {
         for id in rule_ids {
             check_rule_id(id)?;
         }
+        self.ensure_defaults_for(account, group)?;
         self.store().transaction(|t| {
             let mut g = self.resolve_group(t, account, group)?;
             let wanted = expand(t, account, &g, perms)?;
@@ -698,6 +700,7 @@ impl Ec2 {
         if perms.is_empty() && by_id.is_empty() {
             return Err(Fault::missing("IpPermissions").into());
         }
+        self.ensure_defaults_for(account, group)?;
         self.store().transaction(|t| {
             let mut g = self.resolve_group(t, account, group)?;
             let wanted = expand(t, account, &g, perms)?;

@@ -87,12 +87,19 @@ static DESCRIBE_TAGS_FILTERS: FilterTable<ResourceTag> = FilterTable {
     tags: Some(|r| r.resource_tags.clone()),
 };
 
+/// Whether EC2's tag calls speak of a record kind: not ELBv2's records (they share the store
+/// but are tagged through ELBv2's `AddTags`) nor Kumo's internal markers (`kumo-…`).
+fn ec2_kind(kind: &str) -> bool {
+    !kind.starts_with("elbv2-") && !kind.starts_with("kumo-")
+}
+
 /// The kind an id names, including security group rules.
 fn kind_of(id: &str) -> Result<&'static str, Fault> {
     if id.starts_with("sgr-") {
         return Ok(SECURITY_GROUP_RULE);
     }
     Resource::kind_of_id(id)
+        .filter(|k| ec2_kind(k))
         .ok_or_else(|| Fault::new("InvalidID", format!("The ID '{id}' is not valid")))
 }
 
@@ -230,6 +237,9 @@ impl Ec2 {
             }
         };
         for r in self.store().all(account)? {
+            if !ec2_kind(r.kind()) {
+                continue;
+            }
             push(r.id(), r.kind(), r.tags());
             if let Resource::SecurityGroup(g) = &r {
                 for rule in g.ingress.iter().chain(&g.egress) {

@@ -26,6 +26,7 @@ use super::rule::Rule;
 use super::{Elbv2, arn, now_ms, validation};
 use crate::Error;
 use crate::ec2::Fault;
+use crate::ec2::instance::{Instance, InstanceState};
 use crate::ec2::store::Txn;
 use crate::ec2::vpc::Vpc;
 use crate::query::paginate::Page;
@@ -485,24 +486,36 @@ fn apply_health(
     Ok(())
 }
 
-/// The instance-target check. Today: the id's shape (`i-` + 8 or 17 hex digits).
-///
-/// Integration hook: when the compute family's `Instance` record is merged, look it up here
-/// (`t.get::<Instance>(account, id)`): a missing instance is `InvalidTarget` ("The following
-/// targets are not valid instances"), one that is not `running`/`stopped` is `InvalidTarget`
-/// ("… not in a running state"), and one outside the group's VPC is `InvalidTarget` too.
-fn check_instance_target(
-    _t: &Txn<'_>,
-    _account: &str,
-    _vpc_id: &str,
-    id: &str,
-) -> Result<(), Fault> {
+/// An instance target: it must exist in the account (`InvalidTarget`: "not valid
+/// instances"), not be terminated or terminating, and be in the target group's VPC.
+fn check_instance_target(t: &Txn<'_>, account: &str, vpc_id: &str, id: &str) -> Result<(), Fault> {
+    let invalid = || {
+        Fault::new(
+            "InvalidTarget",
+            format!("The following targets are not valid instances: '{id}'"),
+        )
+    };
     let hex = id.strip_prefix("i-").unwrap_or_default();
     let ok = (hex.len() == 8 || hex.len() == 17) && hex.bytes().all(|b| b.is_ascii_hexdigit());
     if !ok {
+        return Err(invalid());
+    }
+    let instance = t.get::<Instance>(account, id).ok_or_else(invalid)?;
+    if matches!(
+        instance.state,
+        InstanceState::Terminated | InstanceState::ShuttingDown
+    ) {
         return Err(Fault::new(
             "InvalidTarget",
-            format!("The following targets are not valid instances: '{id}'"),
+            format!(
+                "The following targets are not in a running state and cannot be registered: '{id}'"
+            ),
+        ));
+    }
+    if instance.vpc_id != vpc_id {
+        return Err(Fault::new(
+            "InvalidTarget",
+            format!("The following targets are not in the target group VPC '{vpc_id}': '{id}'"),
         ));
     }
     Ok(())

@@ -24,6 +24,31 @@ struct World {
     sg: String,
 }
 
+/// Puts an instance record (as `RunInstances` would leave it) in `vpc`.
+fn put_instance(ec2: &crate::ec2::Ec2, id: &str, vpc: &str, state: &str) {
+    let i: crate::ec2::instance::Instance = serde_json::from_value(serde_json::json!({
+        "id": id, "reservation_id": "r-0123456789abcdef0", "launch_index": 0,
+        "image_id": "ami-0123456789abcdef0", "instance_type": "t3.micro",
+        "subnet_id": "subnet-0000000000000000a", "vpc_id": vpc,
+        "availability_zone": "us-east-1a", "tenancy": "default", "host": "host-1",
+        "private_ip": "10.0.1.4", "private_dns_name": "ip-10-0-1-4.ec2.internal",
+        "network_interfaces": [], "groups": [], "state": state, "desired": "running",
+        "launch_time_ms": 0, "root_device_name": "/dev/xvda", "block_devices": [],
+        "metadata": {"http_tokens": "optional", "http_put_response_hop_limit": 1,
+            "http_endpoint": "enabled", "http_protocol_ipv6": "disabled",
+            "instance_metadata_tags": "disabled"},
+        "disable_api_termination": false, "shutdown_behavior": "stop",
+        "ebs_optimized": false, "ena_support": true, "monitoring": false,
+    }))
+    .expect("instance record");
+    ec2.store()
+        .transaction(|t| {
+            t.put(ACCT, i.clone());
+            Ok(())
+        })
+        .expect("put instance");
+}
+
 fn world() -> World {
     let ec2 = ec2();
     let sg = SecurityGroup::default_for("vpc-0000000000000000a", ACCT);
@@ -76,6 +101,21 @@ fn world() -> World {
             Ok(())
         })
         .expect("seed");
+    for id in ["i-0123456789abcdef0", "i-0123456789abcdef1"] {
+        put_instance(&ec2, id, "vpc-0000000000000000a", "running");
+    }
+    put_instance(
+        &ec2,
+        "i-0123456789abcdef2",
+        "vpc-0000000000000000a",
+        "terminated",
+    );
+    put_instance(
+        &ec2,
+        "i-0123456789abcdef3",
+        "vpc-0000000000000000b",
+        "running",
+    );
     World {
         elb: Elbv2::new(ec2),
         vpc: vpc.id,
@@ -434,14 +474,21 @@ fn target_groups_targets_and_health() {
         port: None,
         availability_zone: None,
     };
-    assert_eq!(
-        code(
-            w.elb
-                .register_targets(ACCT, &tg.id, &[inst("i-nothex")])
-                .expect_err("shape")
-        ),
-        "InvalidTarget"
-    );
+    for bad in [
+        "i-nothex",
+        "i-0123456789abcdef9", // no such instance
+        "i-0123456789abcdef2", // terminated
+        "i-0123456789abcdef3", // another VPC
+    ] {
+        assert_eq!(
+            code(
+                w.elb
+                    .register_targets(ACCT, &tg.id, &[inst(bad)])
+                    .expect_err(bad)
+            ),
+            "InvalidTarget"
+        );
+    }
     assert_eq!(
         code(
             w.elb
@@ -760,6 +807,23 @@ fn tags_across_kinds() {
             .1,
         [tag("env", "dev")],
         "a refused call changes nothing"
+    );
+    // EC2's tag calls neither list nor change ELBv2's records (they share the store).
+    let ec2 = w.elb.ec2();
+    let rows = ec2.describe_tags(ACCT, &[], None, None).expect("ec2 tags");
+    assert!(
+        rows.items
+            .iter()
+            .all(|r| !r.resource_type.starts_with("elbv2-")),
+        "{:?}",
+        rows.items
+    );
+    assert_eq!(
+        code(
+            ec2.create_tags(ACCT, std::slice::from_ref(&lb.id), &[tag("x", "y")])
+                .expect_err("elbv2 via ec2")
+        ),
+        "InvalidID"
     );
 }
 

@@ -86,11 +86,27 @@ fn instance_out(v: &InstanceView) -> wire::Instance {
                 interface_type: Some(e.interface_type.clone()),
                 ipv6_addresses: Some(Vec::new()),
                 mac_address: Some(e.mac_address.clone()),
+                association: v.public_ip_of(&e.id).map(|p| {
+                    wire::InstanceNetworkInterfaceAssociation {
+                        ip_owner_id: Some(p.ip_owner_id.clone()),
+                        public_dns_name: Some(String::new()),
+                        public_ip: Some(p.public_ip.clone()),
+                        ..Default::default()
+                    }
+                }),
                 network_interface_id: Some(e.id.clone()),
                 owner_id: Some(v.owner_id.clone()),
                 private_dns_name: Some(e.private_dns_name.clone()),
                 private_ip_address: Some(e.private_ip.clone()),
                 private_ip_addresses: Some(vec![wire::InstancePrivateIpAddress {
+                    association: v.public_ip_of(&e.id).map(|p| {
+                        wire::InstanceNetworkInterfaceAssociation {
+                            ip_owner_id: Some(p.ip_owner_id.clone()),
+                            public_dns_name: Some(String::new()),
+                            public_ip: Some(p.public_ip.clone()),
+                            ..Default::default()
+                        }
+                    }),
                     primary: Some(true),
                     private_dns_name: Some(e.private_dns_name.clone()),
                     private_ip_address: Some(e.private_ip.clone()),
@@ -172,6 +188,7 @@ fn instance_out(v: &InstanceView) -> wire::Instance {
         private_ip_address: Some(i.private_ip.clone()),
         product_codes: Some(Vec::new()),
         public_dns_name: Some(String::new()),
+        public_ip_address: v.public_ip().map(|p| p.public_ip.clone()),
         root_device_name: Some(i.root_device_name.clone()),
         root_device_type: en("ebs"),
         security_groups: Some(groups_out(&i.groups)),
@@ -199,6 +216,7 @@ fn run_instances(
     let mut subnet_id = req.subnet_id.clone();
     let mut group_ids = req.security_group_ids.clone().unwrap_or_default();
     let mut private_ip = req.private_ip_address.clone();
+    let mut associate_public_ip = None;
     // Terraform sends the primary interface as NetworkInterfaces[DeviceIndex=0] when it sets
     // associate_public_ip_address: fold it into the instance-level parameters.
     for n in req.network_interfaces.clone().unwrap_or_default() {
@@ -212,6 +230,7 @@ fn run_instances(
         subnet_id = n.subnet_id.or(subnet_id);
         group_ids.extend(n.groups.unwrap_or_default());
         private_ip = n.private_ip_address.or(private_ip);
+        associate_public_ip = n.associate_public_ip_address.or(associate_public_ip);
     }
     let block_devices = req
         .block_device_mappings
@@ -241,6 +260,7 @@ fn run_instances(
         min_count: req.min_count.unwrap_or(0),
         max_count: req.max_count.unwrap_or(0),
         subnet_id,
+        associate_public_ip,
         security_group_ids: group_ids,
         security_groups: req.security_groups.unwrap_or_default(),
         key_name: req.key_name,

@@ -244,8 +244,7 @@ fn dispatch_routes_every_modelled_action() {
             let no_plane = matches!(svc, QueryService::Ec2 | QueryService::Elbv2)
                 && e.message.contains("EC2 on this endpoint");
             assert!(
-                e.code == "UnsupportedOperation"
-                    && (e.message.contains(op.name) || no_plane)
+                e.code == "UnsupportedOperation" && (e.message.contains(op.name) || no_plane)
                     || e.code == "MissingParameter",
                 "{}: {e:?}",
                 op.name

@@ -1,20 +1,28 @@
 //! The reconciler against in-memory fakes of the hypervisor and the block store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kumo_driver_api::hypervisor::{DiskSource, DomainEvent, DomainStats, HostInfo};
 use kumo_driver_api::{
-    BlockStore, BlockStoreError, DiskSpec, DomainSpec, DomainState, Hypervisor, HypervisorError,
-    VolumeInfo,
+    BlockStore, BlockStoreError, DiskSpec, DomainSpec, DomainState, EniSpec, FabricInventory,
+    Hypervisor, HypervisorError, MetadataSource, NetworkError, NetworkFabric, PlugInfo, PluggedEni,
+    SubnetSpec, VolumeInfo, VpcSpec,
 };
 
 use super::{Compute, ComputeConfig};
+use crate::compute::metadata::InstanceMetadataSource;
 use crate::ec2::Ec2;
-use crate::ec2::instance::{BlockDeviceRequest, InstanceState, RunInstances};
+use crate::ec2::image::{CLOUD_OWNER_ID, Image, ImageSource, KernelBoot, PublicImage};
+use crate::ec2::instance::{BlockDeviceRequest, InstanceState, MetadataRequest, RunInstances};
+use crate::ec2::security_group::SecurityGroup;
+use crate::ec2::subnet::Subnet;
 use crate::ec2::volume::CreateVolume;
+use crate::ec2::vpc::Vpc;
+use crate::query::tags::Tag;
+use kumo_driver_api::hypervisor::Boot;
 
 #[derive(Default)]
 struct FakeHv {
@@ -195,13 +203,67 @@ impl BlockStore for FakeBlocks {
 
 const ACCT: &str = "111122223333";
 
-thread_local! {
-    static AMI: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-/// The account's default VPC, subnets and group (what a first launch creates too).
-fn network(ec2: &Ec2) {
-    ec2.ensure_defaults(ACCT).expect("defaults");
+/// A VPC with a default subnet and its default group.
+fn network(ec2: &Ec2) -> String {
+    let sg = SecurityGroup::default_for("vpc-00000000000000001", ACCT);
+    let sg_id = sg.id.clone();
+    ec2.store()
+        .transaction(|t| {
+            t.put(
+                ACCT,
+                Vpc {
+                    owner_id: String::new(),
+                    id: "vpc-00000000000000001".into(),
+                    cidr_block: "10.0.0.0/16".into(),
+                    cidr_associations: Vec::new(),
+                    is_default: true,
+                    state: "available".into(),
+                    dhcp_options_id: "default".into(),
+                    instance_tenancy: "default".into(),
+                    enable_dns_support: true,
+                    enable_dns_hostnames: true,
+                    enable_network_address_usage_metrics: false,
+                    main_route_table_id: "rtb-1".into(),
+                    default_network_acl_id: "acl-1".into(),
+                    default_security_group_id: sg_id.clone(),
+                    tags: Vec::new(),
+                },
+            );
+            t.put(
+                ACCT,
+                Subnet {
+                    owner_id: String::new(),
+                    arn: String::new(),
+                    availability_zone_id: String::new(),
+                    enable_dns64: false,
+                    hostname_type: "ip-name".into(),
+                    dns_a_record_on_launch: false,
+                    dns_aaaa_record_on_launch: false,
+                    used_ips: std::collections::BTreeSet::new(),
+                    id: "subnet-00000000000000001".into(),
+                    vpc_id: "vpc-00000000000000001".into(),
+                    cidr_block: "10.0.1.0/24".into(),
+                    availability_zone: "us-east-1a".into(),
+                    map_public_ip_on_launch: false,
+                    default_for_az: true,
+                    state: "available".into(),
+                    tags: Vec::new(),
+                },
+            );
+            t.put(ACCT, sg);
+            // Its default networking is this one (ensure_defaults makes no other).
+            t.put(
+                ACCT,
+                crate::ec2::defaults::NetworkDefaults {
+                    id: crate::ec2::defaults::MARKER_ID.into(),
+                    dhcp_options_id: "default".into(),
+                    tags: Vec::new(),
+                },
+            );
+            Ok(())
+        })
+        .expect("network");
+    sg_id
 }
 
 fn setup(stubborn: bool) -> (Ec2, Arc<FakeHv>, Arc<FakeBlocks>, Compute) {
@@ -213,19 +275,22 @@ fn setup(stubborn: bool) -> (Ec2, Arc<FakeHv>, Arc<FakeBlocks>, Compute) {
     });
     let blocks = Arc::new(FakeBlocks::default());
     blocks
-        .import_image("cloud-linux", Path::new("/dev/null"))
+        .import_image("kumo-tiny", Path::new("/dev/null"))
         .expect("image");
-    let ami = ec2
-        .register_public_image(&crate::ec2::image::PublicImage {
-            name: "cloud-linux".into(),
-            description: "test image".into(),
-            block_store_image: "cloud-linux".into(),
-            size_gib: 2,
-            architecture: "x86_64".into(),
-            boot_mode: "legacy-bios".into(),
-        })
-        .expect("register");
-    AMI.with(|a| *a.borrow_mut() = ami);
+    ec2.register_public_image(&PublicImage {
+        name: "kumo-tiny".into(),
+        description: "tiny".into(),
+        block_store_image: "kumo-tiny".into(),
+        size_gib: 1,
+        architecture: "x86_64".into(),
+        boot_mode: "legacy-bios".into(),
+        kernel_boot: Some(KernelBoot {
+            kernel: "/var/lib/kumo/vmlinuz".into(),
+            initrd: Some("/var/lib/kumo/initrd".into()),
+            cmdline: "console=ttyS0 root=/dev/vda".into(),
+        }),
+    })
+    .expect("public image");
     let compute = Compute::new(
         ec2.clone(),
         hv.clone(),
@@ -244,8 +309,9 @@ fn run(ec2: &Ec2, n: i32) -> Result<Vec<String>, crate::ec2::Fault> {
     let r = ec2.run_instances(
         ACCT,
         RunInstances {
-            image_id: Some(AMI.with(|a| a.borrow().clone())),
+            image_id: Some(image_id(ec2)),
             instance_type: Some("t3.micro".into()),
+            subnet_id: Some("subnet-00000000000000001".into()),
             min_count: 1,
             max_count: n,
             block_devices: vec![BlockDeviceRequest {
@@ -259,6 +325,17 @@ fn run(ec2: &Ec2, n: i32) -> Result<Vec<String>, crate::ec2::Fault> {
     Ok(r.instances.into_iter().map(|v| v.instance.id).collect())
 }
 
+/// The public tiny image's id.
+fn image_id(ec2: &Ec2) -> String {
+    ec2.store()
+        .list::<Image>(CLOUD_OWNER_ID)
+        .expect("images")
+        .into_iter()
+        .next()
+        .expect("tiny image")
+        .id
+}
+
 fn state(ec2: &Ec2, id: &str) -> InstanceState {
     ec2.instance(ACCT, id).expect("instance").state
 }
@@ -270,8 +347,8 @@ fn launch_runs_only_when_the_hypervisor_says_so() {
     let id = &ids[0];
     let i = ec2.instance(ACCT, id).expect("instance");
     assert_eq!(i.state, InstanceState::Pending);
-    assert_eq!(i.private_ip, "172.31.0.4");
-    assert_eq!(i.private_dns_name, "ip-172-31-0-4.ec2.internal");
+    assert_eq!(i.private_ip, "10.0.1.4");
+    assert_eq!(i.private_dns_name, "ip-10-0-1-4.ec2.internal");
     assert_eq!(i.block_devices.len(), 2);
     compute.reconcile_once();
     assert_eq!(state(&ec2, id), InstanceState::Running);
@@ -294,13 +371,21 @@ fn launch_runs_only_when_the_hypervisor_says_so() {
             .expect("root")
             .base
             .as_deref(),
-        Some("cloud-linux")
+        Some("kumo-tiny")
+    );
+    assert_eq!(
+        spec.boot,
+        Boot::Kernel {
+            kernel: "/var/lib/kumo/vmlinuz".into(),
+            initrd: Some("/var/lib/kumo/initrd".into()),
+            cmdline: "console=ttyS0 root=/dev/vda".into(),
+        }
     );
     // A second launch gets the next address.
     let more = run(&ec2, 1).expect("run");
     assert_eq!(
         ec2.instance(ACCT, &more[0]).expect("i").private_ip,
-        "172.31.0.5"
+        "10.0.1.5"
     );
 }
 
@@ -315,7 +400,18 @@ fn capacity_and_limits() {
     // No host at all: refused, not pretended.
     let bare = crate::ec2::testing::ec2();
     network(&bare);
-    let err = run(&bare, 1).expect_err("no host");
+    let err = bare
+        .run_instances(
+            ACCT,
+            RunInstances {
+                image_id: Some("ami-0123456789abcdef0".into()),
+                instance_type: Some("t3.micro".into()),
+                min_count: 1,
+                max_count: 1,
+                ..RunInstances::default()
+            },
+        )
+        .expect_err("no host");
     assert_eq!(err.code, "InsufficientInstanceCapacity");
 }
 
@@ -386,7 +482,7 @@ fn stop_start_terminate_and_crash() {
     let again = run(&ec2, 1).expect("run again").remove(0);
     assert_eq!(
         ec2.instance(ACCT, &again).expect("i").private_ip,
-        "172.31.0.4"
+        "10.0.1.4"
     );
     // Still visible, then gone after an hour.
     assert_eq!(
@@ -534,9 +630,9 @@ fn describe_filters_and_pages() {
     };
     assert_eq!(d(&[f("instance-state-name", "running")]), 3);
     assert_eq!(d(&[f("instance-state-code", "0")]), 0);
-    assert_eq!(d(&[f("private-ip-address", "172.31.0.5")]), 1);
+    assert_eq!(d(&[f("private-ip-address", "10.0.1.5")]), 1);
     assert_eq!(
-        d(&[f("network-interface.private-ip-address", "172.31.0.6")]),
+        d(&[f("network-interface.private-ip-address", "10.0.1.6")]),
         1
     );
     assert_eq!(d(&[f("block-device-mapping.device-name", "/dev/sdf")]), 3);
@@ -564,4 +660,324 @@ fn describe_filters_and_pages() {
         .describe_instance_status(ACCT, &[], &[], false, None, None)
         .expect("status");
     assert_eq!(status.items.len(), 3);
+}
+
+/// A network fabric that records its calls in the hypervisor's log (so the order across
+/// both seams can be checked) and keeps an inventory.
+struct FakeFabric {
+    hv: Arc<FakeHv>,
+    vpcs: Mutex<BTreeSet<String>>,
+    enis: Mutex<BTreeMap<String, (String, bool)>>,
+    specs: Mutex<Vec<EniSpec>>,
+}
+
+impl FakeFabric {
+    fn new(hv: Arc<FakeHv>) -> Self {
+        Self {
+            hv,
+            vpcs: Mutex::new(BTreeSet::new()),
+            enis: Mutex::new(BTreeMap::new()),
+            specs: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl NetworkFabric for FakeFabric {
+    fn ensure_vpc(&self, vpc: &VpcSpec) -> Result<(), NetworkError> {
+        self.hv.log(format!(
+            "ensure_vpc {} {} {} {}",
+            vpc.vpc_id, vpc.cidrs[0], vpc.dns, vpc.domain_name
+        ));
+        self.vpcs.lock().expect("lock").insert(vpc.vpc_id.clone());
+        Ok(())
+    }
+    fn remove_vpc(&self, vpc_id: &str) -> Result<(), NetworkError> {
+        self.hv.log(format!("remove_vpc {vpc_id}"));
+        self.vpcs.lock().expect("lock").remove(vpc_id);
+        Ok(())
+    }
+    fn ensure_subnet(&self, subnet: &SubnetSpec) -> Result<(), NetworkError> {
+        self.hv.log(format!(
+            "ensure_subnet {} {}",
+            subnet.subnet_id, subnet.gateway
+        ));
+        Ok(())
+    }
+    fn remove_subnet(&self, _vpc_id: &str, subnet_id: &str) -> Result<(), NetworkError> {
+        self.hv.log(format!("remove_subnet {subnet_id}"));
+        Ok(())
+    }
+    fn plug(&self, eni: &EniSpec) -> Result<PlugInfo, NetworkError> {
+        // The tap exists once the domain was started.
+        let attached = eni
+            .instance_id
+            .as_deref()
+            .is_some_and(|i| self.hv.state_of(i) == Some(DomainState::Running));
+        self.hv.log(format!("plug {}", eni.eni_id));
+        self.enis
+            .lock()
+            .expect("lock")
+            .insert(eni.eni_id.clone(), (eni.vpc_id.clone(), attached));
+        self.specs.lock().expect("lock").push(eni.clone());
+        Ok(PlugInfo {
+            host_bridge: None,
+            tap_attached: attached,
+        })
+    }
+    fn unplug(&self, eni_id: &str) -> Result<(), NetworkError> {
+        self.hv.log(format!("unplug {eni_id}"));
+        self.enis.lock().expect("lock").remove(eni_id);
+        Ok(())
+    }
+    fn list(&self) -> Result<FabricInventory, NetworkError> {
+        Ok(FabricInventory {
+            vpcs: self.vpcs.lock().expect("lock").iter().cloned().collect(),
+            enis: self
+                .enis
+                .lock()
+                .expect("lock")
+                .iter()
+                .map(|(id, (vpc, att))| PluggedEni {
+                    eni_id: id.clone(),
+                    vpc_id: vpc.clone(),
+                    tap_attached: *att,
+                })
+                .collect(),
+        })
+    }
+}
+
+#[test]
+fn fabric_plugs_before_define_and_after_start_and_unplugs_on_terminate() {
+    let (ec2, hv, _blocks, compute) = setup(false);
+    let fabric = Arc::new(FakeFabric::new(hv.clone()));
+    let compute = compute.with_network(fabric.clone());
+    // Something a crash left behind: an ENI and a VPC no record explains.
+    fabric.enis.lock().expect("lock").insert(
+        "eni-0000000000000dead".into(),
+        ("vpc-0000000000000dead".into(), true),
+    );
+    fabric
+        .vpcs
+        .lock()
+        .expect("lock")
+        .insert("vpc-0000000000000dead".into());
+    let id = run(&ec2, 1).expect("run").remove(0);
+    let eni = ec2.instance(ACCT, &id).expect("i").network_interfaces[0].clone();
+    compute.reconcile_once();
+    assert_eq!(state(&ec2, &id), InstanceState::Running);
+    let calls = hv.calls.lock().expect("lock").clone();
+    let pos = |c: &str| {
+        calls
+            .iter()
+            .position(|x| x == c)
+            .unwrap_or_else(|| panic!("no call {c} in {calls:?}"))
+    };
+    let vpc_call = "ensure_vpc vpc-00000000000000001 10.0.0.0/16 10.0.0.2 ec2.internal";
+    assert!(pos(vpc_call) < pos("ensure_subnet subnet-00000000000000001 10.0.1.1"));
+    assert!(pos("ensure_subnet subnet-00000000000000001 10.0.1.1") < pos(&format!("plug {eni}")));
+    assert!(pos(&format!("plug {eni}")) < pos(&format!("define {id}")));
+    let start = pos(&format!("start {id}"));
+    assert!(
+        calls[start..].contains(&format!("plug {eni}")),
+        "plugged again after start: {calls:?}"
+    );
+    assert_eq!(
+        fabric.enis.lock().expect("lock")[&eni],
+        ("vpc-00000000000000001".into(), true)
+    );
+    let spec = fabric
+        .specs
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("spec");
+    assert_eq!(spec.ip.to_string(), "10.0.1.4");
+    assert_eq!(spec.prefix_len, 24);
+    assert_eq!(spec.gateway.to_string(), "10.0.1.1");
+    assert_eq!(spec.instance_id.as_deref(), Some(id.as_str()));
+    assert_eq!(spec.tap.len(), 15);
+    // The orphans went.
+    assert!(calls.contains(&"unplug eni-0000000000000dead".to_owned()));
+    assert!(calls.contains(&"remove_vpc vpc-0000000000000dead".to_owned()));
+    // A stop keeps the plug; a terminate removes it.
+    ec2.stop_instances(ACCT, std::slice::from_ref(&id), false)
+        .expect("stop");
+    compute.reconcile_once();
+    compute.reconcile_once();
+    assert_eq!(state(&ec2, &id), InstanceState::Stopped);
+    assert!(fabric.enis.lock().expect("lock").contains_key(&eni));
+    ec2.terminate_instances(ACCT, std::slice::from_ref(&id))
+        .expect("terminate");
+    compute.reconcile_once();
+    assert_eq!(state(&ec2, &id), InstanceState::Terminated);
+    assert!(!fabric.enis.lock().expect("lock").contains_key(&eni));
+    // Its address went back to the subnet.
+    let subnet = ec2
+        .store()
+        .get::<Subnet>(ACCT, "subnet-00000000000000001")
+        .expect("read")
+        .expect("subnet");
+    assert!(subnet.used_ips.is_empty(), "{:?}", subnet.used_ips);
+}
+
+#[test]
+fn metadata_source_answers_for_live_instances_only() {
+    let (ec2, _hv, _blocks, compute) = setup(false);
+    let key = ec2
+        .create_key_pair(ACCT, "mykey", Some("ed25519"), None, Vec::new())
+        .expect("key")
+        .key_pair;
+    let r = ec2
+        .run_instances(
+            ACCT,
+            RunInstances {
+                image_id: Some(image_id(&ec2)),
+                instance_type: Some("t3.micro".into()),
+                subnet_id: Some("subnet-00000000000000001".into()),
+                min_count: 1,
+                max_count: 1,
+                key_name: Some("mykey".into()),
+                user_data: Some("aGVsbG8=".into()),
+                instance_tags: vec![Tag {
+                    key: "Name".into(),
+                    value: "web".into(),
+                }],
+                metadata: MetadataRequest {
+                    http_tokens: Some("required".into()),
+                    http_put_response_hop_limit: Some(2),
+                    instance_metadata_tags: Some("enabled".into()),
+                    ..MetadataRequest::default()
+                },
+                ..RunInstances::default()
+            },
+        )
+        .expect("run");
+    let i = &r.instances[0].instance;
+    let eni = &r.instances[0].enis[0];
+    let source = InstanceMetadataSource::new(ec2.clone());
+    let m = source.lookup(&eni.id).expect("pending answers");
+    assert_eq!(m.instance_id, i.id);
+    assert_eq!(m.account_id, ACCT);
+    assert_eq!(m.image_id, image_id(&ec2));
+    assert_eq!(m.instance_type, "t3.micro");
+    assert_eq!(m.architecture, "x86_64");
+    assert_eq!(m.region, "us-east-1");
+    assert_eq!(m.availability_zone, "us-east-1a");
+    assert_eq!(m.reservation_id, r.id);
+    assert_eq!(m.ami_launch_index, 0);
+    assert!(m.launch_time.ends_with('Z') && !m.launch_time.contains('.'));
+    assert_eq!(m.local_ipv4, "10.0.1.4");
+    assert_eq!(m.local_hostname, "ip-10-0-1-4.ec2.internal");
+    assert_eq!(m.mac, eni.mac_address);
+    assert_eq!(m.interfaces.len(), 1);
+    let nic = &m.interfaces[0];
+    assert_eq!(nic.subnet_ipv4_cidr_block, "10.0.1.0/24");
+    assert_eq!(nic.vpc_ipv4_cidr_block, "10.0.0.0/16");
+    assert_eq!(nic.vpc_id, "vpc-00000000000000001");
+    assert_eq!(nic.security_groups, vec!["default".to_owned()]);
+    assert_eq!(m.security_groups, vec!["default".to_owned()]);
+    assert_eq!(m.public_keys.len(), 1);
+    assert_eq!(m.public_keys[0].name, "mykey");
+    assert_eq!(m.public_keys[0].openssh_key, key.public_key);
+    assert_eq!(
+        m.tags
+            .as_ref()
+            .and_then(|t| t.get("Name"))
+            .map(String::as_str),
+        Some("web")
+    );
+    assert_eq!(m.user_data.as_deref(), Some(&b"hello"[..]));
+    assert!(m.http_endpoint_enabled);
+    assert!(m.http_tokens_required);
+    assert_eq!(m.http_put_response_hop_limit, 2);
+    assert_eq!(m.services_domain, "amazonaws.com");
+    assert!(source.lookup("eni-0123456789abcdef0").is_none());
+    // Stopped: no answer.
+    compute.reconcile_once();
+    assert!(source.lookup(&eni.id).is_some());
+    ec2.stop_instances(ACCT, std::slice::from_ref(&i.id), true)
+        .expect("stop");
+    compute.reconcile_once();
+    compute.reconcile_once();
+    assert_eq!(state(&ec2, &i.id), InstanceState::Stopped);
+    assert!(source.lookup(&eni.id).is_none());
+}
+
+#[test]
+fn images_from_s3_and_unknown_images_are_refused_at_launch() {
+    let (ec2, _hv, _blocks, _compute) = setup(false);
+    let launch = |image: &str| {
+        ec2.run_instances(
+            ACCT,
+            RunInstances {
+                image_id: Some(image.into()),
+                instance_type: Some("t3.micro".into()),
+                subnet_id: Some("subnet-00000000000000001".into()),
+                min_count: 1,
+                max_count: 1,
+                ..RunInstances::default()
+            },
+        )
+    };
+    assert_eq!(
+        launch("ami-0123456789abcdef0").expect_err("unknown").code,
+        "InvalidAMIID.NotFound"
+    );
+    assert_eq!(
+        launch("nope").expect_err("shape").code,
+        "InvalidAMIID.Malformed"
+    );
+    let mut s3 = ec2
+        .store()
+        .list::<Image>(CLOUD_OWNER_ID)
+        .expect("images")
+        .remove(0);
+    s3.id = "ami-0000000000000aaaa".into();
+    s3.name = "from-s3".into();
+    s3.public = false;
+    s3.owner_id = ACCT.into();
+    s3.source = ImageSource::S3 {
+        bucket: "b".into(),
+        key: "k".into(),
+    };
+    ec2.store()
+        .transaction(|t| {
+            t.put(ACCT, s3.clone());
+            Ok(())
+        })
+        .expect("put");
+    assert_eq!(
+        launch("ami-0000000000000aaaa").expect_err("s3").code,
+        "InvalidAMIID.Unavailable"
+    );
+}
+
+#[test]
+fn launch_without_subnet_uses_fresh_default_networking() {
+    let (ec2, _hv, _blocks, _compute) = setup(false);
+    let other = "444455556666";
+    let r = ec2
+        .run_instances(
+            other,
+            RunInstances {
+                image_id: Some(image_id(&ec2)),
+                instance_type: Some("t3.micro".into()),
+                min_count: 1,
+                max_count: 1,
+                ..RunInstances::default()
+            },
+        )
+        .expect("run on a fresh account");
+    let i = &r.instances[0].instance;
+    assert!(i.private_ip.starts_with("172.31."), "{}", i.private_ip);
+    assert_eq!(i.groups[0].name, "default");
+    let subnet = ec2
+        .store()
+        .get::<Subnet>(other, &i.subnet_id)
+        .expect("read")
+        .expect("subnet");
+    assert!(subnet.default_for_az);
+    assert_eq!(subnet.available_ip_count(), 4096 - 5 - 1);
 }

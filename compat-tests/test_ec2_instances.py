@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+import uuid
 
 import pytest
 from botocore.exceptions import ClientError
@@ -103,10 +105,24 @@ def test_run_instances_without_a_compute_host_is_refused(ep):
     assert code(exc) in ("MissingParameter", "InvalidAMIID.Malformed", "InsufficientInstanceCapacity")
 
 
+def wait_console(ec2, iid: str, marker: str, timeout: float = 180.0) -> str:
+    """The guest's console once it shows `marker` (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        out = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
+        text = out
+        if marker in text:
+            return text
+        time.sleep(3)
+    raise AssertionError(f"{marker} not on {iid}'s console within {timeout}s:\n{text[-3000:]}")
+
+
 def test_instance_lifecycle(ep):
     ec2 = harness.client(ep, "ec2")
     ami = require_compute(ec2)
     user_data = "#!/bin/sh\necho kumo-compat\n"
+    name = f"compat-{uuid.uuid4().hex[:8]}"
     r = ec2.run_instances(
         ImageId=ami,
         InstanceType="t3.micro",
@@ -116,7 +132,7 @@ def test_instance_lifecycle(ep):
         MetadataOptions={"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 10, "VolumeType": "gp3"}}],
         TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "compat"}]},
+            {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": name}]},
             {"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "compat-root"}]},
         ],
     )
@@ -136,9 +152,13 @@ def test_instance_lifecycle(ep):
         assert vol["Size"] == 10 and vol["VolumeType"] == "gp3"
         ud = ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")["UserData"]["Value"]
         assert base64.b64decode(ud).decode() == user_data
-        by_tag = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": ["compat"]}])["Reservations"]
+        by_tag = ec2.describe_instances(Filters=[{"Name": "tag:Name", "Values": [name]}])["Reservations"]
         assert [i["InstanceId"] for r in by_tag for i in r["Instances"]] == [iid]
-        ec2.get_console_output(InstanceId=iid, Latest=True)
+        # The guest really booted: its init reached the metadata service (through the VPC
+        # namespace's IMDS), found its own instance id and ran the user-data script.
+        console = wait_console(ec2, iid, "KUMO-READY")
+        assert f"instance-id={iid}" in console, console[-2000:]
+        assert "kumo-compat" in console, console[-2000:]
         ec2.stop_instances(InstanceIds=[iid])
         ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig={"Delay": 2, "MaxAttempts": 90})
         ec2.start_instances(InstanceIds=[iid])

@@ -171,6 +171,8 @@ pub struct ComputeConfig {
     pub accelerator: Accelerator,
     /// Seconds an ACPI shutdown may take before the guest is powered off. Default 30.
     pub stop_timeout_secs: u64,
+    /// Virtual CPUs offered per host CPU (CPU overcommit). Default 4.
+    pub cpu_allocation_ratio: u32,
     /// The cloud's bootable image (`vmlinuz` + `initramfs.gz`, built by
     /// `drivers/compute-libvirt/image/build-image.sh`), registered as the public image
     /// `kumo-tiny-x86_64` when present. Default `/var/lib/kumo/images/tiny`.
@@ -184,6 +186,7 @@ impl Default for ComputeConfig {
             libvirt_uri: "qemu:///system".to_owned(),
             accelerator: Accelerator::Auto,
             stop_timeout_secs: 30,
+            cpu_allocation_ratio: 4,
             image_dir: PathBuf::from("/var/lib/kumo/images/tiny"),
         }
     }

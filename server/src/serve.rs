@@ -36,12 +36,25 @@ pub fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     guard
 }
 
+/// The data directory is traversable by others (0711, so that QEMU, which runs as its own
+/// user, reaches `compute/`) but not listable; everything secret inside is owner-only
+/// (`restrict`).
 fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("creating data directory {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("restricting {} to its owner", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+        .with_context(|| format!("setting the mode of {}", dir.display()))?;
     Ok(())
+}
+
+/// Makes `path` (when it exists) accessible to its owner only.
+fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("restricting {} to its owner", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Runs Kumo until a termination signal.
@@ -59,6 +72,7 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
             )
         })?,
     );
+    restrict(&state_path, 0o600)?;
     let iam = Iam::new(state.clone());
     let (account, key, created) = iam.bootstrap_admin()?;
     let endpoint = format!("http://{}", config.server.listen);
@@ -77,6 +91,7 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         kumo_objects_local::LocalObjectStore::open(&objects_dir)
             .with_context(|| format!("opening the object store in {}", objects_dir.display()))?,
     );
+    restrict(&objects_dir, 0o700)?;
     let (s3, object_service) = kumo_s3_api::build(
         iam.clone(),
         state.clone(),
@@ -119,10 +134,26 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
                 size_gib: image.size_gib,
                 architecture: image.architecture.clone(),
                 boot_mode: image.boot_mode.clone(),
+                kernel_boot: None,
             })
             .with_context(|| format!("registering the public image {}", image.name))?;
         tracing::info!(image = %image.name, %id, "public image registered");
     }
+    // Compute comes up in the background (reaching libvirt, maybe probing the accelerator):
+    // S3 and the control plane serve at once; RunInstances answers InsufficientInstanceCapacity
+    // until a host is registered.
+    let compute_task = {
+        let (cfg, dir, ec2) = (config.compute.clone(), data_dir.clone(), ec2.clone());
+        tokio::spawn(async move {
+            match crate::compute::start(&cfg, &dir, &ec2).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "compute failed to start");
+                    None
+                }
+            }
+        })
+    };
     let query = kumo_ec2_api::QueryFront::new(iam.clone(), &config.region.name)
         .with_client_tokens(kumo_core::query::idempotency::ClientTokens::new(
             state.clone(),
@@ -153,6 +184,7 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
 
     if let Some(addr) = config.server.tls_listen {
         let tls = crate::tls::server_config(&config, &data_dir)?;
+        restrict(&data_dir.join("tls"), 0o700)?;
         let acceptor = tokio_rustls::TlsAcceptor::from(tls);
         let listener = TcpListener::bind(addr)
             .await
@@ -175,6 +207,14 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     tracing::info!("ready");
 
     shutdown_signal().await;
+    // Guests keep running: the reconciler adopts them again at the next start.
+    if compute_task.is_finished() {
+        if let Ok(Some(compute)) = compute_task.await {
+            compute.shutdown();
+        }
+    } else {
+        compute_task.abort();
+    }
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(true);
     for task in tasks {

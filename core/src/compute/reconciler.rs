@@ -48,6 +48,9 @@ pub struct ComputeConfig {
     pub max_vcpus_per_account: u32,
     /// Destroy and undefine `i-…` domains that have no record (else only log them).
     pub destroy_orphans: bool,
+    /// Virtual CPUs offered per physical CPU (CPU overcommit, as CloudStack's
+    /// `cpu.overprovisioning.factor`): guests mostly idle, so hosts sell more vCPUs than cores.
+    pub cpu_allocation_ratio: u32,
 }
 
 impl Default for ComputeConfig {
@@ -59,6 +62,7 @@ impl Default for ComputeConfig {
             stop_timeout: Duration::from_secs(60),
             max_vcpus_per_account: 1024,
             destroy_orphans: true,
+            cpu_allocation_ratio: 4,
         }
     }
 }
@@ -114,7 +118,9 @@ impl Compute {
             Host {
                 id: config.host_id.clone(),
                 zone,
-                vcpus: info.vcpus,
+                vcpus: info
+                    .vcpus
+                    .saturating_mul(config.cpu_allocation_ratio.max(1)),
                 memory_mib: info.memory_mib,
             },
             hypervisor.clone(),

@@ -178,12 +178,13 @@ impl Dnsmasq {
             running = None;
         }
         match running {
-            Some(pid) if conf_changed => {
+            // A changed host list restarts dnsmasq with no lease memory: SIGHUP re-reads the
+            // hosts but keeps old leases, and an address a deleted ENI held would stay "leased
+            // to" its old MAC, refusing the new ENI that reuses the address (AWS reuses them).
+            Some(pid) if conf_changed || hosts_changed => {
                 self.stop_pid(pid, timeout)?;
                 self.start(netns, timeout)
             }
-            Some(pid) if hosts_changed => kill(pid, Signal::SIGHUP)
-                .map_err(|e| NetworkError::Failed(format!("SIGHUP dnsmasq {pid}: {e}"))),
             Some(_) => Ok(()),
             None => self.start(netns, timeout),
         }
@@ -191,6 +192,9 @@ impl Dnsmasq {
 
     fn start(&self, netns: &str, timeout: Duration) -> Result<(), NetworkError> {
         let _ = std::fs::remove_file(self.pid_file());
+        // Only static leases are handed out: the host list is the whole truth, stale leases
+        // of deleted ENIs must not block their addresses.
+        let _ = std::fs::remove_file(self.dir.join("leases"));
         let conf = format!("--conf-file={}", self.conf().display());
         cmd::run_daemon(
             "ip",

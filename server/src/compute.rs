@@ -1,0 +1,286 @@
+//! Compute wiring: the one place that picks the real drivers behind instances — libvirt
+//! (`kumo-compute-libvirt`), qcow2 volumes (`kumo-blocks-local`) and the Linux network fabric
+//! with its metadata service (`kumo-net-linux`) — and starts the compute reconciler.
+//!
+//! Why compute is optional at run time: S3 and the control plane are useful on a machine
+//! without libvirt, so a host that cannot run guests starts anyway, says why loudly, and
+//! answers `RunInstances` with `InsufficientInstanceCapacity` instead of pretending.
+//!
+//! Layout under `DATA_DIR/compute` (0755, so that QEMU, running as `libvirt-qemu`, reaches its
+//! disks): `blocks/` (volumes, root disks, image bases), `console/` (serial logs), `net/`
+//! (fabric records), `owner` (this installation's id, marking its domains).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use kumo_config::{Accelerator, ComputeConfig, HypervisorKind};
+use kumo_core::compute::reconciler::{Compute, ComputeConfig as ReconcilerConfig};
+use kumo_core::ec2::Ec2;
+use kumo_driver_api::{BlockStore, Hypervisor, NetworkFabric};
+
+/// The public image built from `image_dir`.
+pub const TINY_IMAGE_NAME: &str = "kumo-tiny-x86_64";
+/// Its base disk in the block store.
+const TINY_BASE: &str = "kumo-tiny";
+/// Size of that base disk: the tiny image runs from its initramfs, the disk is scratch space.
+const TINY_BASE_BYTES: u64 = 1 << 30;
+/// How long `auto` waits for a KVM probe guest's first console line.
+const PROBE_DEADLINE: Duration = Duration::from_secs(20);
+/// Where the accelerator probe's verdict is cached for the host (cleared at reboot).
+const PROBE_CACHE: &str = "/run/kumo/accelerator";
+
+/// Starts compute when configured and possible; `None` (logged) otherwise.
+pub async fn start(
+    cfg: &ComputeConfig,
+    data_dir: &Path,
+    ec2: &Ec2,
+) -> anyhow::Result<Option<Compute>> {
+    if cfg.hypervisor == HypervisorKind::None {
+        tracing::info!("compute disabled by configuration ([compute] hypervisor = \"none\")");
+        return Ok(None);
+    }
+    let dir = data_dir.join("compute");
+    for sub in ["", "blocks", "console", "net"] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    for sub in ["", "blocks"] {
+        std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(0o755))?;
+    }
+    let owner = owner_id(&dir)?;
+    let image_dir = cfg.image_dir.clone();
+    let cfg = cfg.clone();
+    let cfg_for_reconciler = cfg.clone();
+    let image = TinyImage::find(&cfg.image_dir);
+    let setup = {
+        let dir = dir.clone();
+        let image = image.clone();
+        tokio::task::spawn_blocking(move || open_drivers(&cfg, &dir, &owner, image.as_ref()))
+    };
+    let (hv, blocks, stop_timeout) = match setup.await? {
+        Ok(drivers) => drivers,
+        Err(e) => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "compute disabled: instances cannot run on this host (RunInstances answers InsufficientInstanceCapacity)"
+            );
+            return Ok(None);
+        }
+    };
+    if let Some(image) = &image {
+        let blocks = blocks.clone();
+        tokio::task::spawn_blocking(move || ensure_base(blocks.as_ref()))
+            .await?
+            .context("creating the tiny image's base disk")?;
+        let id = ec2
+            .register_public_image(&image.public_image())
+            .context("registering the tiny public image")?;
+        tracing::info!(image = TINY_IMAGE_NAME, %id, "public image registered");
+    } else {
+        tracing::warn!(
+            dir = %image_dir.display(),
+            "no bootable cloud image found: build it with drivers/compute-libvirt/image/build-image.sh"
+        );
+    }
+    let compute = Compute::new(
+        ec2.clone(),
+        hv,
+        blocks,
+        reconciler_config(&cfg_for_reconciler, stop_timeout),
+    )
+    .context("registering this host")?;
+    let compute = match network(&dir, ec2) {
+        Ok(fabric) => compute.with_network(fabric),
+        Err(e) => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "network fabric unavailable: guests boot without VPC networking or metadata"
+            );
+            compute
+        }
+    };
+    let _loop = compute.spawn_reconciler();
+    Ok(Some(compute))
+}
+
+/// The cloud's tiny image: a kernel and an initramfs on the host.
+#[derive(Debug, Clone)]
+struct TinyImage {
+    kernel: PathBuf,
+    initrd: PathBuf,
+}
+
+impl TinyImage {
+    fn find(dir: &Path) -> Option<Self> {
+        let kernel = dir.join("vmlinuz");
+        let initrd = dir.join("initramfs.gz");
+        (kernel.is_file() && initrd.is_file()).then_some(Self { kernel, initrd })
+    }
+
+    fn public_image(&self) -> kumo_core::ec2::image::PublicImage {
+        kumo_core::ec2::image::PublicImage {
+            name: TINY_IMAGE_NAME.to_owned(),
+            description:
+                "Kumo tiny Linux (Debian kernel, busybox init: DHCP, IMDSv2, SSH key, user-data)"
+                    .to_owned(),
+            block_store_image: TINY_BASE.to_owned(),
+            size_gib: 1,
+            architecture: "x86_64".to_owned(),
+            boot_mode: "legacy-bios".to_owned(),
+            kernel_boot: Some(kumo_core::ec2::image::KernelBoot {
+                kernel: self.kernel.display().to_string(),
+                initrd: Some(self.initrd.display().to_string()),
+                cmdline: "console=ttyS0 quiet panic=-1".to_owned(),
+            }),
+        }
+    }
+}
+
+fn ensure_base(blocks: &dyn BlockStore) -> anyhow::Result<()> {
+    if blocks.info(TINY_BASE)?.is_none() {
+        blocks.create(TINY_BASE, TINY_BASE_BYTES)?;
+    }
+    Ok(())
+}
+
+/// This installation's id, created once: it marks the domains it owns.
+fn owner_id(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("owner");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let tmp = dir.join("owner.tmp");
+    std::fs::write(&tmp, &id)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(id)
+}
+
+type Drivers = (Arc<dyn Hypervisor>, Arc<dyn BlockStore>, Duration);
+
+/// What the reconciler needs from `[compute]`.
+fn reconciler_config(cfg: &ComputeConfig, stop_timeout: Duration) -> ReconcilerConfig {
+    ReconcilerConfig {
+        stop_timeout,
+        cpu_allocation_ratio: cfg.cpu_allocation_ratio,
+        ..ReconcilerConfig::default()
+    }
+}
+
+/// Reaches libvirt (starting the daemons when they are installed but not running), decides
+/// the accelerator, and opens the block store. Blocking.
+fn open_drivers(
+    cfg: &ComputeConfig,
+    dir: &Path,
+    owner: &str,
+    image: Option<&TinyImage>,
+) -> anyhow::Result<Drivers> {
+    let mut lv = kumo_compute_libvirt::LibvirtConfig {
+        uri: cfg.libvirt_uri.clone(),
+        console_log_dir: dir.join("console"),
+        owner: Some(owner.to_owned()),
+        ..Default::default()
+    };
+    let first = kumo_compute_libvirt::LibvirtHypervisor::connect(lv.clone());
+    if let Err(e) = &first {
+        tracing::info!(error = %e, uri = %cfg.libvirt_uri, "libvirt not reachable; starting its daemons");
+        start_libvirt_daemons();
+    }
+    drop(first);
+    lv.accelerator = accelerator(cfg, &lv, image)?;
+    let hv = kumo_compute_libvirt::LibvirtHypervisor::connect(lv.clone())
+        .with_context(|| format!("connecting to libvirt at {}", cfg.libvirt_uri))?;
+    tracing::info!(uri = %cfg.libvirt_uri, accelerator = lv.accelerator.as_str(), "hypervisor ready");
+    let blocks = kumo_blocks_local::LocalBlockStore::open(dir.join("blocks"))
+        .context("opening the block store")?;
+    Ok((
+        Arc::new(hv),
+        Arc::new(blocks),
+        Duration::from_secs(cfg.stop_timeout_secs),
+    ))
+}
+
+/// The configured accelerator; `auto` boots a probe guest with KVM once per host boot and uses
+/// KVM only if it really printed to its console (never trusting `/dev/kvm`).
+fn accelerator(
+    cfg: &ComputeConfig,
+    lv: &kumo_compute_libvirt::LibvirtConfig,
+    image: Option<&TinyImage>,
+) -> anyhow::Result<kumo_compute_libvirt::Accelerator> {
+    use kumo_compute_libvirt::Accelerator as A;
+    match cfg.accelerator {
+        Accelerator::Kvm => return Ok(A::Kvm),
+        Accelerator::Tcg => return Ok(A::Tcg),
+        Accelerator::Auto => {}
+    }
+    if let Ok(cached) = std::fs::read_to_string(PROBE_CACHE) {
+        match cached.trim() {
+            "kvm" => return Ok(A::Kvm),
+            "tcg" => return Ok(A::Tcg),
+            _ => {}
+        }
+    }
+    let Some(image) = image else {
+        tracing::warn!("accelerator auto: no probe image, using TCG");
+        return Ok(A::Tcg);
+    };
+    tracing::info!("accelerator auto: booting a KVM probe guest (up to 20 s)");
+    let chosen =
+        kumo_compute_libvirt::probe_accelerator(lv, &image.kernel, &image.initrd, PROBE_DEADLINE)?;
+    tracing::info!(accelerator = chosen.as_str(), "accelerator probe done");
+    if let Some(parent) = Path::new(PROBE_CACHE).parent()
+        && std::fs::create_dir_all(parent).is_ok()
+    {
+        let _ = std::fs::write(PROBE_CACHE, chosen.as_str());
+    }
+    Ok(chosen)
+}
+
+/// Starts `virtlogd` and `libvirtd` when installed (machines without systemd), then waits up to
+/// ten seconds for libvirt's socket.
+fn start_libvirt_daemons() {
+    for (daemon, args) in [("virtlogd", ["-d"]), ("libvirtd", ["-d"])] {
+        let path = ["/usr/sbin", "/sbin", "/usr/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(daemon))
+            .find(|p| p.is_file());
+        let Some(path) = path else { continue };
+        match std::process::Command::new(&path)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .status()
+        {
+            Ok(s) if s.success() => tracing::info!(daemon, "started"),
+            Ok(s) => tracing::warn!(daemon, status = %s, "did not start (already running?)"),
+            Err(e) => tracing::warn!(daemon, error = %e, "could not be started"),
+        }
+    }
+    let socket = Path::new("/run/libvirt/libvirt-sock");
+    for _ in 0..100 {
+        if socket.exists() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The Linux network fabric with the metadata service answering from the EC2 records.
+fn network(dir: &Path, ec2: &Ec2) -> anyhow::Result<Arc<dyn NetworkFabric>> {
+    let source = Arc::new(kumo_core::compute::metadata::InstanceMetadataSource::new(
+        ec2.clone(),
+    ));
+    let imds = kumo_net_linux::Imds::new(source, tokio::runtime::Handle::current());
+    let fabric = kumo_net_linux::LinuxFabric::new(
+        kumo_net_linux::LinuxFabricConfig::new(dir.join("net")),
+        Some(imds),
+    )?;
+    Ok(Arc::new(fabric))
+}

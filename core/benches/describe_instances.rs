@@ -27,6 +27,7 @@ fn instance(n: usize) -> (Instance, NetworkInterface) {
         reservation_id: format!("r-{:017x}", n / 4),
         launch_index: u32::try_from(n % 4).unwrap_or(0),
         image_id: "ami-0123456789abcdef0".into(),
+        kernel_boot: None,
         instance_type: "t3.micro".into(),
         key_name: None,
         subnet_id: "subnet-00000000000000001".into(),
@@ -74,7 +75,7 @@ fn instance(n: usize) -> (Instance, NetworkInterface) {
             },
             Tag {
                 key: "team".into(),
-                value: if n % 100 == 0 { "blue" } else { "green" }.into(),
+                value: if n.is_multiple_of(100) { "blue" } else { "green" }.into(),
             },
         ],
     };
@@ -85,6 +86,7 @@ fn instance(n: usize) -> (Instance, NetworkInterface) {
         availability_zone: i.availability_zone.clone(),
         mac_address: "02:00:00:00:00:01".into(),
         private_ip: ip,
+        public_ip: None,
         private_dns_name: i.private_dns_name.clone(),
         description: String::new(),
         groups: vec![group],

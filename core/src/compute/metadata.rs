@@ -40,7 +40,9 @@ impl InstanceMetadataSource {
     fn find(&self, eni_id: &str) -> Result<Option<InstanceMetadata>, crate::Error> {
         let store = self.ec2.store();
         let Some((account, eni)) = store
-            .scan_all(|a, e: &NetworkInterface| (e.id == eni_id).then(|| (a.to_owned(), e.clone())))?
+            .scan_all(|a, e: &NetworkInterface| {
+                (e.id == eni_id).then(|| (a.to_owned(), e.clone()))
+            })?
             .into_iter()
             .next()
         else {
@@ -146,10 +148,10 @@ impl InstanceMetadataSource {
             }
         }
         Ok(InterfaceMetadata {
-            device_number: e.attachment.as_ref().map_or_else(
-                || u32::try_from(index).unwrap_or(0),
-                |a| a.device_index,
-            ),
+            device_number: e
+                .attachment
+                .as_ref()
+                .map_or_else(|| u32::try_from(index).unwrap_or(0), |a| a.device_index),
             eni_id: e.id.clone(),
             mac: e.mac_address.to_ascii_lowercase(),
             local_ipv4s: vec![e.private_ip.clone()],

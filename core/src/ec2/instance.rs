@@ -539,7 +539,10 @@ fn find_image(ec2: &Ec2, account: &str, image_id: &str) -> Result<LaunchImage, F
     if image.state != "available" {
         return Err(Fault::new(
             "InvalidAMIID.Unavailable",
-            format!("The image id '[{image_id}]' is not available (state: {}).", image.state),
+            format!(
+                "The image id '[{image_id}]' is not available (state: {}).",
+                image.state
+            ),
         ));
     }
     let name = match &image.source {
@@ -1178,7 +1181,7 @@ impl Ec2 {
             .scan(account, |i: &Instance| {
                 if (early_stop && taken > limit)
                     || after.as_deref().is_some_and(|a| i.id.as_str() <= a)
-                    || !i.terminated_ms.is_none_or(|t| t > cutoff)
+                    || i.terminated_ms.is_some_and(|t| t <= cutoff)
                     || !(ids.is_empty() || ids.contains(&i.id))
                     || !inst_set.matches(i)
                 {

@@ -507,15 +507,15 @@ fn check_instance_target(t: &Txn<'_>, account: &str, vpc_id: &str, id: &str) -> 
     ) {
         return Err(Fault::new(
             "InvalidTarget",
-            format!("The following targets are not in a running state and cannot be registered: '{id}'"),
+            format!(
+                "The following targets are not in a running state and cannot be registered: '{id}'"
+            ),
         ));
     }
     if instance.vpc_id != vpc_id {
         return Err(Fault::new(
             "InvalidTarget",
-            format!(
-                "The following targets are not in the target group VPC '{vpc_id}': '{id}'"
-            ),
+            format!("The following targets are not in the target group VPC '{vpc_id}': '{id}'"),
         ));
     }
     Ok(())

@@ -104,8 +104,18 @@ fn world() -> World {
     for id in ["i-0123456789abcdef0", "i-0123456789abcdef1"] {
         put_instance(&ec2, id, "vpc-0000000000000000a", "running");
     }
-    put_instance(&ec2, "i-0123456789abcdef2", "vpc-0000000000000000a", "terminated");
-    put_instance(&ec2, "i-0123456789abcdef3", "vpc-0000000000000000b", "running");
+    put_instance(
+        &ec2,
+        "i-0123456789abcdef2",
+        "vpc-0000000000000000a",
+        "terminated",
+    );
+    put_instance(
+        &ec2,
+        "i-0123456789abcdef3",
+        "vpc-0000000000000000b",
+        "running",
+    );
     World {
         elb: Elbv2::new(ec2),
         vpc: vpc.id,
@@ -802,7 +812,9 @@ fn tags_across_kinds() {
     let ec2 = w.elb.ec2();
     let rows = ec2.describe_tags(ACCT, &[], None, None).expect("ec2 tags");
     assert!(
-        rows.items.iter().all(|r| !r.resource_type.starts_with("elbv2-")),
+        rows.items
+            .iter()
+            .all(|r| !r.resource_type.starts_with("elbv2-")),
         "{:?}",
         rows.items
     );

@@ -5,19 +5,19 @@
 mod address;
 pub(crate) mod common;
 mod dhcp_options;
+mod images;
+mod instances;
 mod internet_gateway;
+mod key_pairs;
 mod nat_gateway;
 mod network_acl;
 mod regions;
 mod route_table;
-mod subnet;
-mod vpc;
-mod images;
-mod key_pairs;
 mod security_groups;
+mod subnet;
 mod tags;
-mod instances;
 mod volumes;
+mod vpc;
 
 use crate::dispatch::Handler;
 

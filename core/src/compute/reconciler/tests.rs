@@ -8,21 +8,21 @@ use std::time::Duration;
 use kumo_driver_api::hypervisor::{DiskSource, DomainEvent, DomainStats, HostInfo};
 use kumo_driver_api::{
     BlockStore, BlockStoreError, DiskSpec, DomainSpec, DomainState, EniSpec, FabricInventory,
-    Hypervisor, HypervisorError, MetadataSource, NetworkError, NetworkFabric, PlugInfo,
-    PluggedEni, SubnetSpec, VolumeInfo, VpcSpec,
+    Hypervisor, HypervisorError, MetadataSource, NetworkError, NetworkFabric, PlugInfo, PluggedEni,
+    SubnetSpec, VolumeInfo, VpcSpec,
 };
 
 use super::{Compute, ComputeConfig};
-use crate::ec2::Ec2;
 use crate::compute::metadata::InstanceMetadataSource;
+use crate::ec2::Ec2;
 use crate::ec2::image::{CLOUD_OWNER_ID, Image, ImageSource, KernelBoot, PublicImage};
-use crate::query::tags::Tag;
-use kumo_driver_api::hypervisor::Boot;
 use crate::ec2::instance::{BlockDeviceRequest, InstanceState, MetadataRequest, RunInstances};
 use crate::ec2::security_group::SecurityGroup;
 use crate::ec2::subnet::Subnet;
 use crate::ec2::volume::CreateVolume;
 use crate::ec2::vpc::Vpc;
+use crate::query::tags::Tag;
+use kumo_driver_api::hypervisor::Boot;
 
 #[derive(Default)]
 struct FakeHv {
@@ -691,8 +691,10 @@ impl NetworkFabric for FakeFabric {
         Ok(())
     }
     fn ensure_subnet(&self, subnet: &SubnetSpec) -> Result<(), NetworkError> {
-        self.hv
-            .log(format!("ensure_subnet {} {}", subnet.subnet_id, subnet.gateway));
+        self.hv.log(format!(
+            "ensure_subnet {} {}",
+            subnet.subnet_id, subnet.gateway
+        ));
         Ok(())
     }
     fn remove_subnet(&self, _vpc_id: &str, subnet_id: &str) -> Result<(), NetworkError> {
@@ -745,11 +747,10 @@ fn fabric_plugs_before_define_and_after_start_and_unplugs_on_terminate() {
     let fabric = Arc::new(FakeFabric::new(hv.clone()));
     let compute = compute.with_network(fabric.clone());
     // Something a crash left behind: an ENI and a VPC no record explains.
-    fabric
-        .enis
-        .lock()
-        .expect("lock")
-        .insert("eni-0000000000000dead".into(), ("vpc-0000000000000dead".into(), true));
+    fabric.enis.lock().expect("lock").insert(
+        "eni-0000000000000dead".into(),
+        ("vpc-0000000000000dead".into(), true),
+    );
     fabric
         .vpcs
         .lock()
@@ -775,8 +776,17 @@ fn fabric_plugs_before_define_and_after_start_and_unplugs_on_terminate() {
         calls[start..].contains(&format!("plug {eni}")),
         "plugged again after start: {calls:?}"
     );
-    assert_eq!(fabric.enis.lock().expect("lock")[&eni], ("vpc-00000000000000001".into(), true));
-    let spec = fabric.specs.lock().expect("lock").last().cloned().expect("spec");
+    assert_eq!(
+        fabric.enis.lock().expect("lock")[&eni],
+        ("vpc-00000000000000001".into(), true)
+    );
+    let spec = fabric
+        .specs
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("spec");
     assert_eq!(spec.ip.to_string(), "10.0.1.4");
     assert_eq!(spec.prefix_len, 24);
     assert_eq!(spec.gateway.to_string(), "10.0.1.1");
@@ -866,7 +876,10 @@ fn metadata_source_answers_for_live_instances_only() {
     assert_eq!(m.public_keys[0].name, "mykey");
     assert_eq!(m.public_keys[0].openssh_key, key.public_key);
     assert_eq!(
-        m.tags.as_ref().and_then(|t| t.get("Name")).map(String::as_str),
+        m.tags
+            .as_ref()
+            .and_then(|t| t.get("Name"))
+            .map(String::as_str),
         Some("web")
     );
     assert_eq!(m.user_data.as_deref(), Some(&b"hello"[..]));
@@ -906,7 +919,10 @@ fn images_from_s3_and_unknown_images_are_refused_at_launch() {
         launch("ami-0123456789abcdef0").expect_err("unknown").code,
         "InvalidAMIID.NotFound"
     );
-    assert_eq!(launch("nope").expect_err("shape").code, "InvalidAMIID.Malformed");
+    assert_eq!(
+        launch("nope").expect_err("shape").code,
+        "InvalidAMIID.Malformed"
+    );
     let mut s3 = ec2
         .store()
         .list::<Image>(CLOUD_OWNER_ID)

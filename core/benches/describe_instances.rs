@@ -75,7 +75,12 @@ fn instance(n: usize) -> (Instance, NetworkInterface) {
             },
             Tag {
                 key: "team".into(),
-                value: if n.is_multiple_of(100) { "blue" } else { "green" }.into(),
+                value: if n.is_multiple_of(100) {
+                    "blue"
+                } else {
+                    "green"
+                }
+                .into(),
             },
         ],
     };

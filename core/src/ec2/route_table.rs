@@ -372,19 +372,36 @@ fn check_target(
                 )))
             }
         }
-        // Interfaces and instances are other modules' records: any record with the id will do
-        // until they expose their VPC. TODO(lead): check the interface's / instance's VPC.
-        RouteTarget::NetworkInterface(id) => t.find(account, id).map(|_| ()).ok_or_else(|| {
-            Fault::not_found(
-                "InvalidNetworkInterfaceID.NotFound",
-                "network interface",
-                id,
-            )
-        }),
-        RouteTarget::Instance(id) => t
-            .find(account, id)
-            .map(|_| ())
-            .ok_or_else(|| Fault::not_found("InvalidInstanceID.NotFound", "instance", id)),
+        RouteTarget::NetworkInterface(id) => {
+            let eni = t
+                .get::<crate::ec2::network_interface::NetworkInterface>(account, id)
+                .ok_or_else(|| {
+                    Fault::not_found(
+                        "InvalidNetworkInterfaceID.NotFound",
+                        "network interface",
+                        id,
+                    )
+                })?;
+            same_network(&rt.id, id, &eni.vpc_id, &rt.vpc_id)
+        }
+        RouteTarget::Instance(id) => {
+            let i = t
+                .get::<crate::ec2::instance::Instance>(account, id)
+                .filter(|i| i.state != crate::ec2::instance::InstanceState::Terminated)
+                .ok_or_else(|| Fault::not_found("InvalidInstanceID.NotFound", "instance", id))?;
+            same_network(&rt.id, id, &i.vpc_id, &rt.vpc_id)
+        }
+    }
+}
+
+/// A route's target must be in the route table's VPC.
+fn same_network(rt: &str, target: &str, target_vpc: &str, rt_vpc: &str) -> Result<(), Fault> {
+    if target_vpc == rt_vpc {
+        Ok(())
+    } else {
+        Err(Fault::invalid_value(format!(
+            "route table {rt} and {target} belong to different networks"
+        )))
     }
 }
 

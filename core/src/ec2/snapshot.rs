@@ -92,16 +92,13 @@ static SNAPSHOT_FILTERS: FilterTable<Snapshot> = FilterTable {
     }),
 };
 
-/// Whether an image is registered from `snapshot_id`.
-///
-/// integration: switch to a lookup of the `Image` records (image.rs) whose block device
-/// mappings name the snapshot; images are not in this branch, so none uses it.
-fn image_using(
-    _t: &crate::ec2::store::Txn<'_>,
-    _account: &str,
-    _snapshot_id: &str,
-) -> Option<String> {
-    None
+/// The account's image registered from `snapshot_id` (its block device mappings name it), if
+/// any: `DeleteSnapshot` refuses such a snapshot (`InvalidSnapshot.InUse`), as AWS does.
+fn image_using(t: &crate::ec2::store::Txn<'_>, account: &str, snapshot_id: &str) -> Option<String> {
+    t.list::<crate::ec2::image::Image>(account)
+        .into_iter()
+        .find(|i| i.block_devices.iter().any(|d| d.snapshot_id == snapshot_id))
+        .map(|i| i.id)
 }
 
 impl Ec2 {

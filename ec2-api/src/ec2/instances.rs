@@ -110,7 +110,6 @@ fn instance_out(v: &InstanceView) -> wire::Instance {
                     primary: Some(true),
                     private_dns_name: Some(e.private_dns_name.clone()),
                     private_ip_address: Some(e.private_ip.clone()),
-                    ..Default::default()
                 }]),
                 source_dest_check: Some(e.source_dest_check),
                 status: en(&e.status),

@@ -981,3 +981,61 @@ fn launch_without_subnet_uses_fresh_default_networking() {
     assert!(subnet.default_for_az);
     assert_eq!(subnet.available_ip_count(), 4096 - 5 - 1);
 }
+
+#[test]
+fn elastic_and_launch_public_addresses_follow_instances() {
+    use crate::ec2::address::{Address, AssociateAddress};
+    use crate::ec2::subnet::SubnetAttribute;
+    let (ec2, _hv, _blocks, compute) = setup(false);
+    let id = run(&ec2, 1).expect("run").remove(0);
+    let view = |id: &str| {
+        ec2.describe_instances(ACCT, &[id.to_owned()], &[], None, None)
+            .expect("describe")
+            .items
+            .remove(0)
+    };
+    assert!(view(&id).public_ip().is_none());
+    let eip = ec2.allocate_address(ACCT, None, Vec::new()).expect("eip");
+    ec2.associate_address(
+        ACCT,
+        &AssociateAddress {
+            allocation_id: Some(&eip.id),
+            instance_id: Some(&id),
+            ..AssociateAddress::default()
+        },
+    )
+    .expect("associate by instance id");
+    let v = view(&id);
+    let p = v.public_ip().expect("public ip");
+    assert_eq!(p.public_ip, eip.public_ip);
+    assert_eq!(p.network_interface_id, v.instance.network_interfaces[0]);
+    assert_eq!(p.private_ip, "10.0.1.4");
+    // MapPublicIpOnLaunch: the next instance gets a pool address of its own.
+    ec2.modify_subnet_attribute(
+        ACCT,
+        "subnet-00000000000000001",
+        &[SubnetAttribute::MapPublicIpOnLaunch(true)],
+    )
+    .expect("map public");
+    let mapped = run(&ec2, 1).expect("run").remove(0);
+    let auto = view(&mapped).public_ip().cloned().expect("auto public ip");
+    assert_ne!(auto.public_ip, eip.public_ip);
+    assert!(auto.allocation_id.is_none());
+    // Termination disassociates the Elastic IP (still allocated) and frees the pool address.
+    compute.reconcile_once();
+    ec2.terminate_instances(ACCT, &[id.clone(), mapped.clone()])
+        .expect("terminate");
+    compute.reconcile_once();
+    let a = ec2
+        .store()
+        .get::<Address>(ACCT, &eip.id)
+        .expect("read")
+        .expect("address kept");
+    assert!(a.association.is_none());
+    let again = run(&ec2, 1).expect("run").remove(0);
+    assert_eq!(
+        view(&again).public_ip().map(|p| p.public_ip.clone()),
+        Some(auto.public_ip),
+        "the freed pool address is handed out again"
+    );
+}

@@ -77,7 +77,9 @@ def kumo(workdir) -> KumoServer | None:
     server = KumoServer(binary, workdir / "data", workdir / "kumo-session.log")
     server.start()
     yield server
+    harness.terminate_all_instances(server.endpoint("http"))
     code = server.stop()
+    harness.remove_vpc_namespaces(server.data_dir)
     assert code == 0, f"kumo exited {code} on SIGTERM; log:\n{harness.tail(server.log_path)}"
 
 

@@ -333,3 +333,51 @@ def run_aws(ep: Endpoint, home: Path, *args: str, check: bool = True, timeout: f
     if check and cp.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({cp.returncode}):\nstdout: {out.stdout}\nstderr: {out.stderr}")
     return out
+
+
+def terminate_all_instances(ep: "Endpoint", timeout: float = 180.0) -> None:
+    """Terminates every live instance of `ep`'s account and waits (bounded) until the server
+    reports them terminated: the reconciler then destroys their domains, disks and taps."""
+    ec2 = client(ep, "ec2")
+    try:
+        ids = [
+            i["InstanceId"]
+            for r in ec2.describe_instances()["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] not in ("terminated", "shutting-down")
+        ]
+    except Exception:  # noqa: BLE001 - a server without EC2 has nothing to clean
+        return
+    if not ids:
+        return
+    ec2.terminate_instances(InstanceIds=ids)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [
+            i["State"]["Name"]
+            for r in ec2.describe_instances(InstanceIds=ids)["Reservations"]
+            for i in r["Instances"]
+        ]
+        if all(s == "terminated" for s in states):
+            return
+        time.sleep(2)
+
+
+def remove_vpc_namespaces(data_dir: Path) -> None:
+    """Removes the VPC router namespaces and DHCP servers a stopped test server left (they
+    outlive the server by design: a restarted server adopts them)."""
+    vpcs = Path(data_dir) / "compute" / "net" / "vpcs"
+    if not vpcs.is_dir():
+        return
+    for vpc in vpcs.iterdir():
+        pid_file = Path("/run/kumo-net") / vpc.name / "dnsmasq.pid"
+        try:
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        subprocess.run(
+            ["ip", "netns", "delete", f"kumo-vpc-{vpc.name}"],
+            capture_output=True,
+            timeout=30,
+        )
+        shutil.rmtree(Path("/run/kumo-net") / vpc.name, ignore_errors=True)

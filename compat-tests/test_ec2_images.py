@@ -168,7 +168,10 @@ def test_public_images_from_configuration(kumo_bin, tmp_path):
     server.start()
     try:
         ec2 = harness.client(server.endpoint("http"), "ec2")
-        imgs = ec2.describe_images(Owners=["amazon"])["Images"]
+        # (The cloud's own tiny image may be registered too, once compute is up.)
+        imgs = ec2.describe_images(
+            Owners=["amazon"], Filters=[{"Name": "name", "Values": ["kumo-linux-*"]}]
+        )["Images"]
         assert sorted(i["Name"] for i in imgs) == ["kumo-linux-2026.01-arm64", "kumo-linux-2026.01-x86_64"]
         x86 = ec2.describe_images(
             Owners=["amazon"], Filters=[{"Name": "name", "Values": ["kumo-linux-*"]},
@@ -196,7 +199,9 @@ def test_public_images_from_configuration(kumo_bin, tmp_path):
         server.stop()
         server.start()
         ec2 = harness.client(server.endpoint("http"), "ec2")
-        again = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "architecture", "Values": ["x86_64"]}])["Images"]
+        again = ec2.describe_images(
+            Owners=["amazon"], Filters=[{"Name": "name", "Values": [x86["Name"]]}]
+        )["Images"]
         assert [i["ImageId"] for i in again] == [x86["ImageId"]], "stable id across restarts"
     finally:
         server.stop()

@@ -35,7 +35,9 @@ def test_volume_rules_and_errors(ep):
     with pytest.raises(ClientError) as exc:
         ec2.describe_snapshots(SnapshotIds=["snap-0123456789abcdef0"])
     assert code(exc) == "InvalidSnapshot.NotFound"
-    assert ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"] == []
+    assert ec2.describe_snapshots(
+        OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": ["vol-0123456789abcdef0"]}]
+    )["Snapshots"] == []
 
 
 def test_create_volume_is_recorded_as_creating(ep):

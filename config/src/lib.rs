@@ -173,6 +173,10 @@ pub struct ComputeConfig {
     pub stop_timeout_secs: u64,
     /// Virtual CPUs offered per host CPU (CPU overcommit). Default 4.
     pub cpu_allocation_ratio: u32,
+    /// Prepare this host at start (as root): install libvirt and QEMU from Debian when
+    /// missing, start `virtlogd`/`libvirtd`, build the tiny image into `image_dir`. Idempotent
+    /// and quick once done. Default `true`, so `kumo serve` alone leads to bootable instances.
+    pub host_setup: bool,
     /// The cloud's bootable image (`vmlinuz` + `initramfs.gz`, built by
     /// `drivers/compute-libvirt/image/build-image.sh`), registered as the public image
     /// `kumo-tiny-x86_64` when present. Default `/var/lib/kumo/images/tiny`.
@@ -187,6 +191,7 @@ impl Default for ComputeConfig {
             accelerator: Accelerator::Auto,
             stop_timeout_secs: 30,
             cpu_allocation_ratio: 4,
+            host_setup: true,
             image_dir: PathBuf::from("/var/lib/kumo/images/tiny"),
         }
     }

@@ -51,6 +51,12 @@ pub async fn start(
         std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(0o755))?;
     }
     let owner = owner_id(&dir)?;
+    if cfg.host_setup {
+        let image_dir = cfg.image_dir.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || host_setup(&image_dir)).await? {
+            tracing::warn!(error = format!("{e:#}"), "host setup failed; trying with what is installed");
+        }
+    }
     let image_dir = cfg.image_dir.clone();
     let cfg = cfg.clone();
     let cfg_for_reconciler = cfg.clone();
@@ -242,6 +248,69 @@ fn accelerator(
         let _ = std::fs::write(PROBE_CACHE, chosen.as_str());
     }
     Ok(chosen)
+}
+
+/// The host setup scripts, embedded so that the binary alone prepares a fresh machine.
+const SETUP_LIBVIRT: &str = include_str!("../../drivers/compute-libvirt/setup-libvirt.sh");
+const BUILD_IMAGE: &str = include_str!("../../drivers/compute-libvirt/image/build-image.sh");
+const IMAGE_INIT: &str = include_str!("../../drivers/compute-libvirt/image/init.sh");
+const IMAGE_UDHCPC: &str = include_str!("../../drivers/compute-libvirt/image/udhcpc.sh");
+/// Installing packages on a fresh machine takes about a minute; never wait forever.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// As root: installs libvirt and QEMU when missing, starts their daemons, builds the tiny image
+/// (all idempotent: quick checks when done). Not root: nothing to do here.
+fn host_setup(image_dir: &Path) -> anyhow::Result<()> {
+    // The effective user owns /proc/self: root's is uid 0.
+    let root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    if !root {
+        tracing::info!("not root: skipping host setup (libvirt and the image must be prepared)");
+        return Ok(());
+    }
+    let work = tempfile::Builder::new().prefix("kumo-setup-").tempdir()?;
+    let image = work.path().join("image");
+    std::fs::create_dir_all(&image)?;
+    std::fs::write(work.path().join("setup-libvirt.sh"), SETUP_LIBVIRT)?;
+    std::fs::write(image.join("build-image.sh"), BUILD_IMAGE)?;
+    std::fs::write(image.join("init.sh"), IMAGE_INIT)?;
+    std::fs::write(image.join("udhcpc.sh"), IMAGE_UDHCPC)?;
+    run_script(&work.path().join("setup-libvirt.sh"), &[])?;
+    run_script(&image.join("build-image.sh"), &[image_dir.as_os_str()])?;
+    Ok(())
+}
+
+fn run_script(script: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<()> {
+    // Output goes to a file, not a pipe: a pipe nobody reads until the end could fill and
+    // stall the script.
+    let log_path = script.with_extension("log");
+    let log = std::fs::File::create(&log_path)?;
+    let mut child = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("running {}", script.display()))?;
+    let deadline = std::time::Instant::now() + SETUP_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let err = std::fs::read_to_string(&log_path).unwrap_or_default();
+            for line in err.lines() {
+                tracing::info!(script = %script.display(), "{line}");
+            }
+            anyhow::ensure!(status.success(), "{} exited with {status}", script.display());
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("{} did not finish within {SETUP_TIMEOUT:?}", script.display());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Starts `virtlogd` and `libvirtd` when installed (machines without systemd), then waits up to

@@ -141,7 +141,8 @@ resource "aws_lb" "web" {
   internal           = true
   load_balancer_type = "application"
   security_groups    = [aws_security_group.web.id]
-  subnets            = [aws_subnet.a.id, aws_subnet.b.id]
+  # One subnet per zone, as AWS requires; this region has a single zone.
+  subnets            = [aws_subnet.a.id]
 }
 
 resource "aws_lb_target_group" "web" {

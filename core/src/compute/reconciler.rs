@@ -397,7 +397,14 @@ impl Compute {
                             BlockStore::clone_from(self.blocks.as_ref(), &s.id, src, None)?;
                         }
                         None => {
-                            self.blocks.snapshot(&s.volume_id, &s.id)?;
+                            match self.blocks.snapshot(&s.volume_id, &s.id) {
+                                // Attached to a running guest: AWS snapshots in-use volumes
+                                // too (crash-consistent).
+                                Err(BlockStoreError::InUse(_)) => {
+                                    self.blocks.snapshot_live(&s.volume_id, &s.id)?
+                                }
+                                other => other?,
+                            };
                         }
                     }
                 }

@@ -796,7 +796,8 @@ impl Ec2 {
                 ));
             }
         }
-        if let Some(z) = &req.availability_zone
+        // Terraform sends `Placement.AvailabilityZone=""` for "any zone".
+        if let Some(z) = req.availability_zone.as_ref().filter(|z| !z.is_empty())
             && !self.placement().zones.contains(z)
         {
             return Err(Fault::invalid_value(format!(
@@ -827,7 +828,7 @@ impl Ec2 {
                     })?,
                     None => default_subnet(t, account, req.availability_zone.as_deref())?,
                 };
-                if let Some(z) = &req.availability_zone
+                if let Some(z) = req.availability_zone.as_ref().filter(|z| !z.is_empty())
                     && *z != subnet.availability_zone
                 {
                     return Err(Fault::invalid_value(format!(

@@ -239,3 +239,83 @@ mod tests {
         assert_eq!(parse_cidr("10.0.1.0/33"), None);
     }
 }
+
+/// `InvalidNetworkInterfaceID.NotFound`.
+const ENI_NOT_FOUND: crate::ec2::listing::NotFound = crate::ec2::listing::NotFound {
+    code: "InvalidNetworkInterfaceID.NotFound",
+    what: "network interface",
+};
+
+/// The filters `DescribeNetworkInterfaces` documents (those whose features Kumo has).
+static ENI_FILTERS: crate::query::filter::FilterTable<NetworkInterface> =
+    crate::query::filter::FilterTable {
+        resource: "network interface",
+        fields: &[
+            ("network-interface-id", |e, o| o.push(e.id.clone())),
+            ("subnet-id", |e, o| o.push(e.subnet_id.clone())),
+            ("vpc-id", |e, o| o.push(e.vpc_id.clone())),
+            ("availability-zone", |e, o| o.push(e.availability_zone.clone())),
+            ("mac-address", |e, o| o.push(e.mac_address.clone())),
+            ("private-ip-address", |e, o| o.push(e.private_ip.clone())),
+            ("addresses.private-ip-address", |e, o| {
+                o.push(e.private_ip.clone());
+            }),
+            ("private-dns-name", |e, o| o.push(e.private_dns_name.clone())),
+            ("description", |e, o| o.push(e.description.clone())),
+            ("status", |e, o| o.push(e.status.clone())),
+            ("interface-type", |e, o| o.push(e.interface_type.clone())),
+            ("source-dest-check", |e, o| {
+                o.push(e.source_dest_check.to_string());
+            }),
+            ("group-id", |e, o| o.extend(e.groups.iter().map(|g| g.id.clone()))),
+            ("group-name", |e, o| {
+                o.extend(e.groups.iter().map(|g| g.name.clone()));
+            }),
+            ("association.public-ip", |e, o| o.extend(e.public_ip.clone())),
+            ("attachment.instance-id", |e, o| {
+                o.extend(e.attachment.as_ref().map(|a| a.instance_id.clone()));
+            }),
+            ("attachment.attachment-id", |e, o| {
+                o.extend(e.attachment.as_ref().map(|a| a.id.clone()));
+            }),
+            ("attachment.device-index", |e, o| {
+                o.extend(e.attachment.as_ref().map(|a| a.device_index.to_string()));
+            }),
+            ("attachment.status", |e, o| {
+                o.extend(e.attachment.as_ref().map(|a| a.status.clone()));
+            }),
+            ("attachment.delete-on-termination", |e, o| {
+                o.extend(
+                    e.attachment
+                        .as_ref()
+                        .map(|a| a.delete_on_termination.to_string()),
+                );
+            }),
+            ("requester-managed", |_, o| o.push("false".into())),
+        ],
+        tags: Some(|e| {
+            e.tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect()
+        }),
+    };
+
+impl crate::ec2::Ec2 {
+    /// `DescribeNetworkInterfaces`: ids, filters (Terraform lists a subnet's or a security
+    /// group's interfaces before deleting it), pages.
+    pub fn describe_network_interfaces(
+        &self,
+        account: &str,
+        q: &crate::ec2::listing::DescribeQuery,
+    ) -> Result<crate::query::paginate::Page<NetworkInterface>, crate::Error> {
+        self.describe(
+            account,
+            "DescribeNetworkInterfaces",
+            &ENI_FILTERS,
+            ENI_NOT_FOUND,
+            q,
+            |_| true,
+        )
+    }
+}

@@ -80,6 +80,12 @@ pub trait BlockStore: Send + Sync + 'static {
     ) -> Result<VolumeInfo, BlockStoreError>;
     /// Takes a consistent point-in-time snapshot `snapshot` of `volume`.
     fn snapshot(&self, volume: &str, snapshot: &str) -> Result<VolumeInfo, BlockStoreError>;
+    /// Takes a snapshot of a volume a running guest is using, without pausing it: the copy
+    /// is crash-consistent at best (as an EBS snapshot taken without freezing the file
+    /// system). The default answers what [`BlockStore::snapshot`] answers.
+    fn snapshot_live(&self, volume: &str, snapshot: &str) -> Result<VolumeInfo, BlockStoreError> {
+        self.snapshot(volume, snapshot)
+    }
     /// Grows a volume to `size` bytes (the same size is a no-op; smaller is
     /// [`BlockStoreError::InvalidArgument`]).
     fn resize(&self, name: &str, size: u64) -> Result<VolumeInfo, BlockStoreError>;

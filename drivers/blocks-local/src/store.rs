@@ -444,6 +444,12 @@ impl BlockStore for LocalBlockStore {
         self.copy(volume, snapshot, false)
     }
 
+    fn snapshot_live(&self, volume: &str, snapshot: &str) -> Result<VolumeInfo, BlockStoreError> {
+        // `qemu-img convert -U` reads past QEMU's image lock: writes the guest makes during
+        // the copy may be partly in it, as with an EBS snapshot of an unfrozen file system.
+        self.copy(volume, snapshot, true)
+    }
+
     fn resize(&self, name: &str, size: u64) -> Result<VolumeInfo, BlockStoreError> {
         let path = self.require(name)?;
         let current = self.describe(name)?;

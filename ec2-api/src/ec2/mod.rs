@@ -10,6 +10,7 @@ mod instances;
 mod internet_gateway;
 mod key_pairs;
 mod nat_gateway;
+mod network_interfaces;
 mod network_acl;
 mod regions;
 mod route_table;
@@ -38,4 +39,5 @@ pub(crate) fn handler(action: &str) -> Option<Handler> {
         .or_else(|| images::handler(action))
         .or_else(|| instances::handler(action))
         .or_else(|| volumes::handler(action))
+        .or_else(|| network_interfaces::handler(action))
 }

@@ -54,7 +54,10 @@ pub async fn start(
     if cfg.host_setup {
         let image_dir = cfg.image_dir.clone();
         if let Err(e) = tokio::task::spawn_blocking(move || host_setup(&image_dir)).await? {
-            tracing::warn!(error = format!("{e:#}"), "host setup failed; trying with what is installed");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "host setup failed; trying with what is installed"
+            );
         }
     }
     let image_dir = cfg.image_dir.clone();
@@ -301,13 +304,20 @@ fn run_script(script: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<()> {
             for line in err.lines() {
                 tracing::info!(script = %script.display(), "{line}");
             }
-            anyhow::ensure!(status.success(), "{} exited with {status}", script.display());
+            anyhow::ensure!(
+                status.success(),
+                "{} exited with {status}",
+                script.display()
+            );
             return Ok(());
         }
         if std::time::Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            anyhow::bail!("{} did not finish within {SETUP_TIMEOUT:?}", script.display());
+            anyhow::bail!(
+                "{} did not finish within {SETUP_TIMEOUT:?}",
+                script.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }

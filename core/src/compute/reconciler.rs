@@ -283,12 +283,27 @@ impl Compute {
                     self.ensure_volume(v)?;
                     self.update::<Volume>(account, &v.id, |v| v.provisioned = true)?;
                 }
-                if let Some(m) = &v.modification
-                    && m.state == "modifying"
-                {
-                    if v.provisioned {
-                        self.blocks.resize(&v.id, u64::from(m.target_size) * GIB)?;
+                // Attachment changes first: a detach just done lets a pending resize run now.
+                self.attachment(account, v)?;
+                let Some(v) = self.ec2.store().get::<Volume>(account, &v.id)? else {
+                    return Ok(());
+                };
+                let v = &v;
+                // A volume a running guest holds cannot grow under it (no online resize
+                // through the Hypervisor seam yet): the modification stays `modifying` and
+                // completes on the first pass after the volume is detached or the guest stops.
+                let resized = match &v.modification {
+                    Some(m) if m.state == "modifying" && v.provisioned => {
+                        match self.blocks.resize(&v.id, u64::from(m.target_size) * GIB) {
+                            Ok(_) => true,
+                            Err(BlockStoreError::InUse(_)) => false,
+                            Err(e) => return Err(e.into()),
+                        }
                     }
+                    Some(m) => m.state == "modifying",
+                    None => false,
+                };
+                if resized {
                     self.update::<Volume>(account, &v.id, |v| {
                         if let Some(m) = v.modification.as_mut() {
                             v.size_gib = m.target_size;
@@ -301,7 +316,7 @@ impl Compute {
                         }
                     })?;
                 }
-                self.attachment(account, v)
+                Ok(())
             }
         }
     }

@@ -254,24 +254,32 @@ static ENI_FILTERS: crate::query::filter::FilterTable<NetworkInterface> =
             ("network-interface-id", |e, o| o.push(e.id.clone())),
             ("subnet-id", |e, o| o.push(e.subnet_id.clone())),
             ("vpc-id", |e, o| o.push(e.vpc_id.clone())),
-            ("availability-zone", |e, o| o.push(e.availability_zone.clone())),
+            ("availability-zone", |e, o| {
+                o.push(e.availability_zone.clone())
+            }),
             ("mac-address", |e, o| o.push(e.mac_address.clone())),
             ("private-ip-address", |e, o| o.push(e.private_ip.clone())),
             ("addresses.private-ip-address", |e, o| {
                 o.push(e.private_ip.clone());
             }),
-            ("private-dns-name", |e, o| o.push(e.private_dns_name.clone())),
+            ("private-dns-name", |e, o| {
+                o.push(e.private_dns_name.clone())
+            }),
             ("description", |e, o| o.push(e.description.clone())),
             ("status", |e, o| o.push(e.status.clone())),
             ("interface-type", |e, o| o.push(e.interface_type.clone())),
             ("source-dest-check", |e, o| {
                 o.push(e.source_dest_check.to_string());
             }),
-            ("group-id", |e, o| o.extend(e.groups.iter().map(|g| g.id.clone()))),
+            ("group-id", |e, o| {
+                o.extend(e.groups.iter().map(|g| g.id.clone()))
+            }),
             ("group-name", |e, o| {
                 o.extend(e.groups.iter().map(|g| g.name.clone()));
             }),
-            ("association.public-ip", |e, o| o.extend(e.public_ip.clone())),
+            ("association.public-ip", |e, o| {
+                o.extend(e.public_ip.clone())
+            }),
             ("attachment.instance-id", |e, o| {
                 o.extend(e.attachment.as_ref().map(|a| a.instance_id.clone()));
             }),

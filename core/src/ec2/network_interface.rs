@@ -217,29 +217,6 @@ pub fn new_attached(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_cidrs() {
-        assert_eq!(tap_name("eni-0123456789abcdef0").len(), 15);
-        assert_eq!(tap_name("eni-0123456789abcdef0"), "tap56789abcdef0");
-        assert!(new_mac().starts_with("02:"));
-        assert_eq!(new_mac().len(), 17);
-        assert_eq!(
-            private_dns_name("10.0.1.5", "us-east-1"),
-            "ip-10-0-1-5.ec2.internal"
-        );
-        assert_eq!(
-            private_dns_name("10.0.1.5", "eu-west-1"),
-            "ip-10-0-1-5.eu-west-1.compute.internal"
-        );
-        assert_eq!(parse_cidr("10.0.1.0/24"), Some((0x0a00_0100, 24)));
-        assert_eq!(parse_cidr("10.0.1.0/33"), None);
-    }
-}
-
 /// `InvalidNetworkInterfaceID.NotFound`.
 const ENI_NOT_FOUND: crate::ec2::listing::NotFound = crate::ec2::listing::NotFound {
     code: "InvalidNetworkInterfaceID.NotFound",
@@ -325,5 +302,28 @@ impl crate::ec2::Ec2 {
             q,
             |_| true,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_cidrs() {
+        assert_eq!(tap_name("eni-0123456789abcdef0").len(), 15);
+        assert_eq!(tap_name("eni-0123456789abcdef0"), "tap56789abcdef0");
+        assert!(new_mac().starts_with("02:"));
+        assert_eq!(new_mac().len(), 17);
+        assert_eq!(
+            private_dns_name("10.0.1.5", "us-east-1"),
+            "ip-10-0-1-5.ec2.internal"
+        );
+        assert_eq!(
+            private_dns_name("10.0.1.5", "eu-west-1"),
+            "ip-10-0-1-5.eu-west-1.compute.internal"
+        );
+        assert_eq!(parse_cidr("10.0.1.0/24"), Some((0x0a00_0100, 24)));
+        assert_eq!(parse_cidr("10.0.1.0/33"), None);
     }
 }

@@ -28,7 +28,11 @@ def mode(path) -> int:
 
 def test_private_files(kumo_server):
     assert mode(kumo_server.credentials_file) == 0o600
-    assert mode(kumo_server.data_dir) == 0o700
+    # Traversable (QEMU, running as its own user, reaches DATA_DIR/compute) but not listable;
+    # the state database and objects stay owner-only.
+    assert mode(kumo_server.data_dir) == 0o711
+    assert mode(kumo_server.data_dir / "state.redb") == 0o600
+    assert mode(kumo_server.data_dir / "objects") == 0o700
     key_pem = kumo_server.data_dir / "tls" / "key.pem"
     assert mode(key_pem) == 0o600
     text = kumo_server.credentials_file.read_text()

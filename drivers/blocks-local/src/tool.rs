@@ -42,12 +42,22 @@ impl std::fmt::Display for RunError {
 
 /// Runs `cmd` to completion, killing it once `timeout` has passed.
 pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, RunError> {
-    let mut child = cmd
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(RunError::Spawn)?;
+        .stderr(Stdio::piped());
+    // ETXTBSY: another thread's fork may briefly hold a write descriptor to a program file
+    // that was just written (a known Linux race); a few short retries ride over it.
+    let mut attempts = 0;
+    let mut child = loop {
+        match cmd.spawn() {
+            Ok(c) => break c,
+            Err(e) if e.raw_os_error() == Some(26) && attempts < 20 => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            Err(e) => return Err(RunError::Spawn(e)),
+        }
+    };
     let stdout = child.stdout.take().map(reader);
     let stderr = child.stderr.take().map(reader);
     let deadline = Instant::now() + timeout;

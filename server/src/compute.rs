@@ -61,15 +61,19 @@ pub async fn start(
         }
     }
     let image_dir = cfg.image_dir.clone();
+    let reconciler = ReconcilerConfig {
+        stop_timeout: Duration::from_secs(cfg.stop_timeout_secs),
+        cpu_allocation_ratio: cfg.cpu_allocation_ratio,
+        ..ReconcilerConfig::default()
+    };
     let cfg = cfg.clone();
-    let cfg_for_reconciler = cfg.clone();
     let image = TinyImage::find(&cfg.image_dir);
     let setup = {
         let dir = dir.clone();
         let image = image.clone();
         tokio::task::spawn_blocking(move || open_drivers(&cfg, &dir, &owner, image.as_ref()))
     };
-    let (hv, blocks, stop_timeout) = match setup.await? {
+    let (hv, blocks) = match setup.await? {
         Ok(drivers) => drivers,
         Err(e) => {
             tracing::error!(
@@ -94,13 +98,8 @@ pub async fn start(
             "no bootable cloud image found: build it with drivers/compute-libvirt/image/build-image.sh"
         );
     }
-    let compute = Compute::new(
-        ec2.clone(),
-        hv,
-        blocks,
-        reconciler_config(&cfg_for_reconciler, stop_timeout),
-    )
-    .context("registering this host")?;
+    let compute =
+        Compute::new(ec2.clone(), hv, blocks, reconciler).context("registering this host")?;
     let compute = match network(&dir, ec2) {
         Ok(fabric) => compute.with_network(fabric),
         Err(e) => {
@@ -173,16 +172,7 @@ fn owner_id(dir: &Path) -> anyhow::Result<String> {
     Ok(id)
 }
 
-type Drivers = (Arc<dyn Hypervisor>, Arc<dyn BlockStore>, Duration);
-
-/// What the reconciler needs from `[compute]`.
-fn reconciler_config(cfg: &ComputeConfig, stop_timeout: Duration) -> ReconcilerConfig {
-    ReconcilerConfig {
-        stop_timeout,
-        cpu_allocation_ratio: cfg.cpu_allocation_ratio,
-        ..ReconcilerConfig::default()
-    }
-}
+type Drivers = (Arc<dyn Hypervisor>, Arc<dyn BlockStore>);
 
 /// Reaches libvirt (starting the daemons when they are installed but not running), decides
 /// the accelerator, and opens the block store. Blocking.
@@ -210,11 +200,7 @@ fn open_drivers(
     tracing::info!(uri = %cfg.libvirt_uri, accelerator = lv.accelerator.as_str(), "hypervisor ready");
     let blocks = kumo_blocks_local::LocalBlockStore::open(dir.join("blocks"))
         .context("opening the block store")?;
-    Ok((
-        Arc::new(hv),
-        Arc::new(blocks),
-        Duration::from_secs(cfg.stop_timeout_secs),
-    ))
+    Ok((Arc::new(hv), Arc::new(blocks)))
 }
 
 /// The configured accelerator; `auto` boots a probe guest with KVM once per host boot and uses

@@ -70,12 +70,6 @@ pub fn tag_specs(specs: Option<Vec<wire::TagSpecification>>, resource_type: &str
         .collect()
 }
 
-/// The generated enum value spelled `s` (`None` for a value the model does not list).
-#[must_use]
-pub fn wire_enum<E: Copy>(values: &[&str], all: &[E], s: &str) -> Option<E> {
-    enum_from(all, values, s)
-}
-
 /// The wire value of a generated enum named `s` (`None` for a value the model lacks).
 #[must_use]
 pub fn enum_from<E: Copy>(all: &[E], values: &[&str], s: &str) -> Option<E> {
@@ -88,7 +82,7 @@ pub fn enum_from<E: Copy>(all: &[E], values: &[&str], s: &str) -> Option<E> {
 /// `wenum!(wire::VpcState, "available")`.
 macro_rules! wenum {
     ($t:ty, $s:expr) => {
-        crate::ec2::common::wire_enum(&<$t>::VALUES, &<$t>::ALL, $s)
+        crate::ec2::common::enum_from(&<$t>::ALL, &<$t>::VALUES, $s)
     };
 }
 pub(crate) use wenum;

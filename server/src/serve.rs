@@ -326,7 +326,10 @@ async fn serve_connection<I>(
                 .insert(kumo_s3_api::client::Connection { tls, peer });
             router.clone().handle(req)
         });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A client may send its request and shut its write side (`nc`, some scripts); it still
+    // gets its answer, as from AWS.
+    builder.http1().half_close(true);
     let conn = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(conn);
     let result = tokio::select! {

@@ -244,7 +244,11 @@ async fn serve_connection(stream: TcpStream, ctx: Arc<ConnCtx>) {
             Ok::<_, Infallible>(to_http(r, req.method() == hyper::Method::HEAD))
         }
     });
+    // `half_close`: clients such as `nc` send the request and shut down their write side
+    // before the answer is ready; without it hyper drops the connection on that EOF and the
+    // guest reads nothing.
     let conn = hyper::server::conn::http1::Builder::new()
+        .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
         .max_buf_size(16 * 1024)

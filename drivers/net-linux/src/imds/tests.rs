@@ -306,3 +306,43 @@ fn every_listed_entry_resolves() {
     }
     assert!(leaves > 30, "only {leaves} leaves");
 }
+
+/// A source that answers slowly, as a state-store read under load does.
+struct Slow(InstanceMetadata);
+
+impl MetadataSource for Slow {
+    fn lookup(&self, _eni_id: &str) -> Option<InstanceMetadata> {
+        std::thread::sleep(Duration::from_millis(200));
+        Some(self.0.clone())
+    }
+}
+
+#[test]
+fn a_client_that_half_closes_still_gets_its_answer() {
+    use std::io::{Read, Write};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr");
+    let ctx = Arc::new(ConnCtx {
+        eni_id: "eni-1".into(),
+        source: Arc::new(Slow(instance("i-0slow", true))),
+        tokens: Arc::new(TokenSigner::with_key([1; 32])),
+    });
+    runtime.spawn(accept_loop(listener, ctx));
+    for _ in 0..3 {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s.write_all(b"GET /latest/meta-data/instance-id HTTP/1.0\r\n\r\n")
+            .expect("write");
+        s.shutdown(std::net::Shutdown::Write).expect("half-close");
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).expect("read");
+        assert!(answer.starts_with("HTTP/1.0 401"), "{answer:?}");
+    }
+}

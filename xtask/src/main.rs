@@ -1,6 +1,7 @@
 //! Project tasks, as `cargo xtask <task>` (rust-analyzer's habit: one place, no scattered
 //! scripts). Each task lives in its own module; this file only dispatches.
 //!
+//! - `serve`   — installs the libraries the build links, then runs `kumo serve` (release).
 //! - `test`    — every test tier: unit and contract tests, the generated-code check and the
 //!   botocore protocol round trips, then real clients against the release binary.
 //! - `bench`   — the S3 benchmark against a baseline measured in the same run.
@@ -8,6 +9,7 @@
 
 mod bench;
 mod codegen;
+mod serve;
 mod test;
 mod util;
 
@@ -16,6 +18,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
+  serve [ARGS]                         install build libraries if missing, then `kumo serve ARGS` (release build)
   test [--no-compat] [-- PYTEST_ARGS]  all tests (unit, contract, protocol round trips, compat with real clients)
   bench [-- BENCH_ARGS]                S3 benchmark vs. an in-process hyper baseline
   codegen                              regenerate ec2-api/src/generated/ from the pinned botocore models
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();
     let result: Result<(), String> = match strs.as_slice() {
+        ["serve", rest @ ..] => serve::run(&args[args.len() - rest.len()..]),
         ["test", rest @ ..] => test::run(&args[args.len() - rest.len()..]),
         ["bench", rest @ ..] => bench::run(&args[args.len() - rest.len()..]),
         ["codegen"] => codegen::run(codegen::Mode::Write).map_err(|e| format!("{e:#}")),

@@ -1,5 +1,6 @@
 //! `cargo xtask test`: the README's one test command.
 //!
+//! 0. `drivers/build-deps.sh`: the C libraries the workspace links (libvirt), so it compiles;
 //! 1. `compat-tests/install-deps.sh` (Debian and PyPI tools, libvirt and its daemons, the
 //!    guest image; idempotent) — first, so the drivers' integration tests find their tools;
 //! 2. unit, contract and driver integration tests of every crate (`cargo test --workspace`);
@@ -16,6 +17,7 @@ use crate::util::{cargo, root, run as step, target_dir};
 
 pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
     let root = root();
+    crate::serve::build_deps()?;
     if compat {
         step(
             "install test tools",

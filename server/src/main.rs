@@ -10,6 +10,7 @@
 mod admin;
 mod compute;
 mod credentials;
+mod log;
 mod router;
 mod serve;
 mod tls;

@@ -18,12 +18,10 @@ use tokio::sync::{mpsc, watch};
 use crate::router::Router;
 
 /// Logs to stderr, one line per event; `RUST_LOG` overrides the default `info` level. Lines are
-/// written by a background thread (never dropped), so request handlers do not wait on stderr;
-/// keep the returned guard alive until exit so that the last lines are flushed.
-pub fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stderr());
+/// written in batches by a background thread ([`crate::log`]), so request handlers never wait
+/// on stderr; keep the returned guard alive until exit so that the last lines are written.
+pub fn init_tracing() -> crate::log::LogGuard {
+    let (writer, guard) = crate::log::batch_writer();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // s3s logs every error response at ERROR level; the access line already records them.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));

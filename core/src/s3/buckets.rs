@@ -47,8 +47,16 @@ pub fn validate_bucket_name(name: &str) -> Result<()> {
 impl ObjectService {
     /// Reads a bucket record (no authorisation).
     pub fn bucket(&self, name: &str) -> Result<Bucket> {
+        if let Some(bucket) = self.buckets.get(name) {
+            return Ok(bucket);
+        }
+        let generation = self.buckets.generation();
         match self.state.get(BUCKETS, name.as_bytes())? {
-            Some(v) => decode(BUCKETS, &v),
+            Some(v) => {
+                let bucket: Bucket = decode(BUCKETS, &v)?;
+                self.buckets.put(generation, &bucket);
+                Ok(bucket)
+            }
             None => Err(Error::NoSuchBucket(name.to_owned())),
         }
     }
@@ -98,7 +106,7 @@ impl ObjectService {
             versioning: Default::default(),
         };
         let state = self.state.clone();
-        blocking(move || {
+        let created = blocking(move || {
             transact(state.as_ref(), |txn| {
                 if let Some(v) = txn.get(BUCKETS, bucket.name.as_bytes())? {
                     let existing: Bucket = decode(BUCKETS, &v)?;
@@ -112,7 +120,9 @@ impl ObjectService {
                 Ok(bucket.clone())
             })
         })
-        .await
+        .await;
+        self.buckets.invalidate();
+        created
     }
 
     /// HeadBucket: the bucket, if it exists and the caller may list it.
@@ -168,7 +178,9 @@ impl ObjectService {
                 Ok(blobs)
             })
         })
-        .await?;
+        .await;
+        self.buckets.invalidate();
+        let blobs = blobs?;
         self.delete_blobs(blobs).await;
         Ok(())
     }

@@ -419,7 +419,7 @@ impl ObjectService {
         self.authorized_bucket(principal, bucket, Action::PutBucketAcl, None)?;
         self.check_acl_allowed(bucket, acl)?;
         let (state, bucket) = (self.state.clone(), bucket.to_owned());
-        blocking(move || {
+        let changed = blocking(move || {
             transact(state.as_ref(), |txn| {
                 let mut record = txn_bucket(txn, &bucket)?;
                 record.acl = acl.as_str().to_owned();
@@ -427,7 +427,9 @@ impl ObjectService {
                 Ok(())
             })
         })
-        .await
+        .await;
+        self.buckets.invalidate();
+        changed
     }
 
     /// Checks a canned ACL given on CreateBucket / PutObject / PostObject before the write.

@@ -32,6 +32,7 @@
 
 pub mod access;
 pub mod acl;
+mod bucket_cache;
 pub mod bucket_config;
 pub mod bucket_tagging;
 pub mod buckets;
@@ -73,6 +74,7 @@ pub struct ObjectService {
     objects: Arc<dyn ObjectStore>,
     region: String,
     max_object_size: u64,
+    buckets: Arc<bucket_cache::BucketCache>,
 }
 
 impl std::fmt::Debug for ObjectService {
@@ -99,6 +101,7 @@ impl ObjectService {
             objects,
             region: region.to_owned(),
             max_object_size,
+            buckets: Arc::default(),
         }
     }
 

@@ -169,7 +169,7 @@ impl ObjectService {
         self.authorized_bucket(principal, name, Action::PutBucketVersioning, None)?;
         let state = self.state.clone();
         let name = name.to_owned();
-        blocking(move || {
+        let changed = blocking(move || {
             transact(state.as_ref(), |txn| {
                 let mut bucket = txn_bucket(txn, &name)?;
                 // Suspending a never-versioned bucket changes only the reported status, as in AWS.
@@ -182,7 +182,9 @@ impl ObjectService {
                 Ok(())
             })
         })
-        .await
+        .await;
+        self.buckets.invalidate();
+        changed
     }
 
     /// GetBucketVersioning.

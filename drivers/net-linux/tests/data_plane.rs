@@ -560,3 +560,62 @@ fn a_real_tap_joins_the_enis_bridge() {
     let host = common::links(&env.host_ns);
     assert!(host.contains(&tap) && !host.contains(&bridge), "{host}");
 }
+
+/// Two installations on one host (same link-name prefix, same host namespace, separate state):
+/// neither inventories the other's ENIs, so neither reconciler unplugs them as orphans.
+#[test]
+fn another_installations_enis_are_not_in_the_inventory() {
+    if common::skipped("another_installations_enis_are_not_in_the_inventory") {
+        return;
+    }
+    let env = Env::new("i");
+    let p = env.prefix.clone();
+    let (vpc_id, subnet_id, eni_id, tap) = (
+        format!("vpc-{p}"),
+        format!("subnet-{p}"),
+        format!("eni-{p}"),
+        format!("{p}t"),
+    );
+    env.track_vpc(&vpc_id);
+    env.fabric.ensure_vpc(&vpc(&vpc_id)).expect("ensure_vpc");
+    env.fabric
+        .ensure_subnet(&subnet(&vpc_id, &subnet_id))
+        .expect("ensure_subnet");
+    let spec = eni(
+        &vpc_id,
+        &subnet_id,
+        &eni_id,
+        &tap,
+        "02:00:0a:00:01:0b",
+        [10, 0, 1, 11],
+        "i-iiii",
+    );
+    env.fabric.plug(&spec).expect("plug");
+    assert!(
+        env.fabric
+            .list()
+            .expect("list")
+            .enis
+            .iter()
+            .any(|e| e.eni_id == eni_id)
+    );
+
+    let other_state = tempfile::tempdir().expect("state dir");
+    let other = kumo_net_linux::LinuxFabric::new(
+        kumo_net_linux::LinuxFabricConfig {
+            host_netns: Some(env.host_ns.clone()),
+            prefix: p.clone(),
+            runtime_dir: other_state.path().join("run"),
+            ..kumo_net_linux::LinuxFabricConfig::new(other_state.path().join("state"))
+        },
+        None,
+    )
+    .expect("second fabric");
+    let seen = other.list().expect("list");
+    assert!(
+        !seen.enis.iter().any(|e| e.eni_id == eni_id),
+        "{:?}",
+        seen.enis
+    );
+    assert!(!seen.vpcs.contains(&vpc_id), "{:?}", seen.vpcs);
+}

@@ -523,11 +523,13 @@ impl NetworkFabric for LinuxFabric {
             }
         }
         // Host-side leftovers whose VPC side is gone still count: the reconciler unplugs them.
+        // Only of this fabric's VPCs: the host namespace holds other installations' links too.
         for link in &host_links {
             if let Some(a) = link
                 .alias
                 .as_deref()
                 .and_then(|a| self.names.parse_alias(a))
+                && recorded.contains(&a.vpc_id)
             {
                 push(a.vpc_id, a.eni_id);
             }

@@ -896,6 +896,7 @@ mod tests {
     }
 
     struct Locations;
+    #[async_trait::async_trait]
     impl ImageLocations for Locations {
         fn check(&self, _: &Principal, bucket: &str, _: &str) -> Result<(), Error> {
             if bucket == "images" {
@@ -903,6 +904,14 @@ mod tests {
             } else {
                 Err(Error::NoSuchBucket(bucket.into()))
             }
+        }
+        async fn open(
+            &self,
+            _: &Principal,
+            bucket: &str,
+            _: &str,
+        ) -> Result<(u64, kumo_driver_api::ByteStream), Error> {
+            Err(Error::NoSuchBucket(bucket.into()))
         }
     }
 

@@ -8,7 +8,8 @@
 //!
 //! Layout under `DATA_DIR/compute` (0755, so that QEMU, running as `libvirt-qemu`, reaches its
 //! disks): `blocks/` (volumes, root disks, image bases), `console/` (serial logs), `net/`
-//! (fabric records), `owner` (this installation's id, marking its domains).
+//! (fabric records), `imports/` (0700: S3 objects being imported as images), `owner` (this
+//! installation's id, marking its domains).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,14 @@ pub async fn start(
             "no bootable cloud image found: build it with drivers/compute-libvirt/image/build-image.sh"
         );
     }
+    // User images (RegisterImage/ImportImage from S3, CreateImage, deregistered bytes).
+    let builder = kumo_core::compute::image_builder::ImageBuilder::new(
+        ec2.clone(),
+        blocks.clone(),
+        dir.join("imports"),
+        kumo_core::compute::image_builder::BuilderConfig::default(),
+    )
+    .context("preparing the image builder's staging directory")?;
     let compute =
         Compute::new(ec2.clone(), hv, blocks, reconciler).context("registering this host")?;
     let compute = match network(&dir, ec2) {
@@ -111,6 +120,7 @@ pub async fn start(
         }
     };
     let _loop = compute.spawn_reconciler();
+    let _builder = builder.spawn();
     Ok(Some(compute))
 }
 

@@ -393,9 +393,7 @@ impl ImageBuilder {
         })?;
         self.progress(account, &job.id, "converting", 85)?;
         let (name, path) = (job.image_id.clone(), staged.0.clone());
-        let info = self
-            .blocking(move |b| b.import_image(&name, &path))
-            .await?;
+        let info = self.blocking(move |b| b.import_image(&name, &path)).await?;
         drop(staged);
         self.progress(account, &job.id, "preparing ami", 95)?;
         Ok(info)
@@ -415,9 +413,9 @@ impl ImageBuilder {
             Ok(Err(BlockStoreError::InvalidArgument(m))) => {
                 Err(BuildError::Failed("Client.InvalidImage", m))
             }
-            Ok(Err(BlockStoreError::NotFound(m))) => {
-                Err(BuildError::Retry(format!("not in the block store (yet): {m}")))
-            }
+            Ok(Err(BlockStoreError::NotFound(m))) => Err(BuildError::Retry(format!(
+                "not in the block store (yet): {m}"
+            ))),
             Ok(Err(e)) => Err(BuildError::Retry(e.to_string())),
             Err(e) => Err(BuildError::Retry(format!("block store task: {e}"))),
         }
@@ -607,8 +605,12 @@ impl ImageBuilder {
             }
             let name = info.name.clone();
             match self.blocking(move |b| b.delete(&name)).await {
-                Ok(()) => tracing::info!(image = %info.name, "deleted the bytes of a deregistered image"),
-                Err(e) => tracing::debug!(image = %info.name, error = ?e, "image bytes kept for now"),
+                Ok(()) => {
+                    tracing::info!(image = %info.name, "deleted the bytes of a deregistered image")
+                }
+                Err(e) => {
+                    tracing::debug!(image = %info.name, error = ?e, "image bytes kept for now")
+                }
             }
         }
     }

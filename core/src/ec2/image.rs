@@ -336,7 +336,9 @@ static IMAGE_FILTERS: FilterTable<Image> = FilterTable {
         ("root-device-type", |i, out| {
             out.push(i.root_device_type.clone())
         }),
-        ("source-image-id", |i, out| out.extend(i.source_image_id.clone())),
+        ("source-image-id", |i, out| {
+            out.extend(i.source_image_id.clone())
+        }),
         ("source-image-region", |i, out| {
             out.extend(i.source_image_region.clone());
         }),

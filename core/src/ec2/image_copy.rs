@@ -75,8 +75,7 @@ impl Ec2 {
             .into());
         }
         let source = self.image(account, &req.source_image_id)?;
-        if source.state != "available" || !matches!(source.source, ImageSource::BlockStore { .. })
-        {
+        if source.state != "available" || !matches!(source.source, ImageSource::BlockStore { .. }) {
             return Err(Fault::new(
                 "IncorrectState",
                 format!(
@@ -157,10 +156,12 @@ impl Ec2 {
                 format!("The instance '{}' has no root volume.", instance.id),
             )
         })?;
-        let volume = self
-            .store()
-            .get::<Volume>(account, &root)?
-            .ok_or_else(|| Fault::new("InvalidVolume.NotFound", format!("The volume '{root}' does not exist.")))?;
+        let volume = self.store().get::<Volume>(account, &root)?.ok_or_else(|| {
+            Fault::new(
+                "InvalidVolume.NotFound",
+                format!("The volume '{root}' does not exist."),
+            )
+        })?;
         let parent = self.image(account, &instance.image_id).ok();
         let image = Image {
             id: ids::resource_id("ami"),

@@ -39,28 +39,25 @@ fn task_out(t: ImageImport) -> wire::ImportImageTask {
         ..Default::default()
     };
     wire::ImportImageTask {
-            architecture: Some(t.architecture.clone()),
-            boot_mode: t.boot_mode.as_deref().and_then(|b| {
-                enum_from(
-                    &wire::BootModeValues::ALL,
-                    &wire::BootModeValues::VALUES,
-                    b,
-                )
-            }),
-            description: t.description.clone(),
-            encrypted: Some(false),
-            hypervisor: None,
-            image_id: done.then(|| t.image_id.clone()),
-            import_task_id: Some(t.id.clone()),
-            license_type: t.license_type.clone(),
-            platform: Some(t.platform.clone()),
-            progress: t.progress.map(|p| p.to_string()),
-            snapshot_details: Some(vec![detail]),
-            status: Some(t.status.clone()),
-            status_message: t.status_message.clone(),
-            tags: tags_out(&t.tags),
-            usage_operation: Some("RunInstances".into()),
-            ..Default::default()
+        architecture: Some(t.architecture.clone()),
+        boot_mode: t
+            .boot_mode
+            .as_deref()
+            .and_then(|b| enum_from(&wire::BootModeValues::ALL, &wire::BootModeValues::VALUES, b)),
+        description: t.description.clone(),
+        encrypted: Some(false),
+        hypervisor: None,
+        image_id: done.then(|| t.image_id.clone()),
+        import_task_id: Some(t.id.clone()),
+        license_type: t.license_type.clone(),
+        platform: Some(t.platform.clone()),
+        progress: t.progress.map(|p| p.to_string()),
+        snapshot_details: Some(vec![detail]),
+        status: Some(t.status.clone()),
+        status_message: t.status_message.clone(),
+        tags: tags_out(&t.tags),
+        usage_operation: Some("RunInstances".into()),
+        ..Default::default()
     }
 }
 

@@ -257,7 +257,10 @@ async fn registered_image_is_imported_then_available() {
             name: img.id.clone()
         }
     );
-    assert_eq!(img.block_devices[0].volume_size, 8, "request's 8 GiB ≥ 3 GiB image");
+    assert_eq!(
+        img.block_devices[0].volume_size, 8,
+        "request's 8 GiB ≥ 3 GiB image"
+    );
     assert!(jobs(&w).is_empty(), "internal job removed");
     assert_eq!(w.blocks.names(), vec![img.id.clone()]);
     assert_eq!(
@@ -317,7 +320,10 @@ async fn transient_failures_retry_a_bounded_number_of_times() {
     }
     let img = image(&w, &img.id);
     assert_eq!(img.state, "failed");
-    assert_eq!(img.state_reason.expect("reason").code, "Server.InternalError");
+    assert_eq!(
+        img.state_reason.expect("reason").code,
+        "Server.InternalError"
+    );
     assert_eq!(
         w.blocks.imports.load(Ordering::Relaxed),
         1 + 1 + MAX_ATTEMPTS,
@@ -390,7 +396,10 @@ async fn import_image_tasks_complete_fail_and_cancel() {
             .expect("cancel"),
         ("active".to_owned(), "deleting".to_owned())
     );
-    assert_eq!(fault(import(&w, "nope", None).expect_err("missing")), "InvalidParameter");
+    assert_eq!(
+        fault(import(&w, "nope", None).expect_err("missing")),
+        "InvalidParameter"
+    );
     assert_eq!(
         fault(import(&w, "d.raw", Some("vmdk")).expect_err("format")),
         "InvalidParameterValue"
@@ -428,7 +437,11 @@ async fn import_image_tasks_complete_fail_and_cancel() {
         ),
         "IncorrectState"
     );
-    assert_eq!(w.blocks.names(), vec![done.image_id.clone()], "only the completed image's bytes");
+    assert_eq!(
+        w.blocks.names(),
+        vec![done.image_id.clone()],
+        "only the completed image's bytes"
+    );
 
     let filtered = w
         .ec2
@@ -504,10 +517,18 @@ async fn deregistered_bytes_wait_for_clones_and_copies() {
     w.blocks.add("vol-1", Some(&img.id));
     w.ec2.deregister_image(ACCT, &img.id).expect("deregister");
     w.builder.run_once().await;
-    assert!(w.blocks.names().contains(&img.id), "the copy still names the bytes");
-    w.ec2.deregister_image(ACCT, &copy.id).expect("deregister copy");
+    assert!(
+        w.blocks.names().contains(&img.id),
+        "the copy still names the bytes"
+    );
+    w.ec2
+        .deregister_image(ACCT, &copy.id)
+        .expect("deregister copy");
     w.builder.run_once().await;
-    assert!(w.blocks.names().contains(&img.id), "deferred: a clone uses it");
+    assert!(
+        w.blocks.names().contains(&img.id),
+        "deferred: a clone uses it"
+    );
     w.blocks.delete("vol-1").expect("terminate");
     w.builder.run_once().await;
     assert!(!w.blocks.names().contains(&img.id), "freed");

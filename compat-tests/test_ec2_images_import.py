@@ -11,6 +11,7 @@ Boot-heavy scenarios use the HTTP endpoint only (one guest at a time, as the mac
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -266,3 +267,39 @@ def test_image_import_errors(world):
     with pytest.raises(ClientError) as exc:
         ec2.cancel_import_task(ImportTaskId="import-ami-0123456789abcdef0")
     assert code(exc) == "InvalidConversionTaskId"
+
+
+def test_pending_import_survives_kill9(kumo_bin, tmp_path):
+    """`kill -9` while an image imports: after the restart the import runs again and the image
+    becomes `available` whole; nothing half-written is left or published."""
+    raw = disk_image("disk.raw")
+    data = tmp_path / "data"
+    server = harness.KumoServer(kumo_bin, data, tmp_path / "kumo-images-crash.log")
+    server.start()
+    try:
+        ep = server.endpoint("http")
+        ec2 = harness.client(ep, "ec2")
+        s3 = harness.client(ep)
+        require_compute(ec2)
+        s3.create_bucket(Bucket="crash-images")
+        s3.upload_file(str(raw), "crash-images", "disk.raw", Config=MULTIPART)
+        ami = ec2.register_image(Name="crash-image", ImageLocation="crash-images/disk.raw")["ImageId"]
+        server.kill9()  # at once: the builder is reading the object or converting it
+        log = (tmp_path / "kumo-images-crash.log").read_text(errors="replace")
+        report("import when killed", "finished" if "image built" in log else "in flight")
+        server.start()
+        ec2 = harness.client(server.endpoint("http"), "ec2")
+        img = ec2.describe_images(ImageIds=[ami])["Images"][0]
+        assert img["State"] in ("pending", "available"), img
+        ec2.get_waiter("image_available").wait(ImageIds=[ami], WaiterConfig=WAIT)
+        blocks = data / "compute" / "blocks"
+        published = sorted(p.name for p in blocks.iterdir() if p.name.startswith("ami-"))
+        assert published == [f"{ami}.qcow2"], published
+        assert not [p for p in blocks.iterdir() if p.name.startswith(".tmp-")]
+        assert list((data / "compute" / "imports").iterdir()) == []
+        check = subprocess.run(["qemu-img", "check", "-f", "qcow2", str(blocks / f"{ami}.qcow2")],
+                               capture_output=True, text=True, timeout=60)
+        assert check.returncode == 0, check.stdout + check.stderr
+        ec2.deregister_image(ImageId=ami)
+    finally:
+        server.stop()

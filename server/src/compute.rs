@@ -39,10 +39,6 @@ pub async fn start(
     data_dir: &Path,
     ec2: &Ec2,
 ) -> anyhow::Result<Option<Compute>> {
-    if cfg.hypervisor == HypervisorKind::None {
-        tracing::info!("compute disabled by configuration ([compute] hypervisor = \"none\")");
-        return Ok(None);
-    }
     let dir = data_dir.join("compute");
     for sub in ["", "blocks", "console", "net"] {
         let d = dir.join(sub);
@@ -50,6 +46,11 @@ pub async fn start(
     }
     for sub in ["", "blocks"] {
         std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(0o755))?;
+    }
+    if cfg.hypervisor == HypervisorKind::None {
+        tracing::info!("compute disabled by configuration ([compute] hypervisor = \"none\")");
+        images_only(&dir, ec2);
+        return Ok(None);
     }
     let owner = owner_id(&dir)?;
     if cfg.host_setup {
@@ -81,6 +82,7 @@ pub async fn start(
                 error = format!("{e:#}"),
                 "compute disabled: instances cannot run on this host (RunInstances answers InsufficientInstanceCapacity)"
             );
+            images_only(&dir, ec2);
             return Ok(None);
         }
     };
@@ -122,6 +124,30 @@ pub async fn start(
     let _loop = compute.spawn_reconciler();
     let _builder = builder.spawn();
     Ok(Some(compute))
+}
+
+/// Without a hypervisor, images are still built (they are storage: an S3 object copied into
+/// the block store), so `RegisterImage`/`ImportImage` reach `available` on an S3-only host too.
+fn images_only(dir: &Path, ec2: &Ec2) {
+    let started = kumo_blocks_local::LocalBlockStore::open(dir.join("blocks"))
+        .map_err(anyhow::Error::from)
+        .and_then(|blocks| {
+            Ok(kumo_core::compute::image_builder::ImageBuilder::new(
+                ec2.clone(),
+                Arc::new(blocks),
+                dir.join("imports"),
+                kumo_core::compute::image_builder::BuilderConfig::default(),
+            )?)
+        });
+    match started {
+        Ok(builder) => {
+            let _builder = builder.spawn();
+        }
+        Err(e) => tracing::error!(
+            error = format!("{e:#}"),
+            "image builder unavailable: registered images stay pending"
+        ),
+    }
 }
 
 /// The cloud's tiny image: a kernel and an initramfs on the host.

@@ -52,6 +52,8 @@ pub struct BuilderConfig {
     pub interval: Duration,
     /// Minimum time between progress writes.
     pub progress_every: Duration,
+    /// Longest time between sweeps when no API call wakes the builder.
+    pub sweep_every: Duration,
 }
 
 impl Default for BuilderConfig {
@@ -59,6 +61,7 @@ impl Default for BuilderConfig {
         Self {
             interval: Duration::from_secs(5),
             progress_every: Duration::from_secs(1),
+            sweep_every: Duration::from_secs(60),
         }
     }
 }
@@ -195,15 +198,23 @@ impl ImageBuilder {
     }
 
     /// Runs passes on the current runtime: now, on every API change, and every `interval`.
+    /// The sweep (which reads every block device's header) runs after API changes and at
+    /// most every `sweep_every` otherwise.
     pub fn spawn(&self) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
+            let mut last_sweep: Option<Instant> = None;
+            let mut woken = true;
             while !this.stop.load(Ordering::Relaxed) {
-                this.run_once().await;
-                tokio::select! {
-                    () = this.ec2.compute().images_woken() => {}
-                    () = tokio::time::sleep(this.config.interval) => {}
+                this.run_builds().await;
+                if woken || last_sweep.is_none_or(|t| t.elapsed() >= this.config.sweep_every) {
+                    this.sweep().await;
+                    last_sweep = Some(Instant::now());
                 }
+                woken = tokio::select! {
+                    () = this.ec2.compute().images_woken() => true,
+                    () = tokio::time::sleep(this.config.interval) => false,
+                };
             }
         })
     }
@@ -216,6 +227,12 @@ impl ImageBuilder {
 
     /// One pass: every active build (oldest first), expiry of old tasks, the sweep.
     pub async fn run_once(&self) {
+        self.run_builds().await;
+        self.sweep().await;
+    }
+
+    /// Every active build (oldest first), then expiry of old tasks.
+    async fn run_builds(&self) {
         let mut jobs = self
             .ec2
             .store()
@@ -231,7 +248,6 @@ impl ImageBuilder {
         if let Err(e) = self.expire() {
             tracing::warn!(error = %e, "expiring finished import tasks failed");
         }
-        self.sweep().await;
     }
 
     async fn build(&self, account: &str, job: ImageImport) {

@@ -163,8 +163,9 @@ impl Ec2 {
             )
         })?;
         let parent = self.image(account, &instance.image_id).ok();
+        let id = ids::resource_id("ami");
         let image = Image {
-            id: ids::resource_id("ami"),
+            id: id.clone(),
             name: req.name,
             description: req.description.filter(|d| !d.is_empty()),
             owner_id: account.to_owned(),
@@ -192,9 +193,8 @@ impl Ec2 {
             boot_mode: parent.as_ref().and_then(|p| p.boot_mode.clone()),
             imds_support: parent.as_ref().and_then(|p| p.imds_support.clone()),
             image_location: format!("{account}/{}", instance.id),
-            source: ImageSource::BlockStore {
-                name: String::new(),
-            },
+            // Its bytes will be the block image of its own id.
+            source: ImageSource::BlockStore { name: id },
             // A guest booted by direct kernel boot is imaged with the same kernel.
             kernel_boot: instance.kernel_boot.clone(),
             state_reason: None,
@@ -202,10 +202,6 @@ impl Ec2 {
             source_image_id: None,
             source_image_region: None,
             tags: req.tags,
-        };
-        let mut image = image;
-        image.source = ImageSource::BlockStore {
-            name: image.id.clone(),
         };
         let job = ImageImport::job(
             ImportPurpose::CreateImage,

@@ -300,6 +300,11 @@ def test_pending_import_survives_kill9(kumo_bin, tmp_path):
         check = subprocess.run(["qemu-img", "check", "-f", "qcow2", str(blocks / f"{ami}.qcow2")],
                                capture_output=True, text=True, timeout=60)
         assert check.returncode == 0, check.stdout + check.stderr
+        # DeregisterImage frees the bytes (no root disk is a clone of them).
         ec2.deregister_image(ImageId=ami)
+        deadline = time.monotonic() + 30
+        while (blocks / f"{ami}.qcow2").exists():
+            assert time.monotonic() < deadline, "deregistered image's bytes not freed"
+            time.sleep(0.5)
     finally:
         server.stop()

@@ -108,7 +108,10 @@ pub async fn start(
         dir.join("imports"),
         kumo_core::compute::image_builder::BuilderConfig::default(),
     )
-    .context("preparing the image builder's staging directory")?;
+    .inspect_err(|e| {
+        tracing::error!(error = %e, "image builder unavailable: registered images stay pending");
+    })
+    .ok();
     let compute =
         Compute::new(ec2.clone(), hv, blocks, reconciler).context("registering this host")?;
     let compute = match network(&dir, ec2) {
@@ -122,7 +125,7 @@ pub async fn start(
         }
     };
     let _loop = compute.spawn_reconciler();
-    let _builder = builder.spawn();
+    let _builder = builder.map(|b| b.spawn());
     Ok(Some(compute))
 }
 
@@ -141,7 +144,7 @@ fn images_only(dir: &Path, ec2: &Ec2) {
         });
     match started {
         Ok(builder) => {
-            let _builder = builder.spawn();
+            let _builder = builder.map(|b| b.spawn());
         }
         Err(e) => tracing::error!(
             error = format!("{e:#}"),

@@ -144,7 +144,7 @@ fn images_only(dir: &Path, ec2: &Ec2) {
         });
     match started {
         Ok(builder) => {
-            let _builder = builder.map(|b| b.spawn());
+            let _builder = builder.spawn();
         }
         Err(e) => tracing::error!(
             error = format!("{e:#}"),

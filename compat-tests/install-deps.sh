@@ -84,6 +84,8 @@ HERE_DEPS="$(cd "$(dirname "$0")" && pwd)"
 "$HERE_DEPS/../drivers/compute-libvirt/setup-libvirt.sh" || log "WARNING: libvirt setup failed; libvirt tests will be SKIPPED"
 "$HERE_DEPS/../drivers/compute-libvirt/image/build-image.sh" "${KUMO_GUEST_IMAGE_DIR:-/var/lib/kumo/images/tiny}" ||
     log "WARNING: guest image build failed; libvirt boot tests will be SKIPPED"
+"$HERE_DEPS/../drivers/compute-libvirt/image/build-disk-image.sh" "${KUMO_DISK_IMAGE_DIR:-/var/lib/kumo/images/disk}" ||
+    log "WARNING: disk image build failed; user image (S3 import) boot tests will be SKIPPED"
 
 # --- Report ----------------------------------------------------------------------------------
 for cmd in s3cmd rclone curl aws; do

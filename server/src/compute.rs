@@ -8,7 +8,8 @@
 //!
 //! Layout under `DATA_DIR/compute` (0755, so that QEMU, running as `libvirt-qemu`, reaches its
 //! disks): `blocks/` (volumes, root disks, image bases), `console/` (serial logs), `net/`
-//! (fabric records), `owner` (this installation's id, marking its domains).
+//! (fabric records), `imports/` (0700: S3 objects being imported as images), `owner` (this
+//! installation's id, marking its domains).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -38,10 +39,6 @@ pub async fn start(
     data_dir: &Path,
     ec2: &Ec2,
 ) -> anyhow::Result<Option<Compute>> {
-    if cfg.hypervisor == HypervisorKind::None {
-        tracing::info!("compute disabled by configuration ([compute] hypervisor = \"none\")");
-        return Ok(None);
-    }
     let dir = data_dir.join("compute");
     for sub in ["", "blocks", "console", "net"] {
         let d = dir.join(sub);
@@ -49,6 +46,11 @@ pub async fn start(
     }
     for sub in ["", "blocks"] {
         std::fs::set_permissions(dir.join(sub), std::fs::Permissions::from_mode(0o755))?;
+    }
+    if cfg.hypervisor == HypervisorKind::None {
+        tracing::info!("compute disabled by configuration ([compute] hypervisor = \"none\")");
+        images_only(&dir, ec2);
+        return Ok(None);
     }
     let owner = owner_id(&dir)?;
     if cfg.host_setup {
@@ -80,6 +82,7 @@ pub async fn start(
                 error = format!("{e:#}"),
                 "compute disabled: instances cannot run on this host (RunInstances answers InsufficientInstanceCapacity)"
             );
+            images_only(&dir, ec2);
             return Ok(None);
         }
     };
@@ -98,6 +101,17 @@ pub async fn start(
             "no bootable cloud image found: build it with drivers/compute-libvirt/image/build-image.sh"
         );
     }
+    // User images (RegisterImage/ImportImage from S3, CreateImage, deregistered bytes).
+    let builder = kumo_core::compute::image_builder::ImageBuilder::new(
+        ec2.clone(),
+        blocks.clone(),
+        dir.join("imports"),
+        kumo_core::compute::image_builder::BuilderConfig::default(),
+    )
+    .inspect_err(|e| {
+        tracing::error!(error = %e, "image builder unavailable: registered images stay pending");
+    })
+    .ok();
     let compute =
         Compute::new(ec2.clone(), hv, blocks, reconciler).context("registering this host")?;
     let compute = match network(&dir, ec2) {
@@ -111,7 +125,32 @@ pub async fn start(
         }
     };
     let _loop = compute.spawn_reconciler();
+    let _builder = builder.map(|b| b.spawn());
     Ok(Some(compute))
+}
+
+/// Without a hypervisor, images are still built (they are storage: an S3 object copied into
+/// the block store), so `RegisterImage`/`ImportImage` reach `available` on an S3-only host too.
+fn images_only(dir: &Path, ec2: &Ec2) {
+    let started = kumo_blocks_local::LocalBlockStore::open(dir.join("blocks"))
+        .map_err(anyhow::Error::from)
+        .and_then(|blocks| {
+            Ok(kumo_core::compute::image_builder::ImageBuilder::new(
+                ec2.clone(),
+                Arc::new(blocks),
+                dir.join("imports"),
+                kumo_core::compute::image_builder::BuilderConfig::default(),
+            )?)
+        });
+    match started {
+        Ok(builder) => {
+            let _builder = builder.spawn();
+        }
+        Err(e) => tracing::error!(
+            error = format!("{e:#}"),
+            "image builder unavailable: registered images stay pending"
+        ),
+    }
 }
 
 /// The cloud's tiny image: a kernel and an initramfs on the host.

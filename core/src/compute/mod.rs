@@ -8,7 +8,9 @@
 //! - [`reconciler`]: converges the recorded intent (instances, volumes, snapshots) with the
 //!   world through the `Hypervisor`, `BlockStore` and `NetworkFabric` seams.
 //! - [`metadata`]: the instance metadata service's lookup over the records.
+//! - [`image_builder`]: turns S3 objects and root disks into `BlockStore` images (AMIs).
 
+pub mod image_builder;
 pub mod metadata;
 pub mod reconciler;
 pub mod scheduler;
@@ -50,6 +52,7 @@ pub struct HostRegistry {
     hypervisor: RwLock<Option<Arc<dyn Hypervisor>>>,
     max_vcpus_per_account: RwLock<Option<u32>>,
     wake: Notify,
+    wake_images: Notify,
 }
 
 impl std::fmt::Debug for HostRegistry {
@@ -120,5 +123,15 @@ impl HostRegistry {
     /// Waits for [`HostRegistry::wake`].
     pub async fn woken(&self) {
         self.wake.notified().await;
+    }
+
+    /// Wakes the image builder: an API call queued a build or dropped an image.
+    pub fn wake_images(&self) {
+        self.wake_images.notify_one();
+    }
+
+    /// Waits for [`HostRegistry::wake_images`].
+    pub async fn images_woken(&self) {
+        self.wake_images.notified().await;
     }
 }

@@ -5,7 +5,13 @@
 //! cloud's own owner id [`CLOUD_OWNER_ID`] (alias [`CLOUD_OWNER_ALIAS`], so configurations
 //! written for AWS's `owners = ["amazon"]` find them) and their bytes are a named image of the
 //! `BlockStore`. *User images* are registered with `RegisterImage` from an S3 object
-//! (`ImageLocation` = `bucket/key`) that must exist and be readable by the caller.
+//! (`ImageLocation` = `bucket/key`) that must exist and be readable by the caller; they start
+//! `pending` and the image builder (`compute::image_builder`) copies the object into the
+//! `BlockStore` (`available`) or gives up with a `StateReason` (`failed`). `ImportImage`,
+//! `CreateImage` and `CopyImage` (in `image_import` and `image_copy`) end in the same kind of
+//! record. An image's `BlockStore` bytes are deleted by the builder once no image record, no
+//! pending build and no volume names them (so `DeregisterImage` defers while root disks are
+//! clones of it).
 //!
 //! Visibility follows AWS: an account sees its own images, public images, and images whose
 //! launch permissions name it; any other id is "not found". Only the owner may modify or
@@ -18,6 +24,8 @@ use serde::{Deserialize, Serialize};
 use super::Fault;
 use crate::Error;
 use crate::ec2::Ec2;
+use crate::ec2::image_import::{ImageImport, ImportPurpose, ImportSource};
+use crate::ec2::instance::StateReason;
 use crate::iam::Principal;
 use crate::ids;
 use crate::query::filter::{Filter, FilterSet, FilterTable};
@@ -40,7 +48,8 @@ pub enum ImageSource {
         /// The `BlockStore` image name.
         name: String,
     },
-    /// An S3 object (`RegisterImage`); the volumes work imports it into the `BlockStore`.
+    /// An S3 object (`RegisterImage`) not yet copied into the `BlockStore`; the image builder
+    /// replaces it with [`ImageSource::BlockStore`] when the image becomes `available`.
     S3 {
         /// Bucket.
         bucket: String,
@@ -131,6 +140,18 @@ pub struct Image {
     /// Direct kernel boot (cloud images only), else the guest boots from its disk.
     #[serde(default)]
     pub kernel_boot: Option<KernelBoot>,
+    /// Why the image is `failed` (AWS's `StateReason`).
+    #[serde(default)]
+    pub state_reason: Option<StateReason>,
+    /// The instance a `CreateImage` image was made from.
+    #[serde(default)]
+    pub source_instance_id: Option<String>,
+    /// The image a `CopyImage` image was copied from.
+    #[serde(default)]
+    pub source_image_id: Option<String>,
+    /// The region of that image.
+    #[serde(default)]
+    pub source_image_region: Option<String>,
     /// Tags.
     #[serde(default)]
     pub tags: Vec<Tag>,
@@ -209,20 +230,47 @@ pub struct RegisterImage {
     pub tags: Vec<Tag>,
 }
 
-/// Checks that an S3 object can back an image: it exists and the caller may read it.
+/// Where image bytes come from: S3 objects the caller may read.
 ///
 /// Hook between the EC2 and S3 halves of the core; the server gives [`Ec2`] one over its
-/// object service. Importing the bytes into the `BlockStore` belongs to the volumes work:
-/// it reads [`ImageSource::S3`] when a volume is first created from the image.
+/// object service. `check` answers at request time (`RegisterImage`, `ImportImage`); the
+/// image builder later `open`s the object as the same principal (access is checked again).
+#[async_trait::async_trait]
 pub trait ImageLocations: Send + Sync {
     /// `Ok(())` when `bucket/key` exists and `principal` may read it.
     fn check(&self, principal: &Principal, bucket: &str, key: &str) -> Result<(), Error>;
+    /// The object's size and bytes, read as `principal`.
+    async fn open(
+        &self,
+        principal: &Principal,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(u64, kumo_driver_api::ByteStream), Error>;
 }
 
+#[async_trait::async_trait]
 impl ImageLocations for crate::s3::ObjectService {
     fn check(&self, principal: &Principal, bucket: &str, key: &str) -> Result<(), Error> {
         self.object_tagging(Some(principal), bucket, key, None)
             .map(|_| ())
+    }
+
+    async fn open(
+        &self,
+        principal: &Principal,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(u64, kumo_driver_api::ByteStream), Error> {
+        let req = crate::s3::objects::GetObjectRequest {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            ..Default::default()
+        };
+        let read = self.get_object(Some(principal), &req, true).await?;
+        let body = read
+            .body
+            .ok_or_else(|| Error::InvalidArgument("object read without a body".to_owned()))?;
+        Ok((read.version.size, body))
     }
 }
 
@@ -288,12 +336,22 @@ static IMAGE_FILTERS: FilterTable<Image> = FilterTable {
         ("root-device-type", |i, out| {
             out.push(i.root_device_type.clone())
         }),
-        ("source-image-id", |_, _| {}),
-        ("source-image-region", |_, _| {}),
-        ("source-instance-id", |_, _| {}),
+        ("source-image-id", |i, out| {
+            out.extend(i.source_image_id.clone())
+        }),
+        ("source-image-region", |i, out| {
+            out.extend(i.source_image_region.clone());
+        }),
+        ("source-instance-id", |i, out| {
+            out.extend(i.source_instance_id.clone());
+        }),
         ("state", |i, out| out.push(i.state.clone())),
-        ("state-reason-code", |_, _| {}),
-        ("state-reason-message", |_, _| {}),
+        ("state-reason-code", |i, out| {
+            out.extend(i.state_reason.as_ref().map(|r| r.code.clone()));
+        }),
+        ("state-reason-message", |i, out| {
+            out.extend(i.state_reason.as_ref().map(|r| r.message.clone()));
+        }),
         ("sriov-net-support", |i, out| {
             out.extend(i.sriov_net_support.clone())
         }),
@@ -349,7 +407,7 @@ pub enum ImageChange {
     ImdsSupport(String),
 }
 
-fn now_iso() -> String {
+pub(crate) fn now_iso() -> String {
     let now = time::OffsetDateTime::now_utc();
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
@@ -363,7 +421,7 @@ fn now_iso() -> String {
     )
 }
 
-fn check_image_id(id: &str) -> Result<(), Fault> {
+pub(crate) fn check_image_id(id: &str) -> Result<(), Fault> {
     if id
         .strip_prefix("ami-")
         .is_some_and(|h| !h.is_empty() && h.len() <= 17 && h.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -377,14 +435,29 @@ fn check_image_id(id: &str) -> Result<(), Fault> {
     }
 }
 
-fn image_not_found(id: &str) -> Fault {
+pub(crate) fn image_not_found(id: &str) -> Fault {
     Fault::new(
         "InvalidAMIID.NotFound",
         format!("The image id '[{id}]' does not exist"),
     )
 }
 
-fn check_image_name(name: &str) -> Result<(), Fault> {
+/// `InvalidAMIName.Duplicate` when the account has an image of this name.
+pub(crate) fn check_name_free(
+    t: &crate::ec2::store::Txn<'_>,
+    account: &str,
+    name: &str,
+) -> Result<(), Fault> {
+    if t.list::<Image>(account).iter().any(|i| i.name == name) {
+        return Err(Fault::new(
+            "InvalidAMIName.Duplicate",
+            format!("AMI name {name} is already in use by AMI"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_image_name(name: &str) -> Result<(), Fault> {
     let n = name.chars().count();
     let ok = (3..=128).contains(&n)
         && name
@@ -455,6 +528,10 @@ impl Ec2 {
                     name: String::new(),
                 },
                 kernel_boot: None,
+                state_reason: None,
+                source_instance_id: None,
+                source_image_id: None,
+                source_image_region: None,
                 tags: Vec::new(),
             });
             record.description = Some(image.description.clone());
@@ -540,7 +617,7 @@ impl Ec2 {
             virtualization_type: req.virtualization_type.unwrap_or_else(|| "hvm".into()),
             ena_support: req.ena_support.unwrap_or(true),
             sriov_net_support: req.sriov_net_support,
-            state: "available".into(),
+            state: "pending".into(),
             creation_date: now_iso(),
             deprecation_time: None,
             block_devices: vec![ImageBlockDevice {
@@ -559,22 +636,25 @@ impl Ec2 {
                 key: key.to_owned(),
             },
             kernel_boot: None,
+            state_reason: None,
+            source_instance_id: None,
+            source_image_id: None,
+            source_image_region: None,
             tags: req.tags,
         };
-        self.store().transaction(|t| {
-            if t.list::<Image>(account)
-                .iter()
-                .any(|i| i.name == image.name)
-            {
-                return Err(Fault::new(
-                    "InvalidAMIName.Duplicate",
-                    format!("AMI name {} is already in use by AMI", image.name),
-                )
-                .into());
-            }
+        let job = ImageImport::job(
+            ImportPurpose::RegisterImage,
+            &image,
+            ImportSource::s3(principal, bucket, key, None),
+        );
+        let image = self.store().transaction(|t| {
+            check_name_free(t, account, &image.name)?;
             t.put(account, image.clone());
+            t.put(account, job);
             Ok(image)
-        })
+        })?;
+        self.compute().wake_images();
+        Ok(image)
     }
 
     /// `DescribeImages`.
@@ -768,8 +848,16 @@ impl Ec2 {
                 .into());
             }
             t.delete::<Image>(account, id);
+            // A build still running for it is dropped; its bytes go with the next sweep.
+            for job in t.list::<ImageImport>(account) {
+                if job.image_id == id && job.purpose != ImportPurpose::ImportImage {
+                    t.delete::<ImageImport>(account, &job.id);
+                }
+            }
             Ok(())
-        })
+        })?;
+        self.compute().wake_images();
+        Ok(())
     }
 
     /// Gives the service a way to check `RegisterImage` locations (the server passes its S3
@@ -810,6 +898,7 @@ mod tests {
     }
 
     struct Locations;
+    #[async_trait::async_trait]
     impl ImageLocations for Locations {
         fn check(&self, _: &Principal, bucket: &str, _: &str) -> Result<(), Error> {
             if bucket == "images" {
@@ -817,6 +906,14 @@ mod tests {
             } else {
                 Err(Error::NoSuchBucket(bucket.into()))
             }
+        }
+        async fn open(
+            &self,
+            _: &Principal,
+            bucket: &str,
+            _: &str,
+        ) -> Result<(u64, kumo_driver_api::ByteStream), Error> {
+            Err(Error::NoSuchBucket(bucket.into()))
         }
     }
 

@@ -525,9 +525,8 @@ fn check_id(id: &str) -> Result<(), Fault> {
 /// The image a launch names: an `Image` record the account may launch — its own, a public
 /// one (the cloud's, stored under `CLOUD_OWNER_ID`) or one whose launch permissions name it.
 ///
-/// Only images whose bytes are in the `BlockStore` can boot; an image registered from S3
-/// (`ImageSource::S3`) must be imported first, which is not implemented yet, so its launch is
-/// refused with `InvalidAMIID.Unavailable` rather than left pending forever.
+/// Only `available` images, whose bytes are in the `BlockStore`, can boot: an image registered
+/// from S3 stays `ImageSource::S3` (and `pending`) until the image builder has imported it.
 fn find_image(ec2: &Ec2, account: &str, image_id: &str) -> Result<LaunchImage, Fault> {
     if !image_id.starts_with("ami-") {
         return Err(Fault::new(
@@ -551,7 +550,7 @@ fn find_image(ec2: &Ec2, account: &str, image_id: &str) -> Result<LaunchImage, F
             return Err(Fault::new(
                 "InvalidAMIID.Unavailable",
                 format!(
-                    "The image id '[{image_id}]' was registered from S3 and has not been imported into this cloud's block store; it cannot be launched yet."
+                    "The image id '[{image_id}]' has not been imported from S3 into this cloud's block store yet."
                 ),
             ));
         }

@@ -16,6 +16,8 @@ pub mod defaults;
 pub mod dhcp_options;
 pub mod fault;
 pub mod image;
+pub mod image_copy;
+pub mod image_import;
 pub mod instance;
 pub mod instance_types;
 pub mod internet_gateway;
@@ -102,6 +104,12 @@ impl Ec2 {
     #[must_use]
     pub fn paginator(&self) -> &Paginator {
         &self.paginator
+    }
+
+    /// Where `RegisterImage`/`ImportImage` read S3 objects from (set by the server).
+    #[must_use]
+    pub fn image_locations(&self) -> Option<Arc<dyn image::ImageLocations>> {
+        self.image_locations.clone()
     }
 
     /// The compute hosts instances may run on (empty until the server registers one).

@@ -105,6 +105,7 @@ resources! {
     PublicIpPool(super::address::PublicIpPool) = "kumo-public-ip-pool", id prefix "kumo-public-ip-pool";
     KeyPair(super::key_pair::KeyPair) = "key-pair", id prefix "key-";
     Image(super::image::Image) = "image", id prefix "ami-";
+    ImageImport(super::image_import::ImageImport) = "import-image-task", id prefix "import-ami-";
     // ELBv2 (ids are ARNs; see `kind_of_id`).
     Elbv2LoadBalancer(crate::elbv2::load_balancer::LoadBalancer) = "elbv2-load-balancer", id prefix "arn:loadbalancer/";
     Elbv2TargetGroup(crate::elbv2::target_group::TargetGroup) = "elbv2-target-group", id prefix "arn:targetgroup/";

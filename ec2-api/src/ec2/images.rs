@@ -1,9 +1,10 @@
 //! `DescribeImages`, `DescribeImageAttribute`, `ModifyImageAttribute`, `RegisterImage`,
-//! `DeregisterImage`.
+//! `DeregisterImage`, `CopyImage`, `CreateImage`.
 
 use kumo_core::ec2::image::{
     Image, ImageAttributeValue, ImageBlockDevice, ImageChange, RegisterImage,
 };
+use kumo_core::ec2::image_copy::{CopyImage, CreateImage};
 
 use super::common::{enum_from, filters, ops, tag_specs, tags_out};
 use crate::dispatch::{Context, Handler};
@@ -17,6 +18,8 @@ pub(super) fn handler(action: &str) -> Option<Handler> {
         "ModifyImageAttribute" => modify_image_attribute,
         "RegisterImage" => register_image,
         "DeregisterImage" => deregister_image,
+        "CopyImage" => copy_image,
+        "CreateImage" => create_image,
     )
 }
 
@@ -88,6 +91,13 @@ fn image_out(i: Image) -> wire::Image {
         ),
         sriov_net_support: i.sriov_net_support.clone(),
         state: enum_from(&wire::ImageState::ALL, &wire::ImageState::VALUES, &i.state),
+        state_reason: i.state_reason.as_ref().map(|r| wire::StateReason {
+            code: Some(r.code.clone()),
+            message: Some(r.message.clone()),
+        }),
+        source_instance_id: i.source_instance_id.clone(),
+        source_image_id: i.source_image_id.clone(),
+        source_image_region: i.source_image_region.clone(),
         tags: tags_out(&i.tags),
         virtualization_type: enum_from(
             &wire::VirtualizationType::ALL,
@@ -300,5 +310,54 @@ fn deregister_image(
     Ok(wire::DeregisterImageResult {
         r#return: Some(true),
         delete_snapshot_results: None,
+    })
+}
+
+fn copy_image(
+    ctx: &Context<'_>,
+    req: wire::CopyImageRequest,
+) -> Result<wire::CopyImageResult, QueryError> {
+    let image = ctx.ec2()?.copy_image(
+        ctx.account(),
+        CopyImage {
+            source_image_id: req
+                .source_image_id
+                .ok_or_else(|| QueryError::missing_parameter("SourceImageId"))?,
+            source_region: req
+                .source_region
+                .ok_or_else(|| QueryError::missing_parameter("SourceRegion"))?,
+            name: req
+                .name
+                .ok_or_else(|| QueryError::missing_parameter("Name"))?,
+            description: req.description,
+            copy_tags: req.copy_image_tags.unwrap_or(false),
+            tags: tag_specs(req.tag_specifications, "image"),
+            encrypted: req.encrypted.unwrap_or(false),
+        },
+    )?;
+    Ok(wire::CopyImageResult {
+        image_id: Some(image.id),
+    })
+}
+
+fn create_image(
+    ctx: &Context<'_>,
+    req: wire::CreateImageRequest,
+) -> Result<wire::CreateImageResult, QueryError> {
+    let image = ctx.ec2()?.create_image(
+        ctx.account(),
+        CreateImage {
+            instance_id: req
+                .instance_id
+                .ok_or_else(|| QueryError::missing_parameter("InstanceId"))?,
+            name: req
+                .name
+                .ok_or_else(|| QueryError::missing_parameter("Name"))?,
+            description: req.description,
+            tags: tag_specs(req.tag_specifications, "image"),
+        },
+    )?;
+    Ok(wire::CreateImageResult {
+        image_id: Some(image.id),
     })
 }

@@ -5,6 +5,7 @@
 mod address;
 pub(crate) mod common;
 mod dhcp_options;
+mod image_import;
 mod images;
 mod instances;
 mod internet_gateway;
@@ -37,6 +38,7 @@ pub(crate) fn handler(action: &str) -> Option<Handler> {
         .or_else(|| key_pairs::handler(action))
         .or_else(|| tags::handler(action))
         .or_else(|| images::handler(action))
+        .or_else(|| image_import::handler(action))
         .or_else(|| instances::handler(action))
         .or_else(|| volumes::handler(action))
         .or_else(|| network_interfaces::handler(action))

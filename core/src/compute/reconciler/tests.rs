@@ -1039,3 +1039,73 @@ fn elastic_and_launch_public_addresses_follow_instances() {
         "the freed pool address is handed out again"
     );
 }
+
+/// `CreateImage` over the reconciler's fakes: the image builder snapshots the root volume once
+/// the reconciler has created it, and instances launched from the new image clone it.
+#[tokio::test]
+async fn create_image_snapshots_the_root_volume_and_launches() {
+    use crate::compute::image_builder::{BuilderConfig, ImageBuilder};
+    use crate::ec2::image_copy::CreateImage;
+
+    let (ec2, _hv, blocks, compute) = setup(false);
+    let iid = run(&ec2, 1).expect("run").remove(0);
+    let ami = ec2
+        .create_image(
+            ACCT,
+            CreateImage {
+                instance_id: iid.clone(),
+                name: "from-instance".into(),
+                ..CreateImage::default()
+            },
+        )
+        .expect("create image")
+        .id;
+    let staging = tempfile::tempdir().expect("tempdir");
+    let builder = ImageBuilder::new(
+        ec2.clone(),
+        blocks.clone(),
+        staging.path(),
+        BuilderConfig::default(),
+    )
+    .expect("builder");
+    // The root volume is not created yet: the build waits (a bounded retry).
+    builder.run_once().await;
+    assert_eq!(ec2.own_image(ACCT, &ami).expect("image").state, "pending");
+    let c = compute.clone();
+    tokio::task::spawn_blocking(move || c.reconcile_once())
+        .await
+        .expect("pass");
+    builder.run_once().await;
+    let img = ec2.own_image(ACCT, &ami).expect("image");
+    assert_eq!(img.state, "available");
+    assert_eq!(img.source_instance_id.as_deref(), Some(iid.as_str()));
+    assert!(
+        img.kernel_boot.is_some(),
+        "a kernel-booted guest's image boots the same way"
+    );
+    assert!(blocks.info(&ami).expect("info").is_some());
+    let r = ec2
+        .run_instances(
+            ACCT,
+            RunInstances {
+                image_id: Some(ami.clone()),
+                instance_type: Some("t3.micro".into()),
+                subnet_id: Some("subnet-00000000000000001".into()),
+                min_count: 1,
+                max_count: 1,
+                ..RunInstances::default()
+            },
+        )
+        .expect("launch the new image");
+    let root = r.instances[0].instance.block_devices[0].volume_id.clone();
+    let vol = ec2
+        .store()
+        .get::<crate::ec2::volume::Volume>(ACCT, &root)
+        .expect("get")
+        .expect("root volume");
+    assert_eq!(
+        vol.base.as_deref(),
+        Some(ami.as_str()),
+        "copy-on-write over the image"
+    );
+}

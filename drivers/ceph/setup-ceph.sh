@@ -2,6 +2,7 @@
 # A throwaway one-node Ceph cluster for Kumo's RBD and RADOS backends (tests and CI).
 #
 #   drivers/ceph/setup-ceph.sh [DIR]     # DIR defaults to $KUMO_CEPH_DIR or /run/kumo-ceph
+#   drivers/ceph/setup-ceph.sh --install-only   # only the packages (CI, before building)
 #   drivers/ceph/stop-ceph.sh  [DIR]     # stops it and removes DIR
 #
 # Idempotent: installs Debian's Ceph packages (Pacific on Debian 12) only when missing, and
@@ -16,13 +17,24 @@
 # Tests find the cluster through KUMO_CEPH_CONF (`source DIR/env`); without it they print
 # `SKIPPED: no Ceph cluster`.
 #
-# Knobs: KUMO_CEPH_MON_PORT (msgr2 port, default 3300; the v1 port is it + 3489, i.e. 6789),
-# KUMO_CEPH_OSD_MB (memstore size, default 2048), KUMO_CEPH_NO_INSTALL=1 (never apt-get).
+# Knobs: KUMO_CEPH_MON_PORT (the monitor's msgr2 port, default 3300; `auto` picks two free
+# ports, for runs beside another cluster), KUMO_CEPH_MON_V1_PORT (its legacy port, default
+# 6789 or, with `auto`, free), KUMO_CEPH_OSD_MB (memstore size, default 2048),
+# KUMO_CEPH_NO_INSTALL=1 (never apt-get).
 set -euo pipefail
 
+INSTALL_ONLY=0
+if [ "${1:-}" = --install-only ]; then INSTALL_ONLY=1; shift; fi
 DIR=${1:-${KUMO_CEPH_DIR:-/run/kumo-ceph}}
+port_free() { ! ss -Hltn "sport = :$1" | grep -q .; }
 MON_V2=${KUMO_CEPH_MON_PORT:-3300}
-MON_V1=$((MON_V2 + 3489))
+MON_V1=${KUMO_CEPH_MON_V1_PORT:-6789}
+if [ "$MON_V2" = auto ]; then
+    for _ in $(seq 1 100); do
+        MON_V2=$((20000 + RANDOM % 20000)) MON_V1=$((MON_V2 + 1))
+        port_free "$MON_V2" && port_free "$MON_V1" && break
+    done
+fi
 OSD_MB=${KUMO_CEPH_OSD_MB:-2048}
 IP=127.0.0.1
 CONF=$DIR/ceph.conf
@@ -76,6 +88,7 @@ if ((${#need[@]})); then
         { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
     log "packages installed"
 fi
+[ "$INSTALL_ONLY" = 1 ] && exit 0
 
 # --- already running? --------------------------------------------------------------------------
 if [ -f "$CONF" ] && alive "$DIR/run/mon.a.pid" && alive "$DIR/run/osd.0.pid"; then
@@ -88,7 +101,7 @@ if [ -d "$DIR" ]; then
     "$(dirname "$0")/stop-ceph.sh" "$DIR" >/dev/null 2>&1 || true
 fi
 for port in "$MON_V2" "$MON_V1"; do
-    ss -Hltn "sport = :$port" | grep -q . && die "port $port is in use (another cluster? set KUMO_CEPH_MON_PORT)"
+    port_free "$port" || die "port $port is in use (another cluster? set KUMO_CEPH_MON_PORT=auto)"
 done
 
 # --- a fresh cluster -----------------------------------------------------------------------------

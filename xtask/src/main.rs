@@ -7,6 +7,7 @@
 //! - `codegen` — regenerates `ec2-api/src/generated/` from the pinned botocore models.
 
 mod bench;
+mod ceph;
 mod codegen;
 mod test;
 mod util;

@@ -12,6 +12,7 @@ mod compute;
 mod credentials;
 mod router;
 mod serve;
+mod storage;
 mod tls;
 
 use std::net::SocketAddr;

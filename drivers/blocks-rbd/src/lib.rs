@@ -22,6 +22,7 @@
 //! Names are `[A-Za-z0-9-]`; RBD names the store makes for itself contain `_` (`kumo_base`,
 //! `tmp_…`) so they never collide with Kumo's.
 
+mod guest;
 mod rbd;
 mod store;
 

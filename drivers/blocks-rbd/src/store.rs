@@ -20,6 +20,7 @@ use kumo_blocks_local::{probe, valid_name};
 use kumo_driver_api::{BlockStore, BlockStoreError, DiskSource, VolumeInfo};
 use serde_json::Value;
 
+use crate::guest::{self, GuestAccess};
 use crate::rbd::{self, Cluster};
 
 /// The protected RBD snapshot of a base that its clones hang from.
@@ -75,6 +76,7 @@ impl Config {
 pub struct RbdBlockStore {
     cluster: Cluster,
     config: Config,
+    guest: GuestAccess,
     dependencies: Mutex<()>,
     temp_seq: AtomicU64,
 }
@@ -130,8 +132,9 @@ fn find_in_path(program: &str) -> Option<PathBuf> {
 }
 
 impl RbdBlockStore {
-    /// Opens the store: creates the namespace if one is configured and missing, checks that
-    /// the pool answers, and removes what a crash left behind.
+    /// Opens the store: reads the monitors and key guests will need, creates the namespace if
+    /// one is configured and missing, checks that the pool answers, and removes what a crash
+    /// left behind.
     pub fn open(config: Config) -> Result<Self, BlockStoreError> {
         check_pool_name("pool", &config.pool)?;
         if let Some(ns) = &config.namespace {
@@ -145,8 +148,10 @@ impl RbdBlockStore {
             pool: config.pool.clone(),
             namespace: config.namespace.clone(),
         };
+        let guest = guest::resolve(&config.conf, &config.user, config.keyring.as_deref())?;
         let store = Self {
             cluster,
+            guest,
             config,
             dependencies: Mutex::new(()),
             temp_seq: AtomicU64::new(0),
@@ -547,6 +552,8 @@ impl BlockStore for RbdBlockStore {
         self.require(name)?;
         Ok(DiskSource::Rbd {
             name: self.cluster.spec(name),
+            hosts: self.guest.hosts.clone(),
+            auth: self.guest.auth.clone(),
         })
     }
 }

@@ -134,7 +134,52 @@ fn leftovers_of_a_crash_go_at_open_and_sources_name_the_namespace() {
     assert!(reopened.list().expect("list").is_empty());
     reopened.create("vol-src", MIB).expect("create");
     match reopened.source("vol-src").expect("source") {
-        DiskSource::Rbd { name } => assert_eq!(name, spec("vol-src")),
+        DiskSource::Rbd { name, .. } => assert_eq!(name, spec("vol-src")),
         other => panic!("unexpected source {other:?}"),
     }
+}
+
+/// The source alone (monitors and key, no conf, no keyring) is enough for QEMU, as it must be
+/// for a confined guest: QEMU's `rbd:` filename gets exactly what libvirt would pass.
+#[test]
+fn sources_carry_what_qemu_needs_without_the_conf() {
+    let Some(store) = store() else { return };
+    let store = &store.0;
+    store.create("vol-g", MIB).expect("create");
+    let DiskSource::Rbd { name, hosts, auth } = store.source("vol-g").expect("source") else {
+        panic!("an RBD store gives RBD sources");
+    };
+    assert!(!hosts.is_empty(), "monitors are named");
+    let auth = auth.expect("the test cluster uses cephx");
+    assert_eq!(auth.username, "admin");
+    assert!(
+        !format!("{auth:?}").contains(auth.key.expose()),
+        "Debug hides the key"
+    );
+    let options = format!(
+        ":mon_host={}:id={}:key={}:auth_supported=cephx",
+        hosts.join("\\;").replace(':', "\\:"),
+        auth.username,
+        auth.key.expose()
+    );
+    // The ambient configuration must not help: point CEPH_CONF at nothing.
+    let out = std::process::Command::new("qemu-io")
+        .args(["-f", "raw", "-c", "write -P 0x5c 0 4096"])
+        .arg(format!("rbd:{name}{options}:conf=/dev/null"))
+        .env("CEPH_CONF", "/dev/null")
+        .output()
+        .expect("qemu-io runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("wrote 4096/4096"),
+        "qemu-io: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let io = QemuIo::new(store).with_rbd_options(&store.qemu_options());
+    assert!(
+        io.read("vol-g", 0, 4096)
+            .expect("read")
+            .iter()
+            .all(|b| *b == 0x5c)
+    );
 }

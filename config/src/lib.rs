@@ -183,7 +183,9 @@ pub struct BlockStorageConfig {
     pub backend: BlockBackend,
     /// RBD pool (`rbd`). Default `kumo-blocks`.
     pub pool: String,
-    /// RBD namespace in the pool. Default none.
+    /// RBD namespace in the pool. Default none. libvirt 9 (Debian 12) cannot attach images
+    /// in a namespace (it reads `pool/ns/image` as image `ns/image`): leave it unset where
+    /// guests attach volumes.
     pub namespace: Option<String>,
     /// The cluster's configuration file. Default `/etc/ceph/ceph.conf`.
     pub ceph_conf: PathBuf,

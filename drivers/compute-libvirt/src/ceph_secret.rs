@@ -51,28 +51,14 @@ fn ensure(
     hosts: &[String],
 ) -> Result<(), HypervisorError> {
     let usage = xml::ceph_secret_usage(&auth.username, hosts);
-    let existing = conn
-        .list_all_secrets(0)
-        .map_err(|e| failed(format!("listing secrets: {e}")))?
-        .into_iter()
-        .find(|s| {
-            s.usage_type().ok() == Some(sys::VIR_SECRET_USAGE_TYPE_CEPH)
-                && s.usage_id().ok().as_deref() == Some(usage.as_str())
-        });
     let dir = PrivateDir::new()?;
-    let uuid = match existing {
-        Some(secret) => secret
-            .uuid_string()
-            .map_err(|e| failed(format!("uuid: {e}")))?,
+    let uuid = match find(conn, &usage)? {
+        Some(uuid) => uuid,
         None => {
             let doc = dir.write("secret.xml", xml::ceph_secret_xml(&usage).as_bytes())?;
-            let out = virsh(uri, &["secret-define", "--file"], &doc)?;
-            // `Secret 1b2c… created`
-            out.split_whitespace()
-                .nth(1)
-                .filter(|u| u.len() == 36)
-                .map(str::to_owned)
-                .ok_or_else(|| failed(format!("unexpected secret-define answer {out:?}")))?
+            virsh(uri, &["secret-define", "--file"], &doc)?;
+            find(conn, &usage)?
+                .ok_or_else(|| failed(format!("secret {usage} missing after its definition")))?
         }
     };
     let key = dir.write("key", auth.key.expose().as_bytes())?;
@@ -82,6 +68,26 @@ fn ensure(
         &key,
     )?;
     Ok(())
+}
+
+/// The UUID of the ceph secret with this usage name.
+fn find(conn: &Connect, usage: &str) -> Result<Option<String>, HypervisorError> {
+    let secrets = conn
+        .list_all_secrets(0)
+        .map_err(|e| failed(format!("listing secrets: {e}")))?;
+    // Matched on the document: virt 0.5's `Secret::usage_id` frees a string libvirt owns.
+    let name = format!("<name>{}</name>", xml::escape(usage));
+    for secret in secrets {
+        if secret.usage_type().ok() == Some(sys::VIR_SECRET_USAGE_TYPE_CEPH)
+            && secret.xml_desc(0).is_ok_and(|doc| doc.contains(&name))
+        {
+            return secret
+                .uuid_string()
+                .map(Some)
+                .map_err(|e| failed(format!("uuid: {e}")));
+        }
+    }
+    Ok(None)
 }
 
 fn virsh(uri: &str, args: &[&str], file: &std::path::Path) -> Result<String, HypervisorError> {

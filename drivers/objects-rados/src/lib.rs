@@ -23,7 +23,8 @@
 //!
 //! Async on the outside: the `ceph` crate wraps librados's synchronous calls, so every call
 //! runs on tokio's blocking pool; `put` overlaps reading the body with writing the previous
-//! stripe, and `get` reads one stripe piece ahead of the consumer at most.
+//! stripe, `get` keeps two pieces (at most 4 MiB each, never crossing a stripe) in flight, and
+//! `list` (the collector's, over every blob of the pool) reads heads from 16 threads.
 
 mod head;
 mod rados;

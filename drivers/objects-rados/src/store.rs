@@ -17,6 +17,11 @@ use crate::rados::{Handle, Target};
 
 /// The largest read handed to the consumer at once.
 const READ_PIECE: u64 = 4 * 1024 * 1024;
+/// Pieces of a `get` read ahead of the consumer.
+const READ_AHEAD: usize = 2;
+/// Threads that stat heads in parallel while listing (librados handles are thread-safe; each
+/// stat is a round trip to an OSD).
+const LIST_THREADS: usize = 16;
 /// Removing a blob's stripes never loops more often than this (a 5 TiB blob of 4 MiB stripes
 /// has 1.3 M); a header-less head's stripes are found by probing upwards from 0.
 const MAX_STRIPES: u64 = 16 * 1024 * 1024;
@@ -142,6 +147,35 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// What `list` reports for these heads: complete blobs, and header-less heads older than
+    /// the grace period (garbage for the collector, never one a writer may still be filling).
+    fn judge_heads(&self, ids: &[BlobId], now: SystemTime) -> io::Result<Vec<BlobInfo>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.head(id.as_str())? {
+                HeadState::Missing => {}
+                HeadState::Complete(header, modified) => out.push(BlobInfo {
+                    id: id.clone(),
+                    len: header.len,
+                    modified,
+                }),
+                HeadState::Pending(modified) => {
+                    let age = now.duration_since(modified).unwrap_or_default();
+                    if age >= self.pending_grace {
+                        out.push(BlobInfo {
+                            id: id.clone(),
+                            len: 0,
+                            modified,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl RadosObjectStore {
     /// Connects to the cluster and opens the pool (contacts the monitors: call it from
     /// `spawn_blocking` or before the runtime starts).
@@ -224,6 +258,31 @@ impl RadosObjectStore {
     }
 }
 
+/// `(stripe, offset in it, length)` of each piece of a range.
+struct Pieces {
+    next: u64,
+    end: u64,
+    stripe: u64,
+}
+
+impl Iterator for Pieces {
+    type Item = (u64, u64, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let n = self.next / self.stripe;
+        let offset = self.next % self.stripe;
+        let len = (self.stripe - offset)
+            .min(self.end - self.next)
+            .min(READ_PIECE);
+        self.next += len;
+        // READ_PIECE fits any usize this code runs on.
+        Some((n, offset, usize::try_from(len).unwrap_or(usize::MAX)))
+    }
+}
+
 async fn join(write: JoinHandle<io::Result<()>>) -> Result<(), ObjectStoreError> {
     write
         .await
@@ -285,33 +344,30 @@ impl ObjectStore for RadosObjectStore {
                 len: header.len,
             });
         }
+        // The range in pieces that never cross a stripe; READ_AHEAD of them in flight.
+        let pieces = Pieces {
+            next: range.start,
+            end: range.end,
+            stripe: header.stripe,
+        };
         let inner = Arc::clone(&self.inner);
         let id = id.to_string();
-        let stream = futures::stream::try_unfold(range, move |range| {
-            let inner = Arc::clone(&inner);
-            let id = id.clone();
-            async move {
-                if range.start >= range.end {
-                    return Ok(None);
-                }
-                let n = range.start / header.stripe;
-                let offset = range.start % header.stripe;
-                let piece = (header.stripe - offset)
-                    .min(range.end - range.start)
-                    .min(READ_PIECE);
-                let want = usize::try_from(piece).map_err(io::Error::other)?;
-                let data =
-                    blocking(move || inner.rados.read(&head::stripe_name(&id, n), offset, want))
-                        .await?;
-                if data.len() != want {
-                    return Err(io::Error::other(format!(
-                        "stripe {n} is shorter than its blob's header says"
-                    )));
-                }
-                let next = range.start + piece..range.end;
-                Ok(Some((Bytes::from(data), next)))
-            }
-        });
+        let stream = futures::stream::iter(pieces)
+            .map(move |(n, offset, want)| {
+                let inner = Arc::clone(&inner);
+                let name = head::stripe_name(&id, n);
+                blocking(move || {
+                    let data = inner.rados.read(&name, offset, want)?;
+                    if data.len() == want {
+                        Ok(Bytes::from(data))
+                    } else {
+                        Err(io::Error::other(format!(
+                            "{name} is shorter than its blob's header says"
+                        )))
+                    }
+                })
+            })
+            .buffered(READ_AHEAD);
         Ok(Box::pin(stream))
     }
 
@@ -333,29 +389,30 @@ impl ObjectStore for RadosObjectStore {
         let inner = Arc::clone(&self.inner);
         Ok(blocking(move || {
             let now = SystemTime::now();
-            let mut out = Vec::new();
-            for name in inner.rados.names()? {
-                // Stripes carry a `.`, which ids never do.
-                let Ok(id) = BlobId::new(name) else { continue };
-                match inner.head(id.as_str())? {
-                    HeadState::Missing => {}
-                    HeadState::Complete(header, modified) => out.push(BlobInfo {
-                        id,
-                        len: header.len,
-                        modified,
-                    }),
-                    // Old enough that no writer is still filling it: garbage for the collector.
-                    HeadState::Pending(modified) => {
-                        let age = now.duration_since(modified).unwrap_or_default();
-                        if age >= inner.pending_grace {
-                            out.push(BlobInfo {
-                                id,
-                                len: 0,
-                                modified,
-                            });
-                        }
-                    }
-                }
+            // Stripes carry a `.`, which ids never do.
+            let heads: Vec<BlobId> = inner
+                .rados
+                .names()?
+                .into_iter()
+                .filter_map(|name| BlobId::new(name).ok())
+                .collect();
+            let chunk = heads.len().div_ceil(LIST_THREADS).max(1);
+            let judged: Vec<io::Result<Vec<BlobInfo>>> = std::thread::scope(|scope| {
+                let workers: Vec<_> = heads
+                    .chunks(chunk)
+                    .map(|ids| scope.spawn(|| inner.judge_heads(ids, now)))
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| {
+                        w.join()
+                            .unwrap_or_else(|_| Err(io::Error::other("listing thread panicked")))
+                    })
+                    .collect()
+            });
+            let mut out = Vec::with_capacity(heads.len());
+            for part in judged {
+                out.extend(part?);
             }
             Ok(out)
         })

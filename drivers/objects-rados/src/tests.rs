@@ -187,3 +187,32 @@ async fn concurrent_puts_of_one_id_have_one_winner() {
     assert!(data.iter().all(|b| *b == data[0]), "one writer's bytes");
     store.delete(&id("race")).await.expect("delete");
 }
+
+#[tokio::test]
+async fn list_reports_every_blob() {
+    let Some(config) = config() else { return };
+    let store = open(config).await;
+    let puts = (0..300u32).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let data = vec![7u8; (i % 5) as usize];
+            store.put(&id(&format!("b-{i}")), body(&data, 2)).await
+        })
+    });
+    for put in futures::future::join_all(puts).await {
+        put.expect("join").expect("put");
+    }
+    let started = std::time::Instant::now();
+    let mut listed = store.list().await.expect("list");
+    eprintln!("listed {} blobs in {:?}", listed.len(), started.elapsed());
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(listed.len(), 300);
+    for info in &listed {
+        let i: u64 = info.id.as_str()[2..].parse().expect("number");
+        assert_eq!(info.len, i % 5, "{}", info.id);
+    }
+    for info in listed {
+        store.delete(&info.id).await.expect("delete");
+    }
+    assert!(objects(&store).is_empty());
+}

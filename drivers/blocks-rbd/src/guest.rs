@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use kumo_blocks_local::tool;
 use kumo_driver_api::{BlockStoreError, CephxKey, RbdAuth};
 
 use crate::rbd;
@@ -22,17 +23,22 @@ pub(crate) struct GuestAccess {
     pub auth: Option<RbdAuth>,
 }
 
-/// `ceph-conf --lookup`: `None` when the option is not set.
+/// `ceph-conf --lookup`: `None` when the option is not set (ceph-conf then exits 1).
 fn lookup(conf: &Path, user: &str, option: &str) -> Result<Option<String>, BlockStoreError> {
     let mut cmd = Command::new("ceph-conf");
     cmd.arg("-c")
         .arg(conf)
         .args(["-n", &format!("client.{user}"), "--lookup", option]);
-    match rbd::finish(cmd, option, Duration::from_secs(30)) {
-        Ok(out) => Ok(Some(out.trim().to_owned()).filter(|v| !v.is_empty())),
-        // ceph-conf exits 1 for an option the configuration does not set.
-        Err(BlockStoreError::Io(msg)) if msg.contains("exit status: 1") => Ok(None),
-        Err(e) => Err(e),
+    let out = tool::run(&mut cmd, Duration::from_secs(30))
+        .map_err(|e| BlockStoreError::Io(format!("ceph-conf --lookup {option}: {e}")))?;
+    match out.status.code() {
+        Some(0) => Ok(Some(out.stdout.trim().to_owned()).filter(|v| !v.is_empty())),
+        Some(1) => Ok(None),
+        _ => Err(BlockStoreError::Io(format!(
+            "ceph-conf --lookup {option}: {}: {}",
+            out.status,
+            out.stderr.trim()
+        ))),
     }
 }
 

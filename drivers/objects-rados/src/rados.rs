@@ -120,15 +120,19 @@ impl Handle {
     pub fn read(&self, object: &str, offset: u64, len: usize) -> io::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(len);
         while out.len() < len {
-            let mut buf = Vec::with_capacity(len - out.len());
+            let want = len - out.len();
+            let mut buf = Vec::with_capacity(want);
             let got = self
                 .ioctx
                 .rados_object_read(object, &mut buf, offset + out.len() as u64)
                 .map_err(io)?;
-            if got <= 0 {
+            // The crate reads up to the buffer's capacity, which may exceed what was asked.
+            buf.truncate(want);
+            out.extend_from_slice(&buf);
+            // A short read is the object's end (librados reads whole requests otherwise).
+            if usize::try_from(got).unwrap_or(0) < want {
                 break;
             }
-            out.extend_from_slice(&buf);
         }
         Ok(out)
     }

@@ -112,11 +112,25 @@ impl Inner {
         }
     }
 
+    /// The header of a complete blob, in one round trip (a read; `get` and `len` need no
+    /// modification time).
     fn complete(&self, id: &BlobId) -> Result<Header, ObjectStoreError> {
-        match self.head(id.as_str())? {
-            HeadState::Complete(header, _) => Ok(header),
-            _ => Err(ObjectStoreError::NotFound(id.clone())),
+        let data = match self.rados.read(id.as_str(), 0, head::MAX_LEN) {
+            Ok(data) => data,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                return Err(ObjectStoreError::NotFound(id.clone()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if data.is_empty() {
+            return Err(ObjectStoreError::NotFound(id.clone()));
         }
+        Header::decode(&data).ok_or_else(|| {
+            ObjectStoreError::Io(io::Error::other(format!(
+                "blob {id}: unreadable head {:?}",
+                String::from_utf8_lossy(&data)
+            )))
+        })
     }
 
     /// Removes stripes `0..count`, or (count unknown) every stripe up to the first missing one.

@@ -1,24 +1,21 @@
 #!/usr/bin/env bash
 # Installs the system libraries Kumo's drivers link against, so `cargo build` works on a fresh
-# Debian 12 machine: libvirt (kumo-compute-libvirt, through the `virt` crate) found by
-# pkg-config. Called by `cargo xtask serve`, `cargo xtask test` and `.ci/run` before anything
-# is compiled.
+# Debian 12 machine: libvirt (kumo-compute-libvirt, through the `virt` crate, found by
+# pkg-config) and librados (kumo-objects-rados, through the `ceph` crate; the `rados` feature
+# of `kumo`, on by default). Called by `cargo xtask serve`, `cargo xtask test` and `.ci/run`
+# before anything is compiled.
 #
-# Idempotent: when pkg-config finds every library it only checks and returns at once. Needs root
+# Idempotent: when every package is installed it only checks and returns at once. Needs root
 # (or passwordless sudo) to install; otherwise it says what to install and fails.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 log() { echo "build-deps: $*" >&2; }
 
-# pkg-config module -> Debian package.
-LIBS=(libvirt:libvirt-dev)
+PKGS=(pkg-config libvirt-dev librados-dev)
 
 missing=()
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-for pair in "${LIBS[@]}"; do
-    if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "${pair%%:*}"; then
-        missing+=("${pair##*:}")
-    fi
+for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 ((${#missing[@]})) || exit 0
 

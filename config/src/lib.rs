@@ -112,6 +112,116 @@ pub struct StorageConfig {
     /// Default: `/var/lib/kumo` when running as root, else `$XDG_DATA_HOME/kumo`
     /// (`~/.local/share/kumo`). `kumo serve --data-dir` overrides it.
     pub data_dir: Option<PathBuf>,
+    /// Where S3 object data lives (`[storage.objects]`).
+    pub objects: ObjectStorageConfig,
+    /// Where volumes, snapshots and images live (`[storage.blocks]`).
+    pub blocks: BlockStorageConfig,
+}
+
+/// The backend of S3 object data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectBackend {
+    /// Files under `DATA_DIR/objects`.
+    #[default]
+    Local,
+    /// A Ceph RADOS pool (blobs striped over RADOS objects).
+    Rados,
+}
+
+/// The backend of block devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockBackend {
+    /// qcow2 files under `DATA_DIR/compute/blocks`.
+    #[default]
+    Local,
+    /// RBD images in a Ceph pool; guests attach them as network disks.
+    Rbd,
+}
+
+/// `[storage.objects]`: where S3 object data lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectStorageConfig {
+    /// `local` or `rados`. Default `local`.
+    pub backend: ObjectBackend,
+    /// RADOS pool (`rados`). Default `kumo-objects`.
+    pub pool: String,
+    /// RADOS namespace in the pool, to share a pool between Kumo installations. Default none.
+    pub namespace: Option<String>,
+    /// Bytes per RADOS object a blob is striped into (1 B to 128 MiB). Default 4 MiB.
+    pub stripe_size: u64,
+    /// The cluster's configuration file (monitors, usually the keyring). Default
+    /// `/etc/ceph/ceph.conf`.
+    pub ceph_conf: PathBuf,
+    /// The cephx user, without `client.`. Default `admin`.
+    pub ceph_user: String,
+    /// The user's keyring, when `ceph_conf` does not name it. Default none.
+    pub ceph_keyring: Option<PathBuf>,
+}
+
+impl Default for ObjectStorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: ObjectBackend::Local,
+            pool: "kumo-objects".to_owned(),
+            namespace: None,
+            stripe_size: 4 * 1024 * 1024,
+            ceph_conf: PathBuf::from("/etc/ceph/ceph.conf"),
+            ceph_user: "admin".to_owned(),
+            ceph_keyring: None,
+        }
+    }
+}
+
+/// `[storage.blocks]`: where volumes, snapshots and images live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlockStorageConfig {
+    /// `local` or `rbd`. Default `local`.
+    pub backend: BlockBackend,
+    /// RBD pool (`rbd`). Default `kumo-blocks`.
+    pub pool: String,
+    /// RBD namespace in the pool. Default none. libvirt 9 (Debian 12) cannot attach images
+    /// in a namespace (it reads `pool/ns/image` as image `ns/image`): leave it unset where
+    /// guests attach volumes.
+    pub namespace: Option<String>,
+    /// The cluster's configuration file. Default `/etc/ceph/ceph.conf`.
+    pub ceph_conf: PathBuf,
+    /// The cephx user, without `client.`. Default `admin`.
+    pub ceph_user: String,
+    /// The user's keyring, when `ceph_conf` does not name it. Default none.
+    pub ceph_keyring: Option<PathBuf>,
+}
+
+impl Default for BlockStorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: BlockBackend::Local,
+            pool: "kumo-blocks".to_owned(),
+            namespace: None,
+            ceph_conf: PathBuf::from("/etc/ceph/ceph.conf"),
+            ceph_user: "admin".to_owned(),
+            ceph_keyring: None,
+        }
+    }
+}
+
+/// Pool, namespace and user names go into object names and QEMU/libvirt source strings.
+fn ceph_name(what: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(format!(
+            "{what} {name:?} must be 1-128 of A-Z a-z 0-9 - _ ."
+        )))
+    }
 }
 
 /// The S3 endpoint.
@@ -307,6 +417,23 @@ impl Config {
                 "s3.base_domain {domain:?} is not a DNS name"
             )));
         }
+        let objects = &self.storage.objects;
+        ceph_name("storage.objects.pool", &objects.pool)?;
+        ceph_name("storage.objects.ceph_user", &objects.ceph_user)?;
+        if let Some(ns) = &objects.namespace {
+            ceph_name("storage.objects.namespace", ns)?;
+        }
+        if objects.stripe_size == 0 || objects.stripe_size > 128 * 1024 * 1024 {
+            return Err(ConfigError::Invalid(
+                "storage.objects.stripe_size must be 1 B to 128 MiB".to_owned(),
+            ));
+        }
+        let blocks = &self.storage.blocks;
+        ceph_name("storage.blocks.pool", &blocks.pool)?;
+        ceph_name("storage.blocks.ceph_user", &blocks.ceph_user)?;
+        if let Some(ns) = &blocks.namespace {
+            ceph_name("storage.blocks.namespace", ns)?;
+        }
         if self.s3.max_object_size == 0 {
             return Err(ConfigError::Invalid(
                 "s3.max_object_size must be positive".to_owned(),
@@ -387,6 +514,27 @@ mod tests {
         let text = "[region]\nname = \"eu-west-1\"\navailability_zones = [\"us-east-1a\"]\n";
         let err = Config::parse(text, Path::new("x.toml")).expect_err("zone outside region");
         assert!(matches!(err, ConfigError::Invalid(_)));
+    }
+
+    #[test]
+    fn ceph_backends_parse_and_validate() {
+        let text = "[storage.objects]\nbackend = \"rados\"\npool = \"objs\"\nstripe_size = 1048576\n\
+                    [storage.blocks]\nbackend = \"rbd\"\nceph_conf = \"/run/kumo-ceph/ceph.conf\"\n";
+        let config = Config::parse(text, Path::new("t.toml")).expect("parses");
+        assert_eq!(config.storage.objects.backend, ObjectBackend::Rados);
+        assert_eq!(config.storage.objects.pool, "objs");
+        assert_eq!(config.storage.objects.stripe_size, 1 << 20);
+        assert_eq!(config.storage.blocks.backend, BlockBackend::Rbd);
+        assert_eq!(config.storage.blocks.pool, "kumo-blocks");
+        assert_eq!(config.storage.blocks.ceph_user, "admin");
+        for bad in [
+            "[storage.objects]\nbackend = \"s3\"\n",
+            "[storage.objects]\nstripe_size = 0\n",
+            "[storage.blocks]\npool = \"a/b\"\n",
+            "[storage.blocks]\nnamespace = \"\"\n",
+        ] {
+            assert!(Config::parse(bad, Path::new("t.toml")).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Compute wiring: the one place that picks the real drivers behind instances — libvirt
-//! (`kumo-compute-libvirt`), qcow2 volumes (`kumo-blocks-local`) and the Linux network fabric
+//! (`kumo-compute-libvirt`), volumes (qcow2 files or RBD, per `[storage.blocks]`, opened by
+//! `crate::storage`) and the Linux network fabric
 //! with its metadata service (`kumo-net-linux`) — and starts the compute reconciler.
 //!
 //! Why compute is optional at run time: S3 and the control plane are useful on a machine
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use kumo_config::{Accelerator, ComputeConfig, HypervisorKind};
+use kumo_config::{Accelerator, BlockStorageConfig, ComputeConfig, HypervisorKind};
 use kumo_core::compute::reconciler::{Compute, ComputeConfig as ReconcilerConfig};
 use kumo_core::ec2::Ec2;
 use kumo_driver_api::{BlockStore, Hypervisor, NetworkFabric};
@@ -36,6 +37,7 @@ const PROBE_CACHE: &str = "/run/kumo/accelerator";
 /// Starts compute when configured and possible; `None` (logged) otherwise.
 pub async fn start(
     cfg: &ComputeConfig,
+    blocks_cfg: &BlockStorageConfig,
     data_dir: &Path,
     ec2: &Ec2,
 ) -> anyhow::Result<Option<Compute>> {
@@ -73,7 +75,10 @@ pub async fn start(
     let setup = {
         let dir = dir.clone();
         let image = image.clone();
-        tokio::task::spawn_blocking(move || open_drivers(&cfg, &dir, &owner, image.as_ref()))
+        let blocks_cfg = blocks_cfg.clone();
+        tokio::task::spawn_blocking(move || {
+            open_drivers(&cfg, &blocks_cfg, &dir, &owner, image.as_ref())
+        })
     };
     let (hv, blocks) = match setup.await? {
         Ok(drivers) => drivers,
@@ -217,6 +222,7 @@ type Drivers = (Arc<dyn Hypervisor>, Arc<dyn BlockStore>);
 /// the accelerator, and opens the block store. Blocking.
 fn open_drivers(
     cfg: &ComputeConfig,
+    blocks_cfg: &BlockStorageConfig,
     dir: &Path,
     owner: &str,
     image: Option<&TinyImage>,
@@ -237,9 +243,8 @@ fn open_drivers(
     let hv = kumo_compute_libvirt::LibvirtHypervisor::connect(lv.clone())
         .with_context(|| format!("connecting to libvirt at {}", cfg.libvirt_uri))?;
     tracing::info!(uri = %cfg.libvirt_uri, accelerator = lv.accelerator.as_str(), "hypervisor ready");
-    let blocks = kumo_blocks_local::LocalBlockStore::open(dir.join("blocks"))
-        .context("opening the block store")?;
-    Ok((Arc::new(hv), Arc::new(blocks)))
+    let blocks = crate::storage::open_blocks(blocks_cfg, &dir.join("blocks"))?;
+    Ok((Arc::new(hv), blocks))
 }
 
 /// The configured accelerator; `auto` boots a probe guest with KVM once per host boot and uses

@@ -13,6 +13,7 @@ mod credentials;
 mod log;
 mod router;
 mod serve;
+mod storage;
 mod tls;
 
 use std::net::SocketAddr;

@@ -46,7 +46,7 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// Makes `path` (when it exists) accessible to its owner only.
-fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
+pub(crate) fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
     match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(e).with_context(|| format!("restricting {} to its owner", path.display()))
@@ -84,12 +84,10 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         "administrator credentials ready"
     );
 
-    let objects_dir = data_dir.join("objects");
-    let objects: Arc<dyn ObjectStore> = Arc::new(
-        kumo_objects_local::LocalObjectStore::open(&objects_dir)
-            .with_context(|| format!("opening the object store in {}", objects_dir.display()))?,
-    );
-    restrict(&objects_dir, 0o700)?;
+    let objects: Arc<dyn ObjectStore> = {
+        let (cfg, dir) = (config.storage.objects.clone(), data_dir.clone());
+        tokio::task::spawn_blocking(move || crate::storage::open_objects(&cfg, &dir)).await??
+    };
     let (s3, object_service) = kumo_s3_api::build(
         iam.clone(),
         state.clone(),
@@ -142,8 +140,9 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     // until a host is registered.
     let compute_task = {
         let (cfg, dir, ec2) = (config.compute.clone(), data_dir.clone(), ec2.clone());
+        let blocks = config.storage.blocks.clone();
         tokio::spawn(async move {
-            match crate::compute::start(&cfg, &dir, &ec2).await {
+            match crate::compute::start(&cfg, &blocks, &dir, &ec2).await {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "compute failed to start");

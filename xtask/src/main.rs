@@ -8,6 +8,7 @@
 //! - `codegen` — regenerates `ec2-api/src/generated/` from the pinned botocore models.
 
 mod bench;
+mod ceph;
 mod codegen;
 mod serve;
 mod test;

@@ -3,7 +3,8 @@
 //! 0. `drivers/build-deps.sh`: the C libraries the workspace links (libvirt), so it compiles;
 //! 1. `compat-tests/install-deps.sh` (Debian and PyPI tools, libvirt and its daemons, the
 //!    guest image; idempotent) — first, so the drivers' integration tests find their tools;
-//! 2. unit, contract and driver integration tests of every crate (`cargo test --workspace`);
+//! 2. unit, contract and driver integration tests of every crate (`cargo test --workspace`),
+//!    with a throwaway one-node Ceph cluster running for the RBD and RADOS backends;
 //! 3. the release binary;
 //! 4. the Query protocol checks against the pinned botocore (installed beside the build, so
 //!    it never disturbs the machine's own boto3): `codegen --check` (the committed generated
@@ -26,10 +27,15 @@ pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
                 .current_dir(&root),
         )?;
     }
-    step(
-        "unit, contract and driver tests",
-        cargo().args(["test", "--workspace", "--all-targets"]),
-    )?;
+    {
+        let ceph = crate::ceph::Cluster::start()?;
+        let mut test = cargo();
+        test.args(["test", "--workspace", "--all-targets"]);
+        if let Some(cluster) = &ceph {
+            test.env("KUMO_CEPH_CONF", &cluster.conf);
+        }
+        step("unit, contract and driver tests", &mut test)?;
+    }
     if !compat {
         eprintln!("\n==> protocol and compat tests: SKIPPED (--no-compat)");
         return Ok(());

@@ -33,7 +33,7 @@ pub enum Boot {
 /// A disk attached to a guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskSpec {
-    /// Where the block store put it (a qcow2 file, later an `rbd:pool/image` source).
+    /// Where the block store put it (a qcow2 file or an RBD image).
     pub source: DiskSource,
     /// Guest device name (`vda`, `vdb`, …).
     pub target: String,
@@ -51,11 +51,48 @@ pub enum DiskSource {
         /// `qcow2` or `raw`.
         format: String,
     },
-    /// An RBD image reached through librbd.
+    /// An RBD image reached through librbd (QEMU's `rbd` driver; libvirt's network disk).
     Rbd {
-        /// `pool/image`.
+        /// `pool/image` or `pool/namespace/image`.
         name: String,
+        /// The cluster's monitors as `host:port` (legacy v1 ports, which every librbd
+        /// reads as such); empty means whatever QEMU's default `ceph.conf` says.
+        hosts: Vec<String>,
+        /// The cephx identity; `None` when the cluster needs none.
+        auth: Option<RbdAuth>,
     },
+}
+
+/// A cephx identity a hypervisor hands to librbd (libvirt keeps the key in a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RbdAuth {
+    /// The user without `client.` (`admin`).
+    pub username: String,
+    /// Its key.
+    pub key: CephxKey,
+}
+
+/// A cephx key (base64, as keyrings hold it); `Debug` never shows it, so specs can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CephxKey(String);
+
+impl CephxKey {
+    /// Wraps a base64 key.
+    pub fn new(base64: impl Into<String>) -> Self {
+        Self(base64.into())
+    }
+
+    /// The key itself, for the one place that hands it to libvirt or QEMU.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for CephxKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CephxKey(<redacted>)")
+    }
 }
 
 /// A network interface: the guest side of an ENI. The hypervisor creates the tap named

@@ -19,8 +19,8 @@ mod network_contract;
 
 pub use block_store::{BlockStore, BlockStoreError, VolumeInfo};
 pub use hypervisor::{
-    Boot, DiskSource, DiskSpec, DomainEvent, DomainSpec, DomainState, DomainStats, HostInfo,
-    Hypervisor, HypervisorError, NicSpec,
+    Boot, CephxKey, DiskSource, DiskSpec, DomainEvent, DomainSpec, DomainState, DomainStats,
+    HostInfo, Hypervisor, HypervisorError, NicSpec, RbdAuth,
 };
 pub use metadata::{InstanceMetadata, InterfaceMetadata, MetadataSource, PublicKey};
 pub use network::{

@@ -17,10 +17,12 @@
 //!
 //! [`BlockStore::snapshot`]: kumo_driver_api::BlockStore::snapshot
 
-mod probe;
+/// Image vetting and bounded tool runs, shared with the RBD store (same imports, same rules).
+pub mod probe;
 mod qcow2;
 mod store;
-mod tool;
+/// Bounded child processes (`qemu-img`, and `rbd` in the RBD store).
+pub mod tool;
 
 pub use store::{LocalBlockStore, Options, valid_name};
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 /// What the probe learned about an acceptable image.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Probed {
+pub struct Probed {
     /// `qcow2` or `raw`.
     pub format: &'static str,
     /// Virtual size in bytes.
@@ -25,7 +25,7 @@ pub(crate) struct Probed {
 }
 
 /// Judges `qemu-img info --output=json` output; `Err` explains the refusal.
-pub(crate) fn judge(info_json: &str) -> Result<Probed, String> {
+pub fn judge(info_json: &str) -> Result<Probed, String> {
     let info: Value = serde_json::from_str(info_json)
         .map_err(|e| format!("unreadable image information: {e}"))?;
     let format = match info.get("format").and_then(Value::as_str) {

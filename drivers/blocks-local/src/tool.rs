@@ -13,7 +13,7 @@ const OUTPUT_CAP: u64 = 1 << 20;
 
 /// What a finished run produced.
 #[derive(Debug)]
-pub(crate) struct Output {
+pub struct Output {
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
@@ -21,7 +21,7 @@ pub(crate) struct Output {
 
 /// Why a run produced nothing usable.
 #[derive(Debug)]
-pub(crate) enum RunError {
+pub enum RunError {
     /// The program could not start (missing, not executable).
     Spawn(std::io::Error),
     /// It ran past its deadline and was killed.
@@ -41,7 +41,7 @@ impl std::fmt::Display for RunError {
 }
 
 /// Runs `cmd` to completion, killing it once `timeout` has passed.
-pub(crate) fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, RunError> {
+pub fn run(cmd: &mut Command, timeout: Duration) -> Result<Output, RunError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -20,7 +20,7 @@ use virt::sys;
 use crate::config::{HypervisorKind, LibvirtConfig};
 use crate::error::{check_name, map};
 use crate::events::{self, EVENT_QUEUE, Registration};
-use crate::{console, xml};
+use crate::{ceph_secret, console, xml};
 
 /// A libvirt host. Construct with [`LibvirtHypervisor::connect`].
 ///
@@ -157,6 +157,11 @@ impl Hypervisor for LibvirtHypervisor {
         let mut doc = xml::domain_xml(spec, &self.cfg);
         // Redefining needs the existing UUID, or libvirt sees a second domain of the same name.
         let session = self.conn()?;
+        ceph_secret::ensure_all(
+            &session.conn,
+            &self.cfg.uri,
+            spec.disks.iter().map(|d| &d.source),
+        )?;
         match session.conn.lookup_domain_by_name(&spec.name) {
             Ok(existing) => {
                 let uuid = existing.uuid_string().map_err(|e| map(&e, &spec.name))?;
@@ -315,7 +320,7 @@ impl Hypervisor for LibvirtHypervisor {
         if let Some(existing) = xml::find_disk_element(&live, &disk.target) {
             let source = match &disk.source {
                 DiskSource::File { path, .. } => xml::escape(&path.to_string_lossy()),
-                DiskSource::Rbd { name } => xml::escape(name),
+                DiskSource::Rbd { name, .. } => xml::escape(name),
             };
             return if existing.contains(&format!("'{source}'")) {
                 Ok(())
@@ -327,6 +332,7 @@ impl Hypervisor for LibvirtHypervisor {
             };
         }
         let flags = Self::affect(&dom, name)?;
+        ceph_secret::ensure_all(&self.conn()?.conn, &self.cfg.uri, [&disk.source])?;
         dom.attach_device_flags(&xml::disk_xml(disk, self.cfg.kind()), flags)
             .map_err(|e| map(&e, name))
     }

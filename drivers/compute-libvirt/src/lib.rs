@@ -12,6 +12,7 @@
 //! The guest image the integration tests and the single-machine setup boot is built by
 //! `image/build-image.sh`; libvirt itself is installed and started by `setup-libvirt.sh`.
 
+mod ceph_secret;
 pub mod config;
 pub mod console;
 mod driver;

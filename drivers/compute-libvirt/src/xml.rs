@@ -153,7 +153,7 @@ pub fn disk_xml(disk: &DiskSpec, kind: HypervisorKind) -> String {
                 escape(&path.to_string_lossy())
             ));
         }
-        DiskSource::Rbd { name } => {
+        DiskSource::Rbd { name, hosts, auth } => {
             x.push_str("<disk type='network' device='disk'>\n");
             x.push_str(&format!(
                 "  <driver name='{}' type='raw'",
@@ -163,10 +163,29 @@ pub fn disk_xml(disk: &DiskSpec, kind: HypervisorKind) -> String {
                 x.push_str(" discard='unmap'");
             }
             x.push_str("/>\n");
-            x.push_str(&format!(
-                "  <source protocol='rbd' name='{}'/>\n",
-                escape(name)
-            ));
+            x.push_str(&format!("  <source protocol='rbd' name='{}'", escape(name)));
+            if hosts.is_empty() {
+                x.push_str("/>\n");
+            } else {
+                x.push_str(">\n");
+                for host in hosts {
+                    let (name, port) = split_host(host);
+                    x.push_str(&format!("    <host name='{}'", escape(name)));
+                    if let Some(port) = port {
+                        x.push_str(&format!(" port='{}'", escape(port)));
+                    }
+                    x.push_str("/>\n");
+                }
+                x.push_str("  </source>\n");
+            }
+            if let Some(auth) = auth {
+                // By usage, so the document does not depend on the secret's generated UUID.
+                x.push_str(&format!(
+                    "  <auth username='{}'>\n    <secret type='ceph' usage='{}'/>\n  </auth>\n",
+                    escape(&auth.username),
+                    escape(&ceph_secret_usage(&auth.username, hosts))
+                ));
+            }
         }
     }
     x.push_str(&format!(
@@ -183,6 +202,33 @@ pub fn disk_xml(disk: &DiskSpec, kind: HypervisorKind) -> String {
     x
 }
 
+/// `host:port`, `[v6]:port` or a bare host.
+fn split_host(host: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = host.strip_prefix('[')
+        && let Some((addr, tail)) = rest.split_once(']')
+    {
+        return (addr, tail.strip_prefix(':'));
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') => (name, Some(port)),
+        _ => (host, None),
+    }
+}
+
+/// The usage name of the libvirt secret holding `client.<username>`'s key for the cluster at
+/// `hosts`: one secret per identity and cluster, found again by name on every define.
+pub fn ceph_secret_usage(username: &str, hosts: &[String]) -> String {
+    format!("kumo-ceph client.{username}@{}", hosts.join(","))
+}
+
+/// The `<secret>` document defining that secret (private: libvirt never shows its value).
+pub fn ceph_secret_xml(usage: &str) -> String {
+    format!(
+        "<secret ephemeral='no' private='yes'>\n  <description>Kumo: a cephx key for RBD disks</description>\n  <usage type='ceph'>\n    <name>{}</name>\n  </usage>\n</secret>\n",
+        escape(usage)
+    )
+}
+
 /// The serial the guest sees (`/sys/block/vdX/serial`), which is how a guest tells volumes
 /// apart: guest device names follow discovery order, not the host's `target`. Like EC2's NVMe
 /// serials it is the volume id without its dash (`vol-0abc…` → `vol0abc…`), taken from the file
@@ -190,7 +236,7 @@ pub fn disk_xml(disk: &DiskSpec, kind: HypervisorKind) -> String {
 pub fn disk_serial(source: &DiskSource) -> Option<String> {
     let stem = match source {
         DiskSource::File { path, .. } => path.file_stem()?.to_string_lossy().into_owned(),
-        DiskSource::Rbd { name } => name.rsplit('/').next()?.to_string(),
+        DiskSource::Rbd { name, .. } => name.rsplit('/').next()?.to_string(),
     };
     let stem = stem
         .strip_prefix("vol-")
@@ -393,6 +439,8 @@ mod tests {
         let d = DiskSpec {
             source: DiskSource::Rbd {
                 name: "kumo/vol-9".into(),
+                hosts: vec![],
+                auth: None,
             },
             target: "vdb".into(),
             read_only: true,
@@ -401,6 +449,36 @@ mod tests {
         assert!(x.contains("<disk type='network' device='disk'>"));
         assert!(x.contains("<source protocol='rbd' name='kumo/vol-9'/>"));
         assert!(x.contains("<readonly/>"));
+        assert!(!x.contains("<auth"));
+    }
+
+    #[test]
+    fn rbd_disk_names_monitors_and_its_secret_by_usage() {
+        let d = DiskSpec {
+            source: DiskSource::Rbd {
+                name: "kumo-blocks/ns/vol-1".into(),
+                hosts: vec!["127.0.0.1:6789".into(), "[::1]:6790".into()],
+                auth: Some(kumo_driver_api::RbdAuth {
+                    username: "admin".into(),
+                    key: kumo_driver_api::CephxKey::new("QUJD"),
+                }),
+            },
+            target: "vdb".into(),
+            read_only: false,
+        };
+        let x = disk_xml(&d, HypervisorKind::Qemu);
+        assert!(x.contains("<source protocol='rbd' name='kumo-blocks/ns/vol-1'>\n"));
+        assert!(x.contains("    <host name='127.0.0.1' port='6789'/>\n"));
+        assert!(x.contains("    <host name='::1' port='6790'/>\n"));
+        assert!(x.contains("<auth username='admin'>"));
+        assert!(x.contains(
+            "<secret type='ceph' usage='kumo-ceph client.admin@127.0.0.1:6789,[::1]:6790'/>"
+        ));
+        assert!(
+            !x.contains("QUJD"),
+            "the key never enters the domain document"
+        );
+        assert!(ceph_secret_xml("u&").contains("<name>u&amp;</name>"));
     }
 
     #[test]
@@ -415,7 +493,9 @@ mod tests {
         );
         assert_eq!(
             disk_serial(&DiskSource::Rbd {
-                name: "kumo/vol-1".into()
+                name: "kumo/vol-1".into(),
+                hosts: vec![],
+                auth: None,
             })
             .as_deref(),
             Some("vol1")

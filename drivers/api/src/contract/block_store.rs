@@ -56,7 +56,7 @@ impl<'a> QemuIo<'a> {
         let source = self.store.source(name).map_err(|e| e.to_string())?;
         let (format, target) = match source {
             DiskSource::File { path, format } => (format, path.display().to_string()),
-            DiskSource::Rbd { name } => {
+            DiskSource::Rbd { name, .. } => {
                 ("raw".to_owned(), format!("rbd:{name}{}", self.rbd_options))
             }
         };
@@ -509,7 +509,7 @@ fn sources_are_openable(store: &dyn BlockStore) {
                 assert!(path.is_file(), "{path:?} exists");
                 assert!(format == "qcow2" || format == "raw", "format {format}");
             }
-            DiskSource::Rbd { name } => assert!(name.contains('/'), "{name} is pool/image"),
+            DiskSource::Rbd { name, .. } => assert!(name.contains('/'), "{name} is pool/image"),
         }
     }
 }

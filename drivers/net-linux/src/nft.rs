@@ -523,9 +523,9 @@ mod tests {
         // ACLs: per subnet, same-subnet traffic exempt, rule-number order, default deny; a
         // subnet without an ACL denies everything crossing its boundary.
         assert!(
-            out.contains(&format!(
-                "chain ai_subnet_a {{\n\t\tiifname @sl_subnet_a return\n\t\tip saddr 10.0.2.0/24 tcp dport 22 drop\n\t\treturn\n\t\tdrop\n\t}}"
-            )),
+            out.contains(
+                "chain ai_subnet_a {\n\t\tiifname @sl_subnet_a return\n\t\tip saddr 10.0.2.0/24 tcp dport 22 drop\n\t\treturn\n\t\tdrop\n\t}"
+            ),
             "{out}"
         );
         assert!(

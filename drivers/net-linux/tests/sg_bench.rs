@@ -85,10 +85,9 @@ impl Drop for Servers {
 }
 
 fn bind(ns: &str, addr: Ipv4Addr, port: u16) -> TcpListener {
-    let l = netns::run_in(Some(ns), move || TcpListener::bind((addr, port)))
+    netns::run_in(Some(ns), move || TcpListener::bind((addr, port)))
         .expect("namespace")
-        .expect("bind");
-    l
+        .expect("bind")
 }
 
 /// A sink (reads until EOF) and an echo-one-byte-and-close server in `ns`.

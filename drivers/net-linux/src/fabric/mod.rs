@@ -494,9 +494,11 @@ impl NetworkFabric for LinuxFabric {
         if applied.get(vpc_id) == Some(policy) && record.security.as_ref() == Some(policy) {
             return Ok(());
         }
+        // The kernel holds `applied` only if nothing re-rendered the table since from a
+        // different recorded policy (a failed apply leaves the record ahead of the kernel).
         let previous = applied
             .get(vpc_id)
-            .filter(|_| record.security.is_some())
+            .filter(|a| record.security.as_ref() == Some(*a))
             .cloned();
         record.security = Some(policy.clone());
         // Rendering validates every id before anything is stored.

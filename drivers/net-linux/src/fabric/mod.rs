@@ -578,11 +578,15 @@ impl NetworkFabric for LinuxFabric {
             }
         }
         // Host-side leftovers whose VPC side is gone still count: the reconciler unplugs them.
+        // Only for VPCs this fabric recorded: other installations sharing the host namespace
+        // (and its `kumo:` aliases) keep their links out of this inventory, or each one's
+        // orphan sweep would unplug the others' guests.
         for link in &host_links {
             if let Some(a) = link
                 .alias
                 .as_deref()
                 .and_then(|a| self.names.parse_alias(a))
+                && recorded.contains(&a.vpc_id)
             {
                 push(a.vpc_id, a.eni_id);
             }

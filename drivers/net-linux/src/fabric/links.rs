@@ -134,7 +134,11 @@ impl LinuxFabric {
         netns::sysctl(Some(&ns), &format!("net/ipv4/conf/{vlink}/proxy_arp"), "1")?;
         // The router answers at once (Linux delays proxy ARP replies to broadcasts by up to
         // 0.8 s by default, which a guest's first packet to a neighbour would wait for).
-        netns::sysctl(Some(&ns), &format!("net/ipv4/neigh/{vlink}/proxy_delay"), "0")?;
+        netns::sysctl(
+            Some(&ns),
+            &format!("net/ipv4/neigh/{vlink}/proxy_delay"),
+            "0",
+        )?;
         self.prune_link(&ns, &vlink, &gw, &format!("{}", eni.ip))?;
 
         let mut tap_attached = false;

@@ -109,6 +109,7 @@ def test_groups_and_acls_on_real_guests(ep):
     sg_c = ec2.create_security_group(GroupName=f"c-{tag}", Description="client", VpcId=vpc)["GroupId"]
     sg_s = ec2.create_security_group(GroupName=f"s-{tag}", Description="server", VpcId=vpc)["GroupId"]
     ids: list[str] = []
+    groups = [sg_s, sg_c]  # deletion order: sg_s's rules reference the others
     try:
         server = ec2.run_instances(
             ImageId=ami, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=sub_s,
@@ -143,6 +144,21 @@ def test_groups_and_acls_on_real_guests(ep):
                        "UserIdGroupPairs": [{"GroupId": sg_c}]}]
         ec2.authorize_security_group_ingress(GroupId=sg_s, IpPermissions=perm_group)
         timings["allow by group"] = wait_probe(ec2, cid, "ok")
+        # Membership: the rule names a group the client is not in; adding the client to it
+        # (ModifyInstanceAttribute) lets it in, with no rule changed.
+        sg_x = ec2.create_security_group(GroupName=f"x-{tag}", Description="members", VpcId=vpc)["GroupId"]
+        groups.insert(1, sg_x)
+        perm_x = [{"IpProtocol": "tcp", "FromPort": PORT, "ToPort": PORT,
+                   "UserIdGroupPairs": [{"GroupId": sg_x}]}]
+        ec2.authorize_security_group_ingress(GroupId=sg_s, IpPermissions=perm_x)
+        ec2.revoke_security_group_ingress(GroupId=sg_s, IpPermissions=perm_group)
+        timings["not a member"] = wait_probe(ec2, cid, "fail")
+        ec2.modify_instance_attribute(InstanceId=cid, Groups=[sg_c, sg_x])
+        timings["joined the group"] = wait_probe(ec2, cid, "ok")
+        ec2.modify_instance_attribute(InstanceId=cid, Groups=[sg_c])
+        timings["left the group"] = wait_probe(ec2, cid, "fail")
+        ec2.authorize_security_group_ingress(GroupId=sg_s, IpPermissions=perm_group)
+        timings["group rule back"] = wait_probe(ec2, cid, "ok")
         # A network ACL deny on the server's subnet overrides the group's allow.
         acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
         for egress in (False, True):
@@ -166,7 +182,7 @@ def test_groups_and_acls_on_real_guests(ep):
             ec2.terminate_instances(InstanceIds=ids)
             ec2.get_waiter("instance_terminated").wait(
                 InstanceIds=ids, WaiterConfig={"Delay": 2, "MaxAttempts": 90})
-        for g in (sg_s, sg_c):  # sg_s references sg_c
+        for g in groups:
             try:
                 ec2.delete_security_group(GroupId=g)
             except Exception:  # noqa: BLE001 - best-effort cleanup; the VPC delete reports leftovers

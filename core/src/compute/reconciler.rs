@@ -160,6 +160,23 @@ impl Compute {
                     }
                 }
             });
+        // Security groups and ACLs: their own loop, woken by the store after every commit that
+        // touches a record they derive from, so a rule change reaches the kernel at once.
+        let security = self.clone();
+        let changed = self.ec2.store().watch(&security::WATCHED);
+        tokio::spawn(async move {
+            while !security.stop.load(Ordering::Relaxed) {
+                let pass = security.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || pass.reconcile_security()).await
+                {
+                    tracing::error!(error = %e, "security pass panicked");
+                }
+                tokio::select! {
+                    () = changed.notified() => {}
+                    () = tokio::time::sleep(security.config.interval) => {}
+                }
+            }
+        });
         let this = self.clone();
         tokio::spawn(async move {
             while !this.stop.load(Ordering::Relaxed) {
@@ -711,5 +728,6 @@ fn ignore_missing(e: HypervisorError) -> Result<(), HypervisorError> {
 }
 
 mod network;
+mod security;
 #[cfg(test)]
 mod tests;

@@ -42,6 +42,13 @@ struct Inner {
     state: Arc<dyn StateStore>,
     mem: RwLock<Mem>,
     writer: Mutex<()>,
+    watchers: RwLock<Vec<Watcher>>,
+}
+
+/// Who wants to hear of committed changes to which kinds of record.
+struct Watcher {
+    kinds: Vec<&'static str>,
+    notify: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for ResourceStore {
@@ -82,8 +89,24 @@ impl ResourceStore {
                 state,
                 mem: RwLock::new(Mem { rows }),
                 writer: Mutex::new(()),
+                watchers: RwLock::new(Vec::new()),
             }),
         })
+    }
+
+    /// A notification fired after every committed transaction that changed a record of one
+    /// of `kinds` (`SecurityGroup::KIND`…), once published: how a consumer of intent (the
+    /// network reconciler) hears of changes from every write path at once, without polling
+    /// and without each operation having to remember to tell it.
+    pub fn watch(&self, kinds: &[&'static str]) -> Arc<tokio::sync::Notify> {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        if let Ok(mut w) = self.inner.watchers.write() {
+            w.push(Watcher {
+                kinds: kinds.to_vec(),
+                notify: notify.clone(),
+            });
+        }
+        notify
     }
 
     /// One resource of `account`, if it exists.
@@ -181,12 +204,22 @@ impl ResourceStore {
             }
             Ok::<_, Error>(())
         })?;
-        let mut mem = self.inner.mem.write().map_err(lock_err)?;
-        for (k, r) in staged {
-            match r {
-                Some(r) => mem.rows.insert(k, r),
-                None => mem.rows.remove(&k),
-            };
+        let changed: Vec<&'static str> = staged.keys().map(|(_, kind, _)| *kind).collect();
+        {
+            let mut mem = self.inner.mem.write().map_err(lock_err)?;
+            for (k, r) in staged {
+                match r {
+                    Some(r) => mem.rows.insert(k, r),
+                    None => mem.rows.remove(&k),
+                };
+            }
+        }
+        if let Ok(watchers) = self.inner.watchers.read() {
+            for w in watchers.iter() {
+                if w.kinds.iter().any(|k| changed.contains(k)) {
+                    w.notify.notify_one();
+                }
+            }
         }
         Ok(out)
     }
@@ -378,5 +411,38 @@ mod tests {
         assert_eq!(store.list::<Vpc>("111").expect("list").len(), 2);
         assert_eq!(store.all("222").expect("all").len(), 1);
         assert_eq!(Resource::kind_of_id("vpc-1"), Some("vpc"));
+    }
+
+    #[test]
+    fn watchers_hear_of_committed_changes_to_their_kinds() {
+        use crate::ec2::model::Record;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = Arc::new(
+            kumo_state_redb::RedbStateStore::open(&dir.path().join("s.redb")).expect("open"),
+        );
+        let store = ResourceStore::open(state).expect("store");
+        let vpcs = store.watch(&[Vpc::KIND]);
+        let others = store.watch(&["subnet"]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let fired = |n: &Arc<tokio::sync::Notify>| {
+            rt.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_millis(50), n.notified())
+                    .await
+                    .is_ok()
+            })
+        };
+        let _ = store.transaction(|_| Err::<(), _>(Error::InvalidArgument("abort".into())));
+        assert!(!fired(&vpcs), "an aborted transaction publishes nothing");
+        store
+            .transaction(|t| {
+                t.put("111", vpc("vpc-1"));
+                Ok(())
+            })
+            .expect("commit");
+        assert!(fired(&vpcs));
+        assert!(!fired(&others));
     }
 }

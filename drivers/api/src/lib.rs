@@ -10,6 +10,7 @@ pub mod hypervisor;
 pub mod metadata;
 pub mod network;
 pub mod object_store;
+pub mod security;
 pub mod state_store;
 
 #[cfg(feature = "contract")]
@@ -28,4 +29,7 @@ pub use network::{
     SubnetSpec, VpcSpec,
 };
 pub use object_store::{BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError};
+pub use security::{
+    AclRuleSpec, AclSpec, Peer, PortMatch, Protocol, SecurityGroupSpec, SecurityPolicy, SgRuleSpec,
+};
 pub use state_store::{KeyRange, StateError, StateStore, WriteTxn, transact};

@@ -207,6 +207,16 @@ pub trait NetworkFabric: Send + Sync + 'static {
     fn unplug(&self, eni_id: &str) -> Result<(), NetworkError>;
     /// What exists on this host.
     fn list(&self) -> Result<FabricInventory, NetworkError>;
+    /// Enforces a VPC's security groups and network ACLs (the whole posture, replacing the
+    /// previous one atomically; cheap when unchanged). Until a VPC is given a policy its ENIs'
+    /// traffic is not filtered by groups or ACLs (anti-spoofing still applies); the reconciler
+    /// gives one before it plugs an ENI. Connections already established stay up (groups are
+    /// stateful); new ones follow the new policy once this returns.
+    fn apply_security(
+        &self,
+        vpc_id: &str,
+        policy: &crate::security::SecurityPolicy,
+    ) -> Result<(), NetworkError>;
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 
 use std::net::Ipv4Addr;
 
-use crate::{EniSpec, Ipv4Cidr, NetworkError, NetworkFabric, SubnetSpec, VpcSpec};
+use crate::{
+    AclRuleSpec, AclSpec, EniSpec, Ipv4Cidr, NetworkError, NetworkFabric, Peer, PortMatch,
+    Protocol, SecurityGroupSpec, SecurityPolicy, SgRuleSpec, SubnetSpec, VpcSpec,
+};
 
 /// Ids the suite may create; unique per run so that parallel runs on one host do not collide.
 #[derive(Debug, Clone)]
@@ -56,6 +59,10 @@ pub fn network_fabric_suite(fabric: &dyn NetworkFabric, ids: &NetworkSuiteIds) {
     ));
     assert!(matches!(fabric.plug(&eni), Err(NetworkError::NotFound(_))));
 
+    assert!(matches!(
+        fabric.apply_security(&ids.vpc_id, &SecurityPolicy::default()),
+        Err(NetworkError::NotFound(_))
+    ));
     fabric.ensure_vpc(&vpc).expect("ensure_vpc");
     fabric.ensure_vpc(&vpc).expect("ensure_vpc is idempotent");
     assert!(fabric.list().expect("list").vpcs.contains(&ids.vpc_id));
@@ -116,6 +123,67 @@ pub fn network_fabric_suite(fabric: &dyn NetworkFabric, ids: &NetworkSuiteIds) {
     let info = fabric.plug(&eni).expect("plug");
     assert!(!info.tap_attached, "the tap does not exist yet");
     fabric.plug(&eni).expect("plug is idempotent");
+
+    // A security policy applies, repeats and is replaced; unsafe ids are refused.
+    let mut policy = SecurityPolicy::default();
+    policy.groups.insert(
+        "sg-0contract".into(),
+        SecurityGroupSpec {
+            ingress: vec![SgRuleSpec {
+                protocol: Protocol::Tcp,
+                ports: PortMatch::Ports { from: 22, to: 22 },
+                peer: Peer::Group("sg-0contract".into()),
+            }],
+            egress: vec![SgRuleSpec {
+                protocol: Protocol::All,
+                ports: PortMatch::Any,
+                peer: Peer::Cidr(cidr("0.0.0.0/0")),
+            }],
+            members: vec![eni.ip],
+        },
+    );
+    policy
+        .enis
+        .insert(eni.eni_id.clone(), vec!["sg-0contract".into()]);
+    policy.acls.insert(
+        ids.subnet_id.clone(),
+        AclSpec {
+            inbound: vec![AclRuleSpec {
+                number: 100,
+                allow: true,
+                protocol: Protocol::All,
+                ports: PortMatch::Any,
+                cidr: cidr("0.0.0.0/0"),
+            }],
+            outbound: Vec::new(),
+        },
+    );
+    fabric
+        .apply_security(&ids.vpc_id, &policy)
+        .expect("apply_security");
+    fabric
+        .apply_security(&ids.vpc_id, &policy)
+        .expect("apply_security is idempotent");
+    policy
+        .groups
+        .entry("sg-0contract".into())
+        .or_default()
+        .members
+        .clear();
+    fabric
+        .apply_security(&ids.vpc_id, &policy)
+        .expect("a membership change applies");
+    let mut unsafe_ids = policy.clone();
+    unsafe_ids
+        .groups
+        .insert("sg-0 x; flush ruleset".into(), SecurityGroupSpec::default());
+    assert!(matches!(
+        fabric.apply_security(&ids.vpc_id, &unsafe_ids),
+        Err(NetworkError::Invalid(_))
+    ));
+    fabric
+        .apply_security(&ids.vpc_id, &policy)
+        .expect("the previous policy still applies");
     let inv = fabric.list().expect("list");
     let found = inv
         .enis

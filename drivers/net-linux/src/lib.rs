@@ -13,8 +13,9 @@
 //!  ┌───────────────────────────────────────────────────┼───────────┐
 //!  │                          ke<h>  veth peer ◀───────┘           │
 //!  │   <gateway>/<len> noprefixroute, proxy_arp, route <ip>/32     │
-//!  │   nftables `inet kumo`: anti-spoofing by iifname, stateful    │
-//!  │     forward with a verdict map per outgoing ENI (SGs: issue 6)│
+//!  │   nftables `inet kumo`: anti-spoofing by iifname, per-subnet  │
+//!  │     stateless NACL chains, stateful security groups: a chain  │
+//!  │     per group and direction, member sets (see [`nft`])        │
 //!  │   dnsmasq (user dnsmasq): DHCP with static MAC→IP only, DNS   │
 //!  │     for the VPC's private names on AmazonProvidedDNS          │
 //!  │   lo: 169.254.169.254/32, <VPC base+2>/32 (AmazonProvidedDNS) │

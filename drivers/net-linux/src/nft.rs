@@ -7,47 +7,238 @@
 //! * anti-spoofing (EC2's source/destination check): a packet from an ENI's link must carry
 //!   that ENI's address (`iifname . ip saddr` in the `eni_src` set), checked before conntrack
 //!   so a spoofed packet never rides an existing flow;
-//! * `forward` is stateful (`inet` family, native conntrack — the bridge family has none on
-//!   this kernel) with a verdict map `eni_out` keyed by the *outgoing* ENI link. Today each ENI
-//!   maps to `accept` (no security groups yet); issue 6 maps each to `jump` a chain per
-//!   security group, without changing this skeleton;
+//! * `forward` first applies the network ACLs (stateless, so to every packet): verdict maps
+//!   keyed by the incoming link jump to the sender subnet's outbound chain (`ae_<subnet>`) and
+//!   by the outgoing link to the receiver subnet's inbound chain (`ai_<subnet>`). Each starts by
+//!   returning for traffic between two links of its own subnet (ACLs guard subnet
+//!   boundaries), then holds the rules in rule-number order (allow = `return`, deny = `drop`)
+//!   and ends with `drop` (the catch-all 32767);
+//! * then security groups, stateful (`inet` family, native conntrack — the bridge family has
+//!   none on this kernel): `ct state established,related accept` first, so return traffic of
+//!   an allowed connection always passes and a removed rule only stops new connections. A new
+//!   connection is checked twice: `iifname vmap @eni_eg` jumps to the sender ENI's egress chain
+//!   (`eg_<link>`: a jump to each of its groups' egress chains `ge_<group>`, then `drop`); a
+//!   matching egress rule does `goto to_dest`, which is `oifname vmap @eni_in` → the receiver
+//!   ENI's `in_<link>` (a jump to each `gi_<group>`, then `drop`), where a matching ingress
+//!   rule accepts. One chain per group and direction, shared by all its members;
+//! * a rule naming a group matches the named set `m_<group>` of its members' addresses (the
+//!   anti-spoofing check makes a source address trustworthy inside the VPC), so a membership
+//!   change rewrites one set's elements and no chain ([`render_members_update`]);
+//! * without a policy ([`VpcRecord::security`] `None`) `eni_in` maps every ENI to `accept`,
+//!   `eni_eg` and the ACL maps are empty: the unfiltered router of before issue 6;
 //! * `input` (the router itself) admits DHCP, DNS to the AmazonProvidedDNS address, the
 //!   metadata service and ping, nothing else;
 //! * IPv6 is dropped (VPCs are IPv4-only for now).
 //!
 //! The ruleset is applied with one `nft -f` transaction that deletes and recreates the table,
 //! so it is atomic and idempotent; conntrack state survives because it is not part of a table.
+//! Rendering validates every id that becomes a chain or set name (`-` becomes `_`).
 
-use kumo_driver_api::NetworkError;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
-use crate::names::Names;
+use kumo_driver_api::{
+    AclRuleSpec, NetworkError, Peer, PortMatch, Protocol, SecurityPolicy, SgRuleSpec,
+};
+
+use crate::names::{Names, valid_id};
 use crate::state::VpcRecord;
 
 /// The table's name in every VPC namespace.
 pub const TABLE: &str = "kumo";
 
+/// An id as part of a chain or set name (`sg-0ab` → `sg_0ab`), refusing anything unsafe.
+fn ident(id: &str) -> Result<String, NetworkError> {
+    if valid_id(id) {
+        Ok(id.replace('-', "_"))
+    } else {
+        Err(NetworkError::Invalid(format!("bad id {id:?}")))
+    }
+}
+
+/// The set of a group's members' addresses.
+fn members_set(group: &str) -> Result<String, NetworkError> {
+    Ok(format!("m_{}", ident(group)?))
+}
+
+fn elements(v: &[String]) -> String {
+    if v.is_empty() {
+        String::new()
+    } else {
+        format!("\n\t\telements = {{ {} }}", v.join(", "))
+    }
+}
+
+/// The protocol and port part of a rule (empty for every protocol).
+fn l4(protocol: Protocol, ports: PortMatch) -> String {
+    let range = |from: u16, to: u16| {
+        if from == to {
+            from.to_string()
+        } else {
+            format!("{from}-{}", to.max(from))
+        }
+    };
+    match (protocol, ports) {
+        (Protocol::All, _) => String::new(),
+        (Protocol::Tcp, PortMatch::Ports { from, to }) => format!(" tcp dport {}", range(from, to)),
+        (Protocol::Udp, PortMatch::Ports { from, to }) => format!(" udp dport {}", range(from, to)),
+        (Protocol::Tcp, _) => " meta l4proto tcp".into(),
+        (Protocol::Udp, _) => " meta l4proto udp".into(),
+        (Protocol::Icmp, PortMatch::Icmp { icmp_type, code }) => match code {
+            Some(c) => format!(" icmp type {icmp_type} icmp code {c}"),
+            None => format!(" icmp type {icmp_type}"),
+        },
+        (Protocol::Icmp, _) => " meta l4proto icmp".into(),
+        (Protocol::Number(n), _) => format!(" meta l4proto {n}"),
+    }
+}
+
+/// A CIDR match on `field` (`saddr`/`daddr`), empty for `0.0.0.0/0`.
+fn cidr_match(field: &str, cidr: &kumo_driver_api::Ipv4Cidr) -> String {
+    if cidr.prefix_len == 0 {
+        String::new()
+    } else if cidr.prefix_len == 32 {
+        format!(" ip {field} {}", cidr.addr)
+    } else {
+        format!(" ip {field} {cidr}")
+    }
+}
+
+/// One security group rule; `None` when it names a group the policy does not describe (it
+/// matches nothing).
+fn sg_rule(
+    policy: &SecurityPolicy,
+    rule: &SgRuleSpec,
+    field: &str,
+    verdict: &str,
+) -> Result<Option<String>, NetworkError> {
+    let peer = match &rule.peer {
+        Peer::Cidr(c) => cidr_match(field, c),
+        Peer::Group(g) if policy.groups.contains_key(g) => {
+            format!(" ip {field} @{}", members_set(g)?)
+        }
+        Peer::Group(_) => return Ok(None),
+    };
+    let m = format!("{peer}{} {verdict}", l4(rule.protocol, rule.ports));
+    Ok(Some(format!("\t\t{}\n", m.trim_start())))
+}
+
+/// A subnet's ACL chain for one direction.
+fn acl_chain(name: &str, same_subnet: &str, rules: &[AclRuleSpec], field: &str) -> String {
+    let mut sorted: Vec<&AclRuleSpec> = rules.iter().collect();
+    sorted.sort_by_key(|r| r.number);
+    let mut c = format!("\tchain {name} {{\n\t\t{same_subnet} return\n");
+    for r in sorted {
+        let verdict = if r.allow { "return" } else { "drop" };
+        let m = format!(
+            "{}{} {verdict}",
+            cidr_match(field, &r.cidr),
+            l4(r.protocol, r.ports)
+        );
+        let _ = writeln!(c, "\t\t{}", m.trim_start());
+    }
+    c.push_str("\t\tdrop\n\t}\n");
+    c
+}
+
 /// Renders the `nft -f` script for a VPC.
 pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError> {
     let mut src = Vec::new();
-    let mut out = Vec::new();
+    let mut eni_in = Vec::new();
+    let mut eni_eg = Vec::new();
+    let mut acl_in = Vec::new();
+    let mut acl_eg = Vec::new();
+    let mut chains = String::new();
+    let mut sets = String::new();
     for (eni_id, eni) in &record.enis {
         let link = names.vpc_link(eni_id);
         src.push(format!("\"{link}\" . {}", eni.ip));
-        out.push(format!("\"{link}\" : accept"));
-    }
-    let elements = |v: &[String]| {
-        if v.is_empty() {
-            String::new()
-        } else {
-            format!("\n\t\telements = {{ {} }}", v.join(", "))
+        match &record.security {
+            None => eni_in.push(format!("\"{link}\" : accept")),
+            Some(policy) => {
+                eni_in.push(format!("\"{link}\" : jump in_{link}"));
+                eni_eg.push(format!("\"{link}\" : jump eg_{link}"));
+                let subnet = ident(&eni.subnet_id)?;
+                acl_in.push(format!("\"{link}\" : jump ai_{subnet}"));
+                acl_eg.push(format!("\"{link}\" : jump ae_{subnet}"));
+                let groups = policy.enis.get(eni_id).map(Vec::as_slice).unwrap_or(&[]);
+                let (mut i, mut e) = (String::new(), String::new());
+                for g in groups.iter().filter(|g| policy.groups.contains_key(*g)) {
+                    let g = ident(g)?;
+                    let _ = writeln!(i, "\t\tjump gi_{g}");
+                    let _ = writeln!(e, "\t\tjump ge_{g}");
+                }
+                let _ = write!(
+                    chains,
+                    "\tchain in_{link} {{\n{i}\t\tdrop\n\t}}\n\tchain eg_{link} {{\n{e}\t\tdrop\n\t}}\n"
+                );
+            }
         }
-    };
+    }
+    if let Some(policy) = &record.security {
+        for (id, group) in &policy.groups {
+            let g = ident(id)?;
+            let members: Vec<String> = group.members.iter().map(ToString::to_string).collect();
+            let _ = write!(
+                sets,
+                "\tset m_{g} {{\n\t\ttype ipv4_addr{}\n\t}}\n",
+                elements(&members)
+            );
+            let _ = writeln!(chains, "\tchain gi_{g} {{");
+            for r in &group.ingress {
+                if let Some(line) = sg_rule(policy, r, "saddr", "accept")? {
+                    chains.push_str(&line);
+                }
+            }
+            let _ = writeln!(chains, "\t}}\n\tchain ge_{g} {{");
+            for r in &group.egress {
+                if let Some(line) = sg_rule(policy, r, "daddr", "goto to_dest")? {
+                    chains.push_str(&line);
+                }
+            }
+            chains.push_str("\t}\n");
+        }
+        // Links by subnet: ACLs do not apply between two ENIs of one subnet.
+        let mut links: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (eni_id, eni) in &record.enis {
+            links
+                .entry(eni.subnet_id.as_str())
+                .or_default()
+                .push(format!("\"{}\"", names.vpc_link(eni_id)));
+        }
+        for subnet_id in record.subnets.keys() {
+            let s = ident(subnet_id)?;
+            let members = links.get(subnet_id.as_str()).cloned().unwrap_or_default();
+            let _ = write!(
+                sets,
+                "\tset sl_{s} {{\n\t\ttype ifname{}\n\t}}\n",
+                elements(&members)
+            );
+            let acl = policy.acls.get(subnet_id).cloned().unwrap_or_default();
+            chains.push_str(&acl_chain(
+                &format!("ai_{s}"),
+                &format!("iifname @sl_{s}"),
+                &acl.inbound,
+                "saddr",
+            ));
+            chains.push_str(&acl_chain(
+                &format!("ae_{s}"),
+                &format!("oifname @sl_{s}"),
+                &acl.outbound,
+                "daddr",
+            ));
+        }
+    }
     Ok(format!(
         "table inet {TABLE}\n\
          delete table inet {TABLE}\n\
          table inet {TABLE} {{\n\
          \tset eni_src {{\n\t\ttype ifname . ipv4_addr{src}\n\t}}\n\
-         \tmap eni_out {{\n\t\ttype ifname : verdict{out}\n\t}}\n\
+         \tmap eni_in {{\n\t\ttype ifname : verdict{eni_in}\n\t}}\n\
+         \tmap eni_eg {{\n\t\ttype ifname : verdict{eni_eg}\n\t}}\n\
+         \tmap acl_in {{\n\t\ttype ifname : verdict{acl_in}\n\t}}\n\
+         \tmap acl_eg {{\n\t\ttype ifname : verdict{acl_eg}\n\t}}\n\
+         {sets}\
          \tchain input {{\n\
          \t\ttype filter hook input priority filter; policy drop;\n\
          \t\tiifname \"lo\" accept\n\
@@ -65,9 +256,16 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
          \t\tmeta nfproto ipv6 drop\n\
          \t\tiifname . ip saddr != @eni_src drop\n\
          \t\tct state invalid drop\n\
+         \t\tiifname vmap @acl_eg\n\
+         \t\toifname vmap @acl_in\n\
          \t\tct state established,related accept\n\
-         \t\toifname vmap @eni_out\n\
+         \t\tiifname vmap @eni_eg\n\
+         \t\toifname vmap @eni_in\n\
          \t}}\n\
+         \tchain to_dest {{\n\
+         \t\toifname vmap @eni_in\n\
+         \t}}\n\
+         {chains}\
          }}\n",
         src = elements(&src),
         dns = record
@@ -75,14 +273,64 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
             .filter(|_| record.dns_support)
             .map(|d| format!("\t\tip daddr {d} meta l4proto {{ tcp, udp }} th dport 53 accept\n"))
             .unwrap_or_default(),
-        out = elements(&out),
+        eni_in = elements(&eni_in),
+        eni_eg = elements(&eni_eg),
+        acl_in = elements(&acl_in),
+        acl_eg = elements(&acl_eg),
     ))
+}
+
+/// When `new` differs from `old` only in groups' members, the `nft -f` script that rewrites
+/// just those sets' elements (one transaction, no chain touched); `None` when anything else
+/// changed and the table must be rendered whole.
+pub fn render_members_update(
+    old: &SecurityPolicy,
+    new: &SecurityPolicy,
+) -> Result<Option<String>, NetworkError> {
+    if old.enis != new.enis
+        || old.acls != new.acls
+        || old.groups.len() != new.groups.len()
+        || old
+            .groups
+            .iter()
+            .zip(&new.groups)
+            .any(|((ia, a), (ib, b))| ia != ib || a.ingress != b.ingress || a.egress != b.egress)
+    {
+        return Ok(None);
+    }
+    let mut script = String::new();
+    for (id, group) in &new.groups {
+        if old.groups.get(id).map(|g| &g.members) != Some(&group.members) {
+            let set = members_set(id)?;
+            let _ = writeln!(script, "flush set inet {TABLE} {set}");
+            if !group.members.is_empty() {
+                let members: Vec<String> = group.members.iter().map(ToString::to_string).collect();
+                let _ = writeln!(
+                    script,
+                    "add element inet {TABLE} {set} {{ {} }}",
+                    members.join(", ")
+                );
+            }
+        }
+    }
+    Ok(Some(script))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::EniRecord;
+    use crate::state::{EniRecord, SubnetRecord};
+    use kumo_driver_api::{AclSpec, SecurityGroupSpec};
+
+    fn eni(subnet: &str, ip: &str) -> EniRecord {
+        EniRecord {
+            subnet_id: subnet.into(),
+            tap: "tap1".into(),
+            mac: "02:00:00:00:00:01".into(),
+            ip: ip.parse().expect("ip"),
+            instance_id: None,
+        }
+    }
 
     #[test]
     fn renders_sets_from_the_record() {
@@ -90,19 +338,242 @@ mod tests {
         let mut rec = VpcRecord::default();
         let empty = render(&names, &rec).expect("renders");
         assert!(!empty.contains("elements"), "{empty}");
-        rec.enis.insert(
-            "eni-1".into(),
-            EniRecord {
-                subnet_id: "subnet-1".into(),
-                tap: "tap1".into(),
-                mac: "02:00:00:00:00:01".into(),
-                ip: "10.0.1.10".parse().expect("ip"),
-                instance_id: None,
-            },
-        );
+        rec.enis
+            .insert("eni-1".into(), eni("subnet-1", "10.0.1.10"));
         let one = render(&names, &rec).expect("renders");
         let link = names.vpc_link("eni-1");
         assert!(one.contains(&format!("\"{link}\" . 10.0.1.10")), "{one}");
+        // No policy: unfiltered.
         assert!(one.contains(&format!("\"{link}\" : accept")), "{one}");
+        assert!(!one.contains("jump"), "{one}");
+    }
+
+    fn rule(protocol: Protocol, ports: PortMatch, peer: Peer) -> SgRuleSpec {
+        SgRuleSpec {
+            protocol,
+            ports,
+            peer,
+        }
+    }
+
+    fn cidr(s: &str) -> kumo_driver_api::Ipv4Cidr {
+        s.parse().expect("cidr")
+    }
+
+    fn acl(number: u16, allow: bool, protocol: Protocol, ports: PortMatch, c: &str) -> AclRuleSpec {
+        AclRuleSpec {
+            number,
+            allow,
+            protocol,
+            ports,
+            cidr: cidr(c),
+        }
+    }
+
+    fn policy() -> (Names, VpcRecord) {
+        let names = Names::new("kumo");
+        let mut rec = VpcRecord::default();
+        for (id, c) in [("subnet-a", "10.0.1.0/24"), ("subnet-b", "10.0.2.0/24")] {
+            rec.subnets.insert(
+                id.into(),
+                SubnetRecord {
+                    cidr: c.into(),
+                    gateway: "10.0.0.1".parse().expect("ip"),
+                },
+            );
+        }
+        rec.enis
+            .insert("eni-web".into(), eni("subnet-a", "10.0.1.10"));
+        rec.enis
+            .insert("eni-app".into(), eni("subnet-b", "10.0.2.10"));
+        let mut p = SecurityPolicy::default();
+        p.groups.insert(
+            "sg-web".into(),
+            SecurityGroupSpec {
+                ingress: vec![
+                    rule(
+                        Protocol::Tcp,
+                        PortMatch::Ports { from: 80, to: 80 },
+                        Peer::Group("sg-app".into()),
+                    ),
+                    rule(
+                        Protocol::Tcp,
+                        PortMatch::Ports {
+                            from: 8000,
+                            to: 8080,
+                        },
+                        Peer::Cidr(cidr("10.0.2.0/24")),
+                    ),
+                    rule(
+                        Protocol::Icmp,
+                        PortMatch::Icmp {
+                            icmp_type: 8,
+                            code: None,
+                        },
+                        Peer::Cidr(cidr("0.0.0.0/0")),
+                    ),
+                    rule(Protocol::All, PortMatch::Any, Peer::Group("sg-gone".into())),
+                ],
+                egress: vec![rule(
+                    Protocol::All,
+                    PortMatch::Any,
+                    Peer::Cidr(cidr("0.0.0.0/0")),
+                )],
+                members: vec!["10.0.1.10".parse().expect("ip")],
+            },
+        );
+        p.groups.insert(
+            "sg-app".into(),
+            SecurityGroupSpec {
+                ingress: vec![],
+                egress: vec![rule(
+                    Protocol::Udp,
+                    PortMatch::Any,
+                    Peer::Cidr(cidr("10.0.1.10/32")),
+                )],
+                members: vec!["10.0.2.10".parse().expect("ip")],
+            },
+        );
+        p.enis.insert("eni-web".into(), vec!["sg-web".into()]);
+        p.enis
+            .insert("eni-app".into(), vec!["sg-app".into(), "sg-web".into()]);
+        p.acls.insert(
+            "subnet-a".into(),
+            AclSpec {
+                inbound: vec![
+                    acl(200, true, Protocol::All, PortMatch::Any, "0.0.0.0/0"),
+                    acl(
+                        100,
+                        false,
+                        Protocol::Tcp,
+                        PortMatch::Ports { from: 22, to: 22 },
+                        "10.0.2.0/24",
+                    ),
+                ],
+                outbound: vec![acl(100, true, Protocol::All, PortMatch::Any, "0.0.0.0/0")],
+            },
+        );
+        rec.security = Some(p);
+        (names, rec)
+    }
+
+    #[test]
+    fn renders_groups_as_chains_and_membership_as_sets() {
+        let (names, rec) = policy();
+        let out = render(&names, &rec).expect("renders");
+        let web = names.vpc_link("eni-web");
+        let app = names.vpc_link("eni-app");
+        // Stateful: ACLs, then established traffic, then the groups of new connections.
+        let fwd = out
+            .split("chain forward {")
+            .nth(1)
+            .and_then(|s| s.split('}').next())
+            .expect("forward chain");
+        let order = [
+            "@eni_src drop",
+            "ct state invalid drop",
+            "iifname vmap @acl_eg",
+            "oifname vmap @acl_in",
+            "ct state established,related accept",
+            "iifname vmap @eni_eg",
+            "oifname vmap @eni_in",
+        ];
+        let pos: Vec<usize> = order
+            .iter()
+            .map(|l| {
+                fwd.find(l)
+                    .unwrap_or_else(|| panic!("{l} missing in {fwd}"))
+            })
+            .collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{fwd}");
+        assert!(out.contains(&format!("\"{web}\" : jump in_{web}")), "{out}");
+        assert!(out.contains(&format!("\"{app}\" : jump eg_{app}")), "{out}");
+        // An ENI's chains jump to each of its groups, then drop.
+        assert!(
+            out.contains(&format!(
+                "chain in_{app} {{\n\t\tjump gi_sg_app\n\t\tjump gi_sg_web\n\t\tdrop\n\t}}"
+            )),
+            "{out}"
+        );
+        // Group rules: by group reference (a set), by CIDR, ICMP; a reference to a group the
+        // policy does not describe matches nothing and is left out.
+        assert!(
+            out.contains("\t\tip saddr @m_sg_app tcp dport 80 accept\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\t\tip saddr 10.0.2.0/24 tcp dport 8000-8080 accept\n"),
+            "{out}"
+        );
+        assert!(out.contains("\t\ticmp type 8 accept\n"), "{out}");
+        assert!(!out.contains("sg_gone"), "{out}");
+        // Egress rules hand over to the receiver's ingress check.
+        assert!(
+            out.contains("chain ge_sg_web {\n\t\tgoto to_dest\n\t}"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\t\tip daddr 10.0.1.10 meta l4proto udp goto to_dest\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("set m_sg_app {\n\t\ttype ipv4_addr\n\t\telements = { 10.0.2.10 }"),
+            "{out}"
+        );
+        // ACLs: per subnet, same-subnet traffic exempt, rule-number order, default deny; a
+        // subnet without an ACL denies everything crossing its boundary.
+        assert!(
+            out.contains(
+                "chain ai_subnet_a {\n\t\tiifname @sl_subnet_a return\n\t\tip saddr 10.0.2.0/24 tcp dport 22 drop\n\t\treturn\n\t\tdrop\n\t}"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("chain ae_subnet_b {\n\t\toifname @sl_subnet_b return\n\t\tdrop\n\t}"),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("\"{web}\" : jump ai_subnet_a")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("\"{app}\" : jump ae_subnet_b")),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn membership_changes_touch_only_sets() {
+        let (_, rec) = policy();
+        let old = rec.security.expect("policy");
+        let mut new = old.clone();
+        assert_eq!(
+            render_members_update(&old, &new).expect("ok"),
+            Some(String::new())
+        );
+        new.groups
+            .get_mut("sg-app")
+            .expect("group")
+            .members
+            .push("10.0.2.11".parse().expect("ip"));
+        let script = render_members_update(&old, &new)
+            .expect("ok")
+            .expect("delta");
+        assert_eq!(
+            script,
+            "flush set inet kumo m_sg_app\nadd element inet kumo m_sg_app { 10.0.2.10, 10.0.2.11 }\n"
+        );
+        new.groups.get_mut("sg-app").expect("group").egress.clear();
+        assert_eq!(render_members_update(&old, &new).expect("ok"), None);
+    }
+
+    #[test]
+    fn refuses_unsafe_ids() {
+        let (names, mut rec) = policy();
+        if let Some(p) = rec.security.as_mut() {
+            p.groups
+                .insert("sg x; flush".into(), SecurityGroupSpec::default());
+        }
+        assert!(render(&names, &rec).is_err());
     }
 }

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use kumo_driver_api::{Ipv4Cidr, NetworkError};
+use kumo_driver_api::{Ipv4Cidr, NetworkError, SecurityPolicy};
 use serde::{Deserialize, Serialize};
 
 /// A subnet as recorded.
@@ -61,6 +61,10 @@ pub struct VpcRecord {
     pub subnets: BTreeMap<String, SubnetRecord>,
     /// ENIs by id.
     pub enis: BTreeMap<String, EniRecord>,
+    /// Security groups and network ACLs; `None` until the VPC was given a policy (its ENIs'
+    /// traffic is then not filtered beyond anti-spoofing).
+    #[serde(default)]
+    pub security: Option<SecurityPolicy>,
 }
 
 /// The directory holding one VPC's files (record, dnsmasq config, hosts, pid, leases, log).

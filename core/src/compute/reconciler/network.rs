@@ -121,6 +121,8 @@ impl Compute {
             let dhcp = store.get::<DhcpOptions>(account, &vpc.dhcp_options_id)?;
             fabric.ensure_vpc(&vpc_spec(&vpc, dhcp.as_ref(), region)?)?;
             fabric.ensure_subnet(&subnet_spec(&subnet)?)?;
+            // The ENI's groups and its subnet's ACL are in force before it carries traffic.
+            self.apply_security(account, &vpc.id)?;
             let info = fabric.plug(&eni_spec(&eni, &subnet)?)?;
             tracing::debug!(instance = %i.id, eni = %eni.id, tap_attached = info.tap_attached, "ENI plugged");
         }

@@ -669,6 +669,7 @@ struct FakeFabric {
     vpcs: Mutex<BTreeSet<String>>,
     enis: Mutex<BTreeMap<String, (String, bool)>>,
     specs: Mutex<Vec<EniSpec>>,
+    policies: Mutex<BTreeMap<String, kumo_driver_api::SecurityPolicy>>,
 }
 
 impl FakeFabric {
@@ -678,6 +679,7 @@ impl FakeFabric {
             vpcs: Mutex::new(BTreeSet::new()),
             enis: Mutex::new(BTreeMap::new()),
             specs: Mutex::new(Vec::new()),
+            policies: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -727,6 +729,17 @@ impl NetworkFabric for FakeFabric {
     fn unplug(&self, eni_id: &str) -> Result<(), NetworkError> {
         self.hv.log(format!("unplug {eni_id}"));
         self.enis.lock().expect("lock").remove(eni_id);
+        Ok(())
+    }
+    fn apply_security(
+        &self,
+        vpc_id: &str,
+        policy: &kumo_driver_api::SecurityPolicy,
+    ) -> Result<(), NetworkError> {
+        self.policies
+            .lock()
+            .expect("lock")
+            .insert(vpc_id.to_owned(), policy.clone());
         Ok(())
     }
     fn list(&self) -> Result<FabricInventory, NetworkError> {
@@ -1108,4 +1121,95 @@ async fn create_image_snapshots_the_root_volume_and_launches() {
         Some(ami.as_str()),
         "copy-on-write over the image"
     );
+}
+
+#[test]
+fn security_posture_follows_the_records_within_a_second() {
+    use crate::ec2::network_acl::NetworkAcl;
+    use crate::ec2::security_group::{Direction, GroupRef};
+    use crate::ec2::sg_rules::{PermissionSpec, TargetSpec};
+    use kumo_driver_api::{Peer, PortMatch, Protocol, SgRuleSpec};
+
+    let (ec2, hv, _blocks, compute) = setup(false);
+    let vpc = "vpc-00000000000000001";
+    let subnet = "subnet-00000000000000001";
+    ec2.store()
+        .transaction(|t| {
+            let mut acl = NetworkAcl::default_for(vpc, ACCT);
+            acl.associate(subnet);
+            t.put(ACCT, acl);
+            Ok(())
+        })
+        .expect("default ACL");
+    let fabric = Arc::new(FakeFabric::new(hv.clone()));
+    let compute = compute.with_network(fabric.clone());
+    let id = run(&ec2, 1).expect("run").remove(0);
+    let eni = ec2.instance(ACCT, &id).expect("i").network_interfaces[0].clone();
+    compute.reconcile_once();
+    let policy = |f: &FakeFabric| f.policies.lock().expect("lock").get(vpc).cloned();
+    let p = policy(&fabric).expect("a policy before the plug");
+    let sg = p.enis[&eni][0].clone();
+    let g = &p.groups[&sg];
+    // The default group: all traffic from its own members in, everything out.
+    assert_eq!(
+        g.members,
+        vec!["10.0.1.4".parse::<std::net::Ipv4Addr>().expect("ip")]
+    );
+    assert_eq!(
+        g.ingress,
+        vec![SgRuleSpec {
+            protocol: Protocol::All,
+            ports: PortMatch::Any,
+            peer: Peer::Group(sg.clone()),
+        }]
+    );
+    assert_eq!(g.egress.len(), 1);
+    // The default ACL: rule 100 allows, 32767 denies, both ways.
+    let acl = &p.acls[subnet];
+    let numbers: Vec<(u16, bool)> = acl.inbound.iter().map(|r| (r.number, r.allow)).collect();
+    assert_eq!(numbers, vec![(100, true), (32767, false)]);
+    assert_eq!(acl.outbound.len(), 2);
+
+    // The running loop hears of a rule change from the store and applies it at once.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _loop = {
+        let _guard = rt.enter();
+        compute.spawn_reconciler()
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    ec2.authorize_security_group(
+        ACCT,
+        Direction::Ingress,
+        &GroupRef::Id(sg.clone()),
+        &[PermissionSpec {
+            protocol: Some("tcp".into()),
+            from_port: Some(22),
+            to_port: Some(22),
+            targets: vec![(TargetSpec::Cidr4("10.0.0.0/8".into()), None)],
+        }],
+        Vec::new(),
+    )
+    .expect("authorize");
+    let want = SgRuleSpec {
+        protocol: Protocol::Tcp,
+        ports: PortMatch::Ports { from: 22, to: 22 },
+        peer: Peer::Cidr("10.0.0.0/8".parse().expect("cidr")),
+    };
+    while !policy(&fabric).is_some_and(|p| p.groups[&sg].ingress.contains(&want)) {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the rule did not reach the fabric within a second"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!(
+        "rule reached the fabric {:?} after the API call",
+        started.elapsed()
+    );
+    compute.shutdown();
 }

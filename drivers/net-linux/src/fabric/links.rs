@@ -132,6 +132,13 @@ impl LinuxFabric {
             &["route", "replace", &format!("{}/32", eni.ip), "dev", &vlink],
         )?;
         netns::sysctl(Some(&ns), &format!("net/ipv4/conf/{vlink}/proxy_arp"), "1")?;
+        // The router answers at once (Linux delays proxy ARP replies to broadcasts by up to
+        // 0.8 s by default, which a guest's first packet to a neighbour would wait for).
+        netns::sysctl(
+            Some(&ns),
+            &format!("net/ipv4/neigh/{vlink}/proxy_delay"),
+            "0",
+        )?;
         self.prune_link(&ns, &vlink, &gw, &format!("{}", eni.ip))?;
 
         let mut tap_attached = false;

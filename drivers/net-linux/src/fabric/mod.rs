@@ -6,14 +6,15 @@
 //! world towards the request and may be repeated; all of them hold one lock, so concurrent
 //! calls for the same VPC never interleave their steps.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kumo_driver_api::{
-    EniSpec, FabricInventory, NetworkError, NetworkFabric, PlugInfo, PluggedEni, SubnetSpec,
-    VpcSpec,
+    EniSpec, FabricInventory, NetworkError, NetworkFabric, PlugInfo, PluggedEni, SecurityPolicy,
+    SubnetSpec, VpcSpec,
 };
 
 mod links;
@@ -73,6 +74,9 @@ pub struct LinuxFabric {
     names: Names,
     imds: Option<Arc<Imds>>,
     lock: Mutex<()>,
+    /// The security policy last written to each VPC's kernel table by this process (so an
+    /// unchanged policy costs nothing, and a restarted process renders once in full).
+    applied: Mutex<HashMap<String, SecurityPolicy>>,
 }
 
 impl LinuxFabric {
@@ -93,6 +97,7 @@ impl LinuxFabric {
             cfg,
             imds,
             lock: Mutex::new(()),
+            applied: Mutex::new(HashMap::new()),
         })
     }
 
@@ -118,11 +123,15 @@ impl LinuxFabric {
     }
 
     fn apply_nft(&self, netns: &str, record: &VpcRecord) -> Result<(), NetworkError> {
-        let script = nft::render(&self.names, record)?;
+        self.nft(netns, &nft::render(&self.names, record)?)
+    }
+
+    /// Runs one `nft -f` transaction in a namespace.
+    fn nft(&self, netns: &str, script: &str) -> Result<(), NetworkError> {
         let out = cmd::run(
             "ip",
             &["netns", "exec", netns, "nft", "-f", "-"],
-            Some(&script),
+            Some(script),
             self.cfg.command_timeout,
         )?;
         if out.success {
@@ -245,6 +254,10 @@ impl NetworkFabric for LinuxFabric {
     fn remove_vpc(&self, vpc_id: &str) -> Result<(), NetworkError> {
         check_id("VPC", vpc_id)?;
         let _g = self.guard();
+        self.applied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(vpc_id);
         if let Some(imds) = &self.imds {
             imds.remove_vpc(vpc_id);
         }
@@ -473,6 +486,48 @@ impl NetworkFabric for LinuxFabric {
         }
     }
 
+    fn apply_security(&self, vpc_id: &str, policy: &SecurityPolicy) -> Result<(), NetworkError> {
+        check_id("VPC", vpc_id)?;
+        let _g = self.guard();
+        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        let mut record = self.load(vpc_id)?;
+        if applied.get(vpc_id) == Some(policy) && record.security.as_ref() == Some(policy) {
+            return Ok(());
+        }
+        // The kernel holds `applied` only if nothing re-rendered the table since from a
+        // different recorded policy (a failed apply leaves the record ahead of the kernel).
+        let previous = applied
+            .get(vpc_id)
+            .filter(|a| record.security.as_ref() == Some(*a))
+            .cloned();
+        record.security = Some(policy.clone());
+        // Rendering validates every id before anything is stored.
+        let full = nft::render(&self.names, &record)?;
+        self.store(vpc_id, &record)?;
+        let ns = self.names.vpc_netns(vpc_id);
+        if !netns::exists(&ns) {
+            // A rebooted host: ensure_vpc renders the recorded policy with the router.
+            return Ok(());
+        }
+        // Only members changed: rewrite those sets, no chain (falls back to the whole table).
+        let delta = match &previous {
+            Some(old) => nft::render_members_update(old, policy)?,
+            None => None,
+        };
+        match delta {
+            Some(script) if script.is_empty() => {}
+            Some(script) => {
+                if let Err(e) = self.nft(&ns, &script) {
+                    tracing::warn!(vpc = vpc_id, error = %e, "set update failed; rendering the table");
+                    self.nft(&ns, &full)?;
+                }
+            }
+            None => self.nft(&ns, &full)?,
+        }
+        applied.insert(vpc_id.to_string(), policy.clone());
+        Ok(())
+    }
+
     fn list(&self) -> Result<FabricInventory, NetworkError> {
         let _g = self.guard();
         // Only VPCs this fabric recorded (the record is written before the namespace exists):
@@ -523,7 +578,9 @@ impl NetworkFabric for LinuxFabric {
             }
         }
         // Host-side leftovers whose VPC side is gone still count: the reconciler unplugs them.
-        // Only of this fabric's VPCs: the host namespace holds other installations' links too.
+        // Only for VPCs this fabric recorded: other installations sharing the host namespace
+        // (and its `kumo:` aliases) keep their links out of this inventory, or each one's
+        // orphan sweep would unplug the others' guests.
         for link in &host_links {
             if let Some(a) = link
                 .alias

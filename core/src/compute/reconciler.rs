@@ -220,6 +220,9 @@ impl Compute {
         if let Err(e) = self.network_orphans() {
             tracing::warn!(error = %e, "network orphan sweep failed");
         }
+        if let Err(e) = self.disk_orphans() {
+            tracing::warn!(error = %e, "disk orphan sweep failed");
+        }
     }
 
     /// Updates one record in its own transaction, re-reading it first.
@@ -710,6 +713,7 @@ fn ignore_missing(e: HypervisorError) -> Result<(), HypervisorError> {
     }
 }
 
+mod disk_orphans;
 mod network;
 #[cfg(test)]
 mod tests;

@@ -1039,3 +1039,52 @@ fn elastic_and_launch_public_addresses_follow_instances() {
         "the freed pool address is handed out again"
     );
 }
+
+#[test]
+fn disks_without_records_go_but_clones_keep_their_base() {
+    let (ec2, _hv, blocks, compute) = setup(false);
+    let id = run(&ec2, 1).expect("run").remove(0);
+    compute.reconcile_once();
+    // A disk no record explains (a crash, an older version) is deleted by the next pass;
+    // the image base and foreign names are never touched.
+    blocks
+        .create("vol-0000000000000dead", 1 << 30)
+        .expect("orphan");
+    blocks.create("scratch", 1 << 30).expect("foreign");
+    // A snapshot whose record is gone while a volume cloned from it lives stays until that
+    // volume goes.
+    blocks
+        .create("snap-0000000000000beef", 1 << 30)
+        .expect("kept parent");
+    BlockStore::clone_from(
+        blocks.as_ref(),
+        "vol-0000000000000c10",
+        "snap-0000000000000beef",
+        None,
+    )
+    .expect("clone");
+    compute.reconcile_once();
+    let names: BTreeSet<String> = blocks
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert!(!names.contains("vol-0000000000000dead"));
+    assert!(!names.contains("vol-0000000000000c10"));
+    assert!(names.contains("kumo-tiny") && names.contains("scratch"));
+    compute.reconcile_once();
+    let names: BTreeSet<String> = blocks
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert!(!names.contains("snap-0000000000000beef"), "{names:?}");
+    // The live instance's disks are all still there.
+    let inst = ec2.instance(ACCT, &id).expect("instance");
+    for b in &inst.block_devices {
+        assert!(names.contains(&b.volume_id), "{} deleted", b.volume_id);
+    }
+    assert_eq!(state(&ec2, &id), InstanceState::Running);
+}

@@ -23,47 +23,13 @@ from pathlib import Path
 import pytest
 
 import harness
-from ec2_compute import require_compute
+from ec2_compute import block_files, links_of, owned_domains, require_compute, virsh
 from harness import KumoServer
 
 BURST = 6
 MIN_ACKED = 2
 BURST_DEADLINE_S = 60.0
 CONVERGE_S = 240.0
-# Blocks that are the image base, not an instance's disk.
-BASES = {"kumo-tiny"}
-
-
-def _virsh(*args: str) -> str:
-    cp = subprocess.run(["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True, timeout=30)
-    return cp.stdout if cp.returncode == 0 else ""
-
-
-def owned_domains(owner: str) -> list[str]:
-    """Domains (any state) whose description carries this installation's owner mark."""
-    out = []
-    for name in _virsh("list", "--all", "--name").split():
-        if f"kumo-owner:{owner}" in _virsh("desc", name):
-            out.append(name)
-    return out
-
-
-def block_files(blocks: Path) -> list[str]:
-    return sorted(
-        p.name for p in blocks.iterdir() if p.is_file() and p.suffix == ".qcow2" and p.stem not in BASES
-    )
-
-
-def links_of(enis: set[str]) -> list[str]:
-    """Host links (taps, bridges, veths) whose name or alias belongs to one of `enis`."""
-    cp = subprocess.run(["ip", "-o", "-d", "link", "show"], capture_output=True, text=True, timeout=30)
-    taps = {"tap" + e.removeprefix("eni-")[-12:] for e in enis}
-    found = []
-    for line in cp.stdout.splitlines():
-        name = line.split(":", 2)[1].strip().split("@")[0]
-        if name in taps or any(e in line for e in enis):
-            found.append(name)
-    return found
 
 
 def plant_orphans(work: Path, owner: str, blocks: Path) -> None:
@@ -193,7 +159,7 @@ def test_kill9_during_run_instances_burst(kumo_bin):
         owner_file = work / "data" / "compute" / "owner"
         if owner_file.exists():
             for name in owned_domains(owner_file.read_text().strip()):
-                _virsh("destroy", name)
-                _virsh("undefine", name)
+                virsh("destroy", name)
+                virsh("undefine", name)
         harness.remove_vpc_namespaces(work / "data")
         shutil.rmtree(work, ignore_errors=True)

@@ -523,11 +523,15 @@ impl NetworkFabric for LinuxFabric {
             }
         }
         // Host-side leftovers whose VPC side is gone still count: the reconciler unplugs them.
+        // Only those of VPCs this fabric recorded: the host namespace is shared with other
+        // installations (same prefix), whose live ENIs must never look like our orphans —
+        // two reconcilers would otherwise unplug each other's guests on every pass.
         for link in &host_links {
             if let Some(a) = link
                 .alias
                 .as_deref()
                 .and_then(|a| self.names.parse_alias(a))
+                && recorded.contains(&a.vpc_id)
             {
                 push(a.vpc_id, a.eni_id);
             }

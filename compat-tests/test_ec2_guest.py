@@ -183,7 +183,9 @@ def test_imds_isolation_v2_enforced_and_hop_limit(ep, kumo_server):
             )
             ids.append(r["Instances"][0]["InstanceId"])
         ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig=WAIT)
-        consoles = {iid: wait_console(ec2, iid, "KUMO-USERDATA-END", timeout=300) for iid in ids}
+        consoles = {
+            iid: wait_console(ec2, iid, "KUMO-USERDATA-END", timeout=300).replace("\r", "") for iid in ids
+        }
         for iid, other in ((ids[0], ids[1]), (ids[1], ids[0])):
             text = consoles[iid]
             print(f"{iid}: " + " | ".join(re.findall(r"PROBE-\w+=\S*", text)))

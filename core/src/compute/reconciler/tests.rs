@@ -1088,3 +1088,47 @@ fn disks_without_records_go_but_clones_keep_their_base() {
     }
     assert_eq!(state(&ec2, &id), InstanceState::Running);
 }
+
+#[test]
+fn a_second_host_runs_the_instances_placed_there() {
+    let (ec2, hv, blocks, compute) = setup(false);
+    let hv2 = Arc::new(FakeHv::default());
+    let second = Compute::new(
+        ec2.clone(),
+        hv2.clone(),
+        blocks.clone(),
+        ComputeConfig {
+            host_id: "h2".into(),
+            primary: false,
+            max_vcpus_per_account: 6,
+            ..ComputeConfig::default()
+        },
+    )
+    .expect("second host");
+    assert_eq!(ec2.compute().hosts().len(), 2);
+    // The scheduler spreads: two instances land on both hosts.
+    let ids = run(&ec2, 2).expect("run");
+    compute.reconcile_once();
+    second.reconcile_once();
+    let on = |h: &str| {
+        ids.iter()
+            .filter(|i| ec2.instance(ACCT, i).expect("i").host == h)
+            .count()
+    };
+    assert_eq!((on("host-1"), on("h2")), (1, 1));
+    for i in &ids {
+        assert_eq!(state(&ec2, i), InstanceState::Running);
+        let host = ec2.instance(ACCT, i).expect("i").host;
+        let (mine, other) = if host == "h2" {
+            (&hv2, &hv)
+        } else {
+            (&hv, &hv2)
+        };
+        assert!(mine.state_of(i).is_some() && other.state_of(i).is_none());
+    }
+    // Taken out of placement: new launches go to the first host only.
+    ec2.compute().unregister("h2");
+    second.shutdown();
+    let more = run(&ec2, 1).expect("run");
+    assert_eq!(ec2.instance(ACCT, &more[0]).expect("i").host, "host-1");
+}

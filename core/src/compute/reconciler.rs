@@ -399,8 +399,13 @@ impl Compute {
             if let Some(mut v) = t.get::<Volume>(account, volume_id) {
                 v.provisioned = true;
                 match state {
+                    // Only from `attaching`: a DetachVolume that arrived while the hot-plug
+                    // ran has set `detaching`, which must not be overwritten (the volume
+                    // would stay attached for good).
                     Some(s) => {
-                        if let Some(a) = v.attachment.as_mut() {
+                        if let Some(a) = v.attachment.as_mut()
+                            && a.state == "attaching"
+                        {
                             a.state = s.into();
                         }
                     }
@@ -415,7 +420,7 @@ impl Compute {
                 match state {
                     Some(s) => {
                         for b in &mut i.block_devices {
-                            if b.volume_id == volume_id {
+                            if b.volume_id == volume_id && b.status == "attaching" {
                                 b.status = s.into();
                             }
                         }

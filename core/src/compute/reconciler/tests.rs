@@ -30,6 +30,8 @@ struct FakeHv {
     calls: Mutex<Vec<String>>,
     /// Guests that ignore ACPI shutdown.
     stubborn: bool,
+    /// Runs (once) while a disk is being hot-plugged: an API call racing the reconciler.
+    during_attach: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl FakeHv {
@@ -98,6 +100,9 @@ impl Hypervisor for FakeHv {
     }
     fn attach_disk(&self, name: &str, disk: &DiskSpec) -> Result<(), HypervisorError> {
         self.log(format!("attach {name} {}", disk.target));
+        if let Some(f) = self.during_attach.lock().expect("lock").take() {
+            f();
+        }
         let mut d = self.domains.lock().expect("lock");
         let dom = d
             .get_mut(name)
@@ -1131,4 +1136,46 @@ fn a_second_host_runs_the_instances_placed_there() {
     second.shutdown();
     let more = run(&ec2, 1).expect("run");
     assert_eq!(ec2.instance(ACCT, &more[0]).expect("i").host, "host-1");
+}
+
+#[test]
+fn a_detach_during_the_hot_plug_is_not_lost() {
+    let (ec2, hv, _blocks, compute) = setup(false);
+    let id = run(&ec2, 1).expect("run").remove(0);
+    compute.reconcile_once();
+    let v = ec2
+        .create_volume(
+            ACCT,
+            CreateVolume {
+                availability_zone: Some("us-east-1a".into()),
+                size: Some(4),
+                ..CreateVolume::default()
+            },
+        )
+        .expect("create");
+    compute.reconcile_once();
+    ec2.attach_volume(ACCT, &v.id, &id, "/dev/sdg")
+        .expect("attach");
+    // DetachVolume arrives while the reconciler hot-plugs the disk.
+    let (ec2b, vid) = (ec2.clone(), v.id.clone());
+    *hv.during_attach.lock().expect("lock") = Some(Box::new(move || {
+        ec2b.detach_volume(ACCT, &vid, None, None, false)
+            .expect("detach");
+    }));
+    compute.reconcile_once();
+    let got = ec2.volume(ACCT, &v.id).expect("v");
+    assert_eq!(
+        got.attachment.as_ref().map(|a| a.state.as_str()),
+        Some("detaching"),
+        "the detach was overwritten by the attach's completion"
+    );
+    compute.reconcile_once();
+    let got = ec2.volume(ACCT, &v.id).expect("v");
+    assert_eq!(got.state, "available");
+    assert!(got.attachment.is_none());
+    // And it can grow now.
+    ec2.modify_volume(ACCT, &v.id, Some(8), None, None, None)
+        .expect("grow");
+    compute.reconcile_once();
+    assert_eq!(ec2.volume(ACCT, &v.id).expect("v").size_gib, 8);
 }

@@ -338,3 +338,22 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
         AdminAnswer::Error(msg) => anyhow::bail!(msg),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::name_from_uri;
+
+    #[test]
+    fn host_names_from_uris() {
+        assert_eq!(name_from_uri("qemu:///session"), "session");
+        assert_eq!(
+            name_from_uri("qemu+ssh://root@host2.lan/system"),
+            "host2.lan"
+        );
+        assert_eq!(
+            name_from_uri("qemu+tcp://10.0.0.7:16509/system"),
+            "10.0.0.7-16509"
+        );
+        assert_eq!(name_from_uri("::"), "host");
+    }
+}

@@ -11,7 +11,9 @@ anything.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -64,3 +66,57 @@ def require_compute(ec2) -> str:
             _missing(f"no machine image named {TINY_IMAGE} (build-image.sh not run?)")
         ami = images[0]["ImageId"]
     return ami
+
+
+# -- what a test leaves on the host --------------------------------------------------------
+# Blocks that are image bases, not an instance's disk.
+BASES = {"kumo-tiny"}
+
+
+def virsh(*args: str) -> str:
+    cp = subprocess.run(["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True, timeout=30)
+    return cp.stdout if cp.returncode == 0 else ""
+
+
+def owned_domains(owner: str) -> list[str]:
+    """Domains (any state) whose description carries this installation's owner mark."""
+    out = []
+    for name in virsh("list", "--all", "--name").split():
+        if f"kumo-owner:{owner}" in virsh("desc", name):
+            out.append(name)
+    return out
+
+
+def block_files(blocks: Path) -> list[str]:
+    return sorted(
+        p.name for p in blocks.iterdir() if p.is_file() and p.suffix == ".qcow2" and p.stem not in BASES
+    )
+
+
+def links_of(enis: set[str]) -> list[str]:
+    """Host links (taps, bridges, veths) whose name or alias belongs to one of `enis`."""
+    cp = subprocess.run(["ip", "-o", "-d", "link", "show"], capture_output=True, text=True, timeout=30)
+    taps = {"tap" + e.removeprefix("eni-")[-12:] for e in enis}
+    found = []
+    for line in cp.stdout.splitlines():
+        name = line.split(":", 2)[1].strip().split("@")[0]
+        if name in taps or any(e in line for e in enis):
+            found.append(name)
+    return found
+
+
+def owner_of(data_dir: Path) -> str:
+    """The installation id that marks a server's domains."""
+    return (Path(data_dir) / "compute" / "owner").read_text().strip()
+
+
+def wait_console(ec2, iid: str, marker: str, timeout: float = 180.0, after: int = 0) -> str:
+    """The guest's console once it shows `marker` past character `after` (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
+        if marker in text[after:]:
+            return text
+        time.sleep(2)
+    raise AssertionError(f"{marker} not on {iid}'s console within {timeout}s:\n{text[-3000:]}")

@@ -87,11 +87,6 @@ def test_volume_lifecycle(ep):
         ec2.terminate_instances(InstanceIds=[iid])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a volume that was hot-plugged into a guest and detached keeps its "
-    "ModifyVolume 'modifying' (the block store still finds the image held); tracked in issue 5",
-)
 def test_modify_volume_after_attach_grows(ep):
     ec2 = harness.client(ep, "ec2")
     ami = require_compute(ec2)

@@ -1,4 +1,4 @@
-//! `kumo admin`: accounts and access keys.
+//! `kumo admin`: accounts and access keys; `kumo host`: compute hosts.
 //!
 //! While `kumo serve` runs it holds the state database, so the CLI talks to it over a Unix
 //! socket in the data directory (`admin.sock`, mode 0600: only the operator can use it), one
@@ -6,7 +6,7 @@
 //! directory itself.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::watch;
+
+use crate::hosts::HostSite;
 
 /// `kumo admin …` commands.
 #[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
@@ -47,6 +49,79 @@ pub enum AdminCommand {
         /// The access key id.
         access_key_id: String,
     },
+    /// Manages compute hosts (also `kumo host …`).
+    Host {
+        #[command(subcommand)]
+        command: HostCommand,
+    },
+}
+
+/// `kumo host …` commands (need a running server: they connect to the host's hypervisor).
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum HostCommand {
+    /// Registers a host by its libvirt URI; the scheduler places instances there from now on.
+    Add {
+        /// libvirt URI (`qemu:///session`, `qemu+ssh://root@host2/system`…).
+        #[arg(long)]
+        uri: String,
+        /// Availability zone (default: the region's first).
+        #[arg(long)]
+        zone: Option<String>,
+        /// Host name (default: derived from the URI).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Lists hosts: state, CPUs, vCPUs offered/used/free, memory total/used/free.
+    List,
+    /// Forgets a host; refused while instances run there unless --force.
+    Remove {
+        /// Host name.
+        name: String,
+        /// Remove even with instances recorded there (they are no longer driven).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// A host name from a URI: its server part, else its path (`qemu:///session` → `session`).
+fn name_from_uri(uri: &str) -> String {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    let (server, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let server = server.rsplit('@').next().unwrap_or(server);
+    let base = if server.is_empty() { path } else { server };
+    let name: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches('-').to_owned();
+    if name.is_empty() {
+        "host".to_owned()
+    } else {
+        name
+    }
+}
+
+/// Carries out a host command on the running server's hosts.
+fn execute_host(
+    site: &HostSite,
+    command: &HostCommand,
+    runtime: &tokio::runtime::Handle,
+) -> anyhow::Result<String> {
+    match command {
+        HostCommand::Add { uri, zone, name } => {
+            let name = name.clone().unwrap_or_else(|| name_from_uri(uri));
+            site.add(&name, uri, zone.as_deref(), runtime)
+        }
+        HostCommand::List => site.list(),
+        HostCommand::Remove { name, force } => site.remove(name, *force),
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -81,8 +156,15 @@ fn secret_block(account: &Account, key: &AccessKey) -> String {
 }
 
 /// Carries out one command against `iam`; the text is what the CLI prints.
-fn execute(iam: &Iam, command: &AdminCommand) -> kumo_core::Result<String> {
+fn execute(iam: &Iam, command: &AdminCommand) -> anyhow::Result<String> {
+    Ok(execute_iam(iam, command)?)
+}
+
+fn execute_iam(iam: &Iam, command: &AdminCommand) -> kumo_core::Result<String> {
     match command {
+        AdminCommand::Host { .. } => Err(kumo_core::Error::InvalidArgument(
+            "host commands need a running `kumo serve` with compute (its admin socket)".into(),
+        )),
         AdminCommand::AccountCreate { name } => {
             let (account, key) = iam.create_account(name)?;
             Ok(secret_block(&account, &key))
@@ -115,16 +197,20 @@ fn execute(iam: &Iam, command: &AdminCommand) -> kumo_core::Result<String> {
     }
 }
 
+/// The compute hosts, once compute has started (it starts in the background).
+pub type HostSlot = Arc<OnceLock<Arc<HostSite>>>;
+
 /// The server side of the admin socket.
 #[derive(Debug, Clone)]
 pub struct AdminServer {
     iam: Iam,
+    hosts: HostSlot,
 }
 
 impl AdminServer {
-    /// Serves `iam`.
-    pub fn new(iam: Iam) -> Self {
-        Self { iam }
+    /// Serves `iam` and, once set, the compute hosts in `hosts`.
+    pub fn new(iam: Iam, hosts: HostSlot) -> Self {
+        Self { iam, hosts }
     }
 
     /// Listens on `path` until `stop` turns true.
@@ -169,10 +255,21 @@ impl AdminServer {
             let answer = match serde_json::from_str::<AdminCommand>(&line) {
                 Ok(command) => {
                     let iam = self.iam.clone();
-                    let result = tokio::task::spawn_blocking(move || execute(&iam, &command)).await;
+                    let site = self.hosts.get().cloned();
+                    let runtime = tokio::runtime::Handle::current();
+                    let result = tokio::task::spawn_blocking(move || match (&command, site) {
+                        (AdminCommand::Host { command }, Some(site)) => {
+                            execute_host(&site, command, &runtime)
+                        }
+                        (AdminCommand::Host { .. }, None) => Err(anyhow::anyhow!(
+                            "compute is not running on this server (see its log)"
+                        )),
+                        _ => execute(&iam, &command),
+                    })
+                    .await;
                     match result {
                         Ok(Ok(text)) => AdminAnswer::Ok(text),
-                        Ok(Err(err)) => AdminAnswer::Error(err.to_string()),
+                        Ok(Err(err)) => AdminAnswer::Error(format!("{err:#}")),
                         Err(err) => AdminAnswer::Error(format!("internal failure: {err}")),
                     }
                 }
@@ -229,7 +326,7 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
             let iam = Iam::new(Arc::new(store));
             match execute(&iam, &command) {
                 Ok(text) => AdminAnswer::Ok(text),
-                Err(err) => AdminAnswer::Error(err.to_string()),
+                Err(err) => AdminAnswer::Error(format!("{err:#}")),
             }
         }
     };
@@ -239,5 +336,24 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AdminAnswer::Error(msg) => anyhow::bail!(msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_from_uri;
+
+    #[test]
+    fn host_names_from_uris() {
+        assert_eq!(name_from_uri("qemu:///session"), "session");
+        assert_eq!(
+            name_from_uri("qemu+ssh://root@host2.lan/system"),
+            "host2.lan"
+        );
+        assert_eq!(
+            name_from_uri("qemu+tcp://10.0.0.7:16509/system"),
+            "10.0.0.7-16509"
+        );
+        assert_eq!(name_from_uri("::"), "host");
     }
 }

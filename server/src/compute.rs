@@ -23,6 +23,8 @@ use kumo_core::compute::reconciler::{Compute, ComputeConfig as ReconcilerConfig}
 use kumo_core::ec2::Ec2;
 use kumo_driver_api::{BlockStore, Hypervisor, NetworkFabric};
 
+use crate::hosts::{HostSite, SiteParts};
+
 /// The public image built from `image_dir`.
 pub const TINY_IMAGE_NAME: &str = "kumo-tiny-x86_64";
 /// Its base disk in the block store.
@@ -34,13 +36,14 @@ const PROBE_DEADLINE: Duration = Duration::from_secs(20);
 /// Where the accelerator probe's verdict is cached for the host (cleared at reboot).
 const PROBE_CACHE: &str = "/run/kumo/accelerator";
 
-/// Starts compute when configured and possible; `None` (logged) otherwise.
+/// Starts compute when configured and possible — the local host, then every host registered
+/// with `kumo host add` — ; `None` (logged) otherwise.
 pub async fn start(
     cfg: &ComputeConfig,
     blocks_cfg: &BlockStorageConfig,
     data_dir: &Path,
     ec2: &Ec2,
-) -> anyhow::Result<Option<Compute>> {
+) -> anyhow::Result<Option<Arc<HostSite>>> {
     let dir = data_dir.join("compute");
     for sub in ["", "blocks", "console", "net"] {
         let d = dir.join(sub);
@@ -80,7 +83,7 @@ pub async fn start(
             open_drivers(&cfg, &blocks_cfg, &dir, &owner, image.as_ref())
         })
     };
-    let (hv, blocks) = match setup.await? {
+    let (hv, blocks, libvirt) = match setup.await? {
         Ok(drivers) => drivers,
         Err(e) => {
             tracing::error!(
@@ -117,21 +120,37 @@ pub async fn start(
         tracing::error!(error = %e, "image builder unavailable: registered images stay pending");
     })
     .ok();
-    let compute =
-        Compute::new(ec2.clone(), hv, blocks, reconciler).context("registering this host")?;
-    let compute = match network(&dir, ec2) {
-        Ok(fabric) => compute.with_network(fabric),
+    let compute = Compute::new(ec2.clone(), hv.clone(), blocks.clone(), reconciler.clone())
+        .context("registering this host")?;
+    let fabric = match network(&dir, ec2) {
+        Ok(fabric) => Some(fabric),
         Err(e) => {
             tracing::error!(
                 error = format!("{e:#}"),
                 "network fabric unavailable: guests boot without VPC networking or metadata"
             );
-            compute
+            None
         }
+    };
+    let compute = match &fabric {
+        Some(f) => compute.with_network(f.clone()),
+        None => compute,
     };
     let _loop = compute.spawn_reconciler();
     let _builder = builder.map(|b| b.spawn());
-    Ok(Some(compute))
+    let site = Arc::new(HostSite::new(SiteParts {
+        ec2: ec2.clone(),
+        blocks,
+        network: fabric,
+        libvirt,
+        reconciler,
+        local: compute,
+        local_hypervisor: hv,
+    }));
+    let runtime = tokio::runtime::Handle::current();
+    let registered = site.clone();
+    tokio::task::spawn_blocking(move || registered.start_registered(&runtime)).await?;
+    Ok(Some(site))
 }
 
 /// Without a hypervisor, images are still built (they are storage: an S3 object copied into
@@ -216,7 +235,11 @@ fn owner_id(dir: &Path) -> anyhow::Result<String> {
     Ok(id)
 }
 
-type Drivers = (Arc<dyn Hypervisor>, Arc<dyn BlockStore>);
+type Drivers = (
+    Arc<dyn Hypervisor>,
+    Arc<dyn BlockStore>,
+    kumo_compute_libvirt::LibvirtConfig,
+);
 
 /// Reaches libvirt (starting the daemons when they are installed but not running), decides
 /// the accelerator, and opens the block store. Blocking.
@@ -244,7 +267,7 @@ fn open_drivers(
         .with_context(|| format!("connecting to libvirt at {}", cfg.libvirt_uri))?;
     tracing::info!(uri = %cfg.libvirt_uri, accelerator = lv.accelerator.as_str(), "hypervisor ready");
     let blocks = crate::storage::open_blocks(blocks_cfg, &dir.join("blocks"))?;
-    Ok((Arc::new(hv), blocks))
+    Ok((Arc::new(hv), blocks, lv))
 }
 
 /// The configured accelerator; `auto` boots a probe guest with KVM once per host boot and uses

@@ -4,12 +4,14 @@
 //!   objects on the local disk under the data directory).
 //! - `kumo admin` creates accounts and manages access keys, talking to the running server over
 //!   its private admin socket (or to the data directory directly when no server runs).
+//! - `kumo host add/list/remove` registers further compute hosts (through the server).
 //!
 //! This is the only crate that picks concrete drivers.
 
 mod admin;
 mod compute;
 mod credentials;
+mod hosts;
 mod log;
 mod router;
 mod serve;
@@ -38,6 +40,20 @@ enum Command {
     Serve(ServeArgs),
     /// Manages accounts and access keys.
     Admin(AdminArgs),
+    /// Manages compute hosts (through the running server).
+    Host(HostArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct HostArgs {
+    /// Configuration file, to find the data directory.
+    #[arg(long, env = "KUMO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory of the Kumo to manage.
+    #[arg(long, env = "KUMO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: admin::HostCommand,
 }
 
 #[derive(Debug, clap::Args)]
@@ -88,6 +104,16 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve_main(args),
         Command::Admin(args) => load_config(args.config.as_ref(), args.data_dir)
             .and_then(|config| admin::run(&config.data_dir(), args.command)),
+        Command::Host(args) => {
+            load_config(args.config.as_ref(), args.data_dir).and_then(|config| {
+                admin::run(
+                    &config.data_dir(),
+                    admin::AdminCommand::Host {
+                        command: args.command,
+                    },
+                )
+            })
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

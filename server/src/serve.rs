@@ -138,12 +138,19 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     // Compute comes up in the background (reaching libvirt, maybe probing the accelerator):
     // S3 and the control plane serve at once; RunInstances answers InsufficientInstanceCapacity
     // until a host is registered.
+    let hosts: crate::admin::HostSlot = Arc::default();
     let compute_task = {
         let (cfg, dir, ec2) = (config.compute.clone(), data_dir.clone(), ec2.clone());
         let blocks = config.storage.blocks.clone();
+        let hosts = hosts.clone();
         tokio::spawn(async move {
             match crate::compute::start(&cfg, &blocks, &dir, &ec2).await {
-                Ok(c) => c,
+                Ok(c) => {
+                    if let Some(site) = &c {
+                        let _ = hosts.set(site.clone());
+                    }
+                    c
+                }
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "compute failed to start");
                     None
@@ -195,7 +202,7 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         )));
     }
 
-    let admin = crate::admin::AdminServer::new(iam.clone());
+    let admin = crate::admin::AdminServer::new(iam.clone(), hosts);
     tasks.push(tokio::spawn(
         admin.serve(data_dir.join("admin.sock"), stop_rx.clone()),
     ));
@@ -206,8 +213,8 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     // Guests keep running: the reconciler adopts them again at the next start.
     if compute_task.is_finished() {
-        if let Ok(Some(compute)) = compute_task.await {
-            compute.shutdown();
+        if let Ok(Some(site)) = compute_task.await {
+            site.shutdown();
         }
     } else {
         compute_task.abort();

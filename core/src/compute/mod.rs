@@ -9,7 +9,9 @@
 //!   world through the `Hypervisor`, `BlockStore` and `NetworkFabric` seams.
 //! - [`metadata`]: the instance metadata service's lookup over the records.
 //! - [`image_builder`]: turns S3 objects and root disks into `BlockStore` images (AMIs).
+//! - [`hosts`]: the hosts an operator registered (`kumo host add`), persisted.
 
+pub mod hosts;
 pub mod image_builder;
 pub mod metadata;
 pub mod reconciler;
@@ -18,7 +20,7 @@ pub mod scheduler;
 use std::sync::{Arc, RwLock};
 
 use kumo_driver_api::{BlockStore, Hypervisor};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 pub use reconciler::{Compute, ComputeConfig};
 
@@ -45,14 +47,31 @@ impl std::fmt::Debug for Host {
 }
 
 /// The registered hosts, the block store they share, and the reconciler's wake-up signal.
-#[derive(Default)]
 pub struct HostRegistry {
     hosts: RwLock<Vec<Host>>,
     blocks: RwLock<Option<Arc<dyn BlockStore>>>,
     hypervisor: RwLock<Option<Arc<dyn Hypervisor>>>,
+    /// Each host's hypervisor, by host id (console output of the instances placed there).
+    hypervisors: RwLock<std::collections::HashMap<String, Arc<dyn Hypervisor>>>,
     max_vcpus_per_account: RwLock<Option<u32>>,
-    wake: Notify,
+    /// A counter every reconciler loop watches: each host's loop is woken (a `Notify` would
+    /// wake only one of them).
+    wake: watch::Sender<u64>,
     wake_images: Notify,
+}
+
+impl Default for HostRegistry {
+    fn default() -> Self {
+        Self {
+            hosts: RwLock::default(),
+            blocks: RwLock::default(),
+            hypervisor: RwLock::default(),
+            hypervisors: RwLock::default(),
+            max_vcpus_per_account: RwLock::default(),
+            wake: watch::Sender::new(0),
+            wake_images: Notify::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for HostRegistry {
@@ -72,7 +91,12 @@ impl HostRegistry {
         blocks: Arc<dyn BlockStore>,
         max_vcpus_per_account: u32,
     ) {
-        if let Ok(mut h) = self.hypervisor.write() {
+        if let Ok(mut hs) = self.hypervisors.write() {
+            hs.insert(host.id.clone(), hypervisor.clone());
+        }
+        if let Ok(mut h) = self.hypervisor.write()
+            && h.is_none()
+        {
             *h = Some(hypervisor);
         }
         if let Ok(mut m) = self.max_vcpus_per_account.write() {
@@ -87,6 +111,26 @@ impl HostRegistry {
         }
     }
 
+    /// Takes host `id` out of placement (its instances keep their records).
+    pub fn unregister(&self, id: &str) {
+        if let Ok(mut hosts) = self.hosts.write() {
+            hosts.retain(|h| h.id != id);
+        }
+        if let Ok(mut hs) = self.hypervisors.write() {
+            hs.remove(id);
+        }
+    }
+
+    /// The hypervisor of host `id`, else the first registered one.
+    #[must_use]
+    pub fn hypervisor_of(&self, id: &str) -> Option<Arc<dyn Hypervisor>> {
+        self.hypervisors
+            .read()
+            .ok()
+            .and_then(|hs| hs.get(id).cloned())
+            .or_else(|| self.hypervisor())
+    }
+
     /// The registered hosts.
     #[must_use]
     pub fn hosts(&self) -> Vec<Host> {
@@ -99,7 +143,7 @@ impl HostRegistry {
         self.blocks.read().ok().and_then(|b| b.clone())
     }
 
-    /// The hypervisor, once a host is registered (console output).
+    /// The first registered host's hypervisor.
     #[must_use]
     pub fn hypervisor(&self) -> Option<Arc<dyn Hypervisor>> {
         self.hypervisor.read().ok().and_then(|b| b.clone())
@@ -115,14 +159,15 @@ impl HostRegistry {
             .unwrap_or(u32::MAX)
     }
 
-    /// Wakes the reconciler: an API call changed intent.
+    /// Wakes the reconcilers: an API call changed intent.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Waits for [`HostRegistry::wake`].
-    pub async fn woken(&self) {
-        self.wake.notified().await;
+    /// A receiver that sees every later [`HostRegistry::wake`] (one per reconciler loop).
+    #[must_use]
+    pub fn wakes(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
     }
 
     /// Wakes the image builder: an API call queued a build or dropped an image.

@@ -51,6 +51,10 @@ pub struct ComputeConfig {
     /// Virtual CPUs offered per physical CPU (CPU overcommit, as CloudStack's
     /// `cpu.overprovisioning.factor`): guests mostly idle, so hosts sell more vCPUs than cores.
     pub cpu_allocation_ratio: u32,
+    /// Whether this reconciler also owns the shared resources — volumes, snapshots and the
+    /// block-store sweep (one per installation: the local host's). Others only drive their
+    /// host's instances and the attachments to them.
+    pub primary: bool,
 }
 
 impl Default for ComputeConfig {
@@ -63,6 +67,7 @@ impl Default for ComputeConfig {
             max_vcpus_per_account: 1024,
             destroy_orphans: true,
             cpu_allocation_ratio: 4,
+            primary: true,
         }
     }
 }
@@ -178,6 +183,7 @@ impl Compute {
             }
         });
         let this = self.clone();
+        let mut wakes = self.ec2.compute().wakes();
         tokio::spawn(async move {
             while !this.stop.load(Ordering::Relaxed) {
                 let pass = this.clone();
@@ -185,11 +191,17 @@ impl Compute {
                     tracing::error!(error = %e, "reconciler pass panicked");
                 }
                 tokio::select! {
-                    () = this.ec2.compute().woken() => {}
+                    _ = wakes.changed() => {}
                     () = tokio::time::sleep(this.config.interval) => {}
                 }
             }
         })
+    }
+
+    /// The host this reconciler drives.
+    #[must_use]
+    pub fn host_id(&self) -> &str {
+        &self.config.host_id
     }
 
     /// Stops the loop after its current pass.
@@ -205,13 +217,22 @@ impl Compute {
             .scan_all(|a, v: &Volume| Some((a.to_owned(), v.clone())))
             .unwrap_or_default();
         for (account, v) in volumes {
-            if let Err(e) = self.volume(&account, &v) {
+            let done = if self.config.primary {
+                self.volume(&account, &v)
+            } else {
+                self.attachment(&account, &v)
+            };
+            if let Err(e) = done {
                 tracing::warn!(volume = %v.id, error = %e, "volume reconcile failed");
             }
         }
-        let snapshots = store
-            .scan_all(|a, s: &Snapshot| Some((a.to_owned(), s.clone())))
-            .unwrap_or_default();
+        let snapshots = if self.config.primary {
+            store
+                .scan_all(|a, s: &Snapshot| Some((a.to_owned(), s.clone())))
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         for (account, s) in snapshots {
             if let Err(e) = self.snapshot(&account, &s) {
                 tracing::warn!(snapshot = %s.id, error = %e, "snapshot reconcile failed");
@@ -236,6 +257,11 @@ impl Compute {
         }
         if let Err(e) = self.network_orphans() {
             tracing::warn!(error = %e, "network orphan sweep failed");
+        }
+        if self.config.primary
+            && let Err(e) = self.disk_orphans()
+        {
+            tracing::warn!(error = %e, "disk orphan sweep failed");
         }
     }
 
@@ -390,8 +416,13 @@ impl Compute {
             if let Some(mut v) = t.get::<Volume>(account, volume_id) {
                 v.provisioned = true;
                 match state {
+                    // Only from `attaching`: a DetachVolume that arrived while the hot-plug
+                    // ran has set `detaching`, which must not be overwritten (the volume
+                    // would stay attached for good).
                     Some(s) => {
-                        if let Some(a) = v.attachment.as_mut() {
+                        if let Some(a) = v.attachment.as_mut()
+                            && a.state == "attaching"
+                        {
                             a.state = s.into();
                         }
                     }
@@ -406,7 +437,7 @@ impl Compute {
                 match state {
                     Some(s) => {
                         for b in &mut i.block_devices {
-                            if b.volume_id == volume_id {
+                            if b.volume_id == volume_id && b.status == "attaching" {
                                 b.status = s.into();
                             }
                         }
@@ -727,6 +758,7 @@ fn ignore_missing(e: HypervisorError) -> Result<(), HypervisorError> {
     }
 }
 
+mod disk_orphans;
 mod network;
 mod security;
 #[cfg(test)]

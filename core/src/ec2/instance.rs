@@ -1554,7 +1554,7 @@ impl Ec2 {
     /// `GetConsoleOutput`: the last 64 KiB the guest wrote to its serial console.
     pub fn console_output(&self, account: &str, id: &str) -> Result<(Instance, Vec<u8>), Fault> {
         let i = self.instance(account, id)?;
-        let Some(hv) = self.compute().hypervisor() else {
+        let Some(hv) = self.compute().hypervisor_of(&i.host) else {
             return Ok((i, Vec::new()));
         };
         match hv.console_output(&i.id, 64 * 1024) {

@@ -214,7 +214,9 @@ pub trait Hypervisor: Send + Sync + 'static {
     fn stats(&self, name: &str) -> Result<DomainStats, HypervisorError>;
     /// Hot-plugs a disk into a running (or defined) domain, persistently.
     fn attach_disk(&self, name: &str, disk: &DiskSpec) -> Result<(), HypervisorError>;
-    /// Hot-unplugs the disk with guest device `target`.
+    /// Hot-unplugs the disk with guest device `target`; `Ok` only once the disk has left the
+    /// running domain (the guest released it, so its image is free), an error while the
+    /// unplug is still pending (call again: the request is repeated).
     fn detach_disk(&self, name: &str, target: &str) -> Result<(), HypervisorError>;
     /// The latest `max` bytes the guest wrote to its serial console, kept across reboots.
     fn console_output(&self, name: &str, max: usize) -> Result<Vec<u8>, HypervisorError>;

@@ -344,9 +344,29 @@ impl Hypervisor for LibvirtHypervisor {
         let Some(element) = xml::find_disk_element(&live, target) else {
             return Ok(());
         };
-        let flags = Self::affect(&dom, name)?;
-        dom.detach_device_flags(&element, flags)
-            .map_err(|e| map(&e, name))
+        let mut flags = Self::affect(&dom, name)?;
+        // A repeated request (the guest had not released the disk last time) finds it gone
+        // from the persistent definition already; libvirt refuses to remove it twice there.
+        let persistent = dom
+            .xml_desc(sys::VIR_DOMAIN_XML_INACTIVE)
+            .map_err(|e| map(&e, name))?;
+        if xml::find_disk_element(&persistent, target).is_none() {
+            flags &= !sys::VIR_DOMAIN_AFFECT_CONFIG;
+        }
+        let sent = dom
+            .detach_device_flags(&element, flags)
+            .map_err(|e| map(&e, name));
+        // The unplug completes only when the guest releases the device (libvirt waits a few
+        // seconds for that, then returns anyway): until the disk has left the live domain,
+        // QEMU still holds its image, so report it as not done; the caller asks again.
+        let live = dom.xml_desc(0).map_err(|e| map(&e, name))?;
+        if xml::find_disk_element(&live, target).is_none() {
+            return Ok(());
+        }
+        sent?;
+        Err(HypervisorError::Failed(format!(
+            "{target} of {name}: unplug requested, the guest has not released it yet"
+        )))
     }
 
     /// Reads the console log file, which outlives the domain (EC2 shows console output of a

@@ -82,7 +82,16 @@ fn guest_boots_sees_hotplugged_disk_survives_reboot_and_is_cleaned_up() {
     })
     .unwrap_or_else(|c| panic!("guest never reported {serial}; console:\n{c}"));
     eprintln!("guest saw hot-plugged {serial} {t:?} after attach");
-    hv.detach_disk(&name, "vdb").expect("detach_disk");
+    // `Ok` once the guest released the disk; pending before that (asked again, as the
+    // reconciler does on its next pass).
+    let asked = std::time::Instant::now();
+    while let Err(e) = hv.detach_disk(&name, "vdb") {
+        assert!(
+            asked.elapsed() < Duration::from_secs(60),
+            "vdb never left the domain: {e}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
     let (_, t) = wait_console(&hv, &name, Duration::from_secs(30), |c| {
         !has_disk(c, &serial)
     })

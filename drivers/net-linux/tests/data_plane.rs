@@ -442,6 +442,33 @@ fn lost_router_is_rebuilt_by_repeating_the_calls() {
         Some("i-rrrr")
     );
 
+    // Another installation on the same host (same prefix and host namespace, its own
+    // records) sees none of this VPC's ENIs: it must never unplug them as its orphans.
+    let other_state = tempfile::tempdir().expect("state dir");
+    let other = kumo_net_linux::LinuxFabric::new(
+        kumo_net_linux::LinuxFabricConfig {
+            host_netns: Some(env.host_ns.clone()),
+            prefix: env.prefix.clone(),
+            runtime_dir: other_state.path().join("run"),
+            ..kumo_net_linux::LinuxFabricConfig::new(other_state.path().join("state"))
+        },
+        None,
+    )
+    .expect("second fabric");
+    let seen = other.list().expect("list");
+    assert!(
+        seen.enis.is_empty() && seen.vpcs.is_empty(),
+        "another installation's inventory shows ours: {seen:?}"
+    );
+    assert!(
+        env.fabric
+            .list()
+            .expect("list")
+            .enis
+            .iter()
+            .any(|e| e.eni_id == eni_id)
+    );
+
     // The router's namespace loses its name (an operator's `ip netns del`); its dnsmasq and
     // the metadata socket still live in the nameless namespace.
     let ns = env.fabric.vpc_netns(&vpc_id);

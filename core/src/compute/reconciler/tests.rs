@@ -30,6 +30,8 @@ struct FakeHv {
     calls: Mutex<Vec<String>>,
     /// Guests that ignore ACPI shutdown.
     stubborn: bool,
+    /// Runs (once) while a disk is being hot-plugged: an API call racing the reconciler.
+    during_attach: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl FakeHv {
@@ -98,6 +100,9 @@ impl Hypervisor for FakeHv {
     }
     fn attach_disk(&self, name: &str, disk: &DiskSpec) -> Result<(), HypervisorError> {
         self.log(format!("attach {name} {}", disk.target));
+        if let Some(f) = self.during_attach.lock().expect("lock").take() {
+            f();
+        }
         let mut d = self.domains.lock().expect("lock");
         let dom = d
             .get_mut(name)
@@ -1212,4 +1217,139 @@ fn security_posture_follows_the_records_within_a_second() {
         started.elapsed()
     );
     compute.shutdown();
+}
+
+#[test]
+fn disks_without_records_go_but_clones_keep_their_base() {
+    let (ec2, _hv, blocks, compute) = setup(false);
+    let id = run(&ec2, 1).expect("run").remove(0);
+    compute.reconcile_once();
+    // A disk no record explains (a crash, an older version) is deleted by the next pass;
+    // the image base and foreign names are never touched.
+    blocks
+        .create("vol-0000000000000dead", 1 << 30)
+        .expect("orphan");
+    blocks.create("scratch", 1 << 30).expect("foreign");
+    // A snapshot whose record is gone while a volume cloned from it lives stays until that
+    // volume goes.
+    blocks
+        .create("snap-0000000000000beef", 1 << 30)
+        .expect("kept parent");
+    BlockStore::clone_from(
+        blocks.as_ref(),
+        "vol-0000000000000c10",
+        "snap-0000000000000beef",
+        None,
+    )
+    .expect("clone");
+    compute.reconcile_once();
+    let names: BTreeSet<String> = blocks
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert!(!names.contains("vol-0000000000000dead"));
+    assert!(!names.contains("vol-0000000000000c10"));
+    assert!(names.contains("kumo-tiny") && names.contains("scratch"));
+    compute.reconcile_once();
+    let names: BTreeSet<String> = blocks
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert!(!names.contains("snap-0000000000000beef"), "{names:?}");
+    // The live instance's disks are all still there.
+    let inst = ec2.instance(ACCT, &id).expect("instance");
+    for b in &inst.block_devices {
+        assert!(names.contains(&b.volume_id), "{} deleted", b.volume_id);
+    }
+    assert_eq!(state(&ec2, &id), InstanceState::Running);
+}
+
+#[test]
+fn a_second_host_runs_the_instances_placed_there() {
+    let (ec2, hv, blocks, compute) = setup(false);
+    let hv2 = Arc::new(FakeHv::default());
+    let second = Compute::new(
+        ec2.clone(),
+        hv2.clone(),
+        blocks.clone(),
+        ComputeConfig {
+            host_id: "h2".into(),
+            primary: false,
+            max_vcpus_per_account: 6,
+            ..ComputeConfig::default()
+        },
+    )
+    .expect("second host");
+    assert_eq!(ec2.compute().hosts().len(), 2);
+    // The scheduler spreads: two instances land on both hosts.
+    let ids = run(&ec2, 2).expect("run");
+    compute.reconcile_once();
+    second.reconcile_once();
+    let on = |h: &str| {
+        ids.iter()
+            .filter(|i| ec2.instance(ACCT, i).expect("i").host == h)
+            .count()
+    };
+    assert_eq!((on("host-1"), on("h2")), (1, 1));
+    for i in &ids {
+        assert_eq!(state(&ec2, i), InstanceState::Running);
+        let host = ec2.instance(ACCT, i).expect("i").host;
+        let (mine, other) = if host == "h2" {
+            (&hv2, &hv)
+        } else {
+            (&hv, &hv2)
+        };
+        assert!(mine.state_of(i).is_some() && other.state_of(i).is_none());
+    }
+    // Taken out of placement: new launches go to the first host only.
+    ec2.compute().unregister("h2");
+    second.shutdown();
+    let more = run(&ec2, 1).expect("run");
+    assert_eq!(ec2.instance(ACCT, &more[0]).expect("i").host, "host-1");
+}
+
+#[test]
+fn a_detach_during_the_hot_plug_is_not_lost() {
+    let (ec2, hv, _blocks, compute) = setup(false);
+    let id = run(&ec2, 1).expect("run").remove(0);
+    compute.reconcile_once();
+    let v = ec2
+        .create_volume(
+            ACCT,
+            CreateVolume {
+                availability_zone: Some("us-east-1a".into()),
+                size: Some(4),
+                ..CreateVolume::default()
+            },
+        )
+        .expect("create");
+    compute.reconcile_once();
+    ec2.attach_volume(ACCT, &v.id, &id, "/dev/sdg")
+        .expect("attach");
+    // DetachVolume arrives while the reconciler hot-plugs the disk.
+    let (ec2b, vid) = (ec2.clone(), v.id.clone());
+    *hv.during_attach.lock().expect("lock") = Some(Box::new(move || {
+        ec2b.detach_volume(ACCT, &vid, None, None, false)
+            .expect("detach");
+    }));
+    compute.reconcile_once();
+    let got = ec2.volume(ACCT, &v.id).expect("v");
+    assert_eq!(
+        got.attachment.as_ref().map(|a| a.state.as_str()),
+        Some("detaching"),
+        "the detach was overwritten by the attach's completion"
+    );
+    compute.reconcile_once();
+    let got = ec2.volume(ACCT, &v.id).expect("v");
+    assert_eq!(got.state, "available");
+    assert!(got.attachment.is_none());
+    // And it can grow now.
+    ec2.modify_volume(ACCT, &v.id, Some(8), None, None, None)
+        .expect("grow");
+    compute.reconcile_once();
+    assert_eq!(ec2.volume(ACCT, &v.id).expect("v").size_gib, 8);
 }

@@ -115,4 +115,5 @@ resources! {
     NetworkInterface(super::network_interface::NetworkInterface) = "network-interface", id prefix "eni-";
     Volume(super::volume::Volume) = "volume", id prefix "vol-";
     Snapshot(super::snapshot::Snapshot) = "snapshot", id prefix "snap-";
+    PlacementGroup(super::placement_group::PlacementGroup) = "placement-group", id prefix "pg-";
 }

@@ -459,7 +459,11 @@ mod tests {
             (filter("tag-key", "team"), vec!["a"]),
             (filter("group-id", &b.id), vec!["b"]),
         ] {
-            assert_eq!(names(d(&[], &[], &[f.clone()]).expect("filter")), want, "{f:?}");
+            assert_eq!(
+                names(d(&[], &[], &[f.clone()]).expect("filter")),
+                want,
+                "{f:?}"
+            );
         }
         assert_eq!(
             code(d(&["c"], &[], &[]).expect_err("other account's")),
@@ -479,10 +483,7 @@ mod tests {
     fn delete_unknown_and_ok() {
         let ec2 = ec2();
         assert_eq!(
-            code(
-                ec2.delete_placement_group("111", "g")
-                    .expect_err("unknown")
-            ),
+            code(ec2.delete_placement_group("111", "g").expect_err("unknown")),
             "InvalidPlacementGroup.Unknown"
         );
         ec2.create_placement_group("111", "g", Some("cluster"), None, None, Vec::new())
@@ -511,7 +512,9 @@ mod tests {
         assert_eq!(check_partition(Some(&p), Some(3)).expect("3"), Some(3));
         for bad in [0, 4, -2] {
             assert_eq!(
-                check_partition(Some(&p), Some(bad)).expect_err("range").code,
+                check_partition(Some(&p), Some(bad))
+                    .expect_err("range")
+                    .code,
                 "InvalidParameterValue"
             );
         }

@@ -65,9 +65,7 @@ fn delete_placement_group(
     ctx: &Context<'_>,
     req: wire::DeletePlacementGroupRequest,
 ) -> Result<bool, QueryError> {
-    ctx.ec2()?.delete_placement_group(
-        ctx.account(),
-        req.group_name.as_deref().unwrap_or_default(),
-    )?;
+    ctx.ec2()?
+        .delete_placement_group(ctx.account(), req.group_name.as_deref().unwrap_or_default())?;
     Ok(true)
 }

@@ -460,7 +460,7 @@ mod tests {
             (filter("group-id", &b.id), vec!["b"]),
         ] {
             assert_eq!(
-                names(d(&[], &[], &[f.clone()]).expect("filter")),
+                names(d(&[], &[], std::slice::from_ref(&f)).expect("filter")),
                 want,
                 "{f:?}"
             );

@@ -63,6 +63,11 @@ def test_create_describe_filter_delete(ep):
     ]:
         got = [n for n in names(Filters=[flt]) if n in mine]
         assert got == want, flt
+    # CreateTags/DescribeTags know placement groups by their pg- id.
+    ec2.create_tags(Resources=[c["GroupId"]], Tags=[{"Key": "env", "Value": "test"}])
+    assert names(Filters=[{"Name": "tag:env", "Values": ["test"]}]) == [clus]
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [c["GroupId"]]}])["Tags"]
+    assert [(t["Key"], t["ResourceType"]) for t in tags] == [("env", "placement-group")]
     for name in mine:
         ec2.delete_placement_group(GroupName=name)
     with pytest.raises(ClientError) as exc:

@@ -34,6 +34,8 @@ fn instance(n: usize) -> (Instance, NetworkInterface) {
         vpc_id: "vpc-00000000000000001".into(),
         availability_zone: "us-east-1a".into(),
         placement_group: None,
+        placement_group_id: None,
+        partition_number: None,
         tenancy: "default".into(),
         host: "host-1".into(),
         private_ip: ip.clone(),

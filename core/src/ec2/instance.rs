@@ -13,11 +13,12 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::compute::scheduler::{self, HostCapacity, PlacementRequest};
+use crate::compute::scheduler::{self, HostCapacity, PlacementRequest, ScheduleError};
 use crate::ec2::image::{ImageSource, KernelBoot};
 use crate::ec2::instance_types::{self, InstanceTypeInfo};
 use crate::ec2::key_pair::KeyPair;
 use crate::ec2::network_interface::{self, GroupRef, NetworkInterface};
+use crate::ec2::placement_group;
 use crate::ec2::security_group::SecurityGroup;
 use crate::ec2::store::Txn;
 use crate::ec2::subnet::Subnet;
@@ -180,6 +181,12 @@ pub struct Instance {
     /// Placement group name.
     #[serde(default)]
     pub placement_group: Option<String>,
+    /// Placement group id (`pg-…`; absent on records older than placement groups).
+    #[serde(default)]
+    pub placement_group_id: Option<String>,
+    /// Partition number, in a partition placement group.
+    #[serde(default)]
+    pub partition_number: Option<u32>,
     /// `default`, `dedicated`, `host`.
     pub tenancy: String,
     /// The compute host it is placed on.
@@ -446,8 +453,12 @@ pub struct RunInstances {
     pub eni_tags: Vec<Tag>,
     /// Placement zone.
     pub availability_zone: Option<String>,
-    /// Placement group.
+    /// Placement group, by name.
     pub placement_group: Option<String>,
+    /// Placement group, by id.
+    pub placement_group_id: Option<String>,
+    /// `Placement.PartitionNumber`.
+    pub partition_number: Option<i32>,
     /// Tenancy.
     pub tenancy: Option<String>,
     /// Primary private IP.
@@ -926,36 +937,70 @@ impl Ec2 {
                         }
                     })
                     .collect();
+                let (pgroup, mut pview) = match placement_group::for_launch(
+                    t,
+                    account,
+                    req.placement_group.as_deref(),
+                    req.placement_group_id.as_deref(),
+                )? {
+                    Some((g, v)) => (Some(g), Some(v)),
+                    None => (None, None),
+                };
+                let partition =
+                    placement_group::check_partition(pgroup.as_ref(), req.partition_number)?;
                 let want = req.max_count.min(allowed_by_limit).max(0);
-                let mut placed: Vec<String> = Vec::new();
+                let mut placed: Vec<(String, Option<u32>)> = Vec::new();
+                let mut refusal = None;
                 for _ in 0..want {
                     let p = PlacementRequest {
                         vcpus: itype.vcpus,
                         memory_mib: itype.memory_mib,
                         zone: Some(&subnet.availability_zone),
-                        group: None,
-                        partition: None,
+                        group: pview.as_ref(),
+                        partition,
                     };
                     match scheduler::place(&p, &capacity) {
                         Ok(pl) => {
                             capacity[pl.host].vcpus_used += itype.vcpus;
                             capacity[pl.host].memory_mib_used += itype.memory_mib;
-                            placed.push(capacity[pl.host].id.clone());
+                            let host = capacity[pl.host].id.clone();
+                            // Later instances of this launch see this one as a member.
+                            if let Some(v) = pview.as_mut() {
+                                v.members.push((host.clone(), pl.partition.unwrap_or(0)));
+                            }
+                            placed.push((host, pl.partition));
                         }
-                        Err(_) => break,
+                        Err(ScheduleError::Invalid(msg)) => {
+                            return Err(Fault::invalid_value(format!(
+                                "The placement group '{}' cannot take this instance: {msg}.",
+                                pgroup.as_ref().map(|g| g.name.as_str()).unwrap_or_default()
+                            ))
+                            .into());
+                        }
+                        Err(ScheduleError::InsufficientCapacity(msg)) => {
+                            refusal = Some(msg);
+                            break;
+                        }
                     }
                 }
                 if (placed.len() as i32) < req.min_count {
                     return Err(insufficient(format!(
-                        "We currently do not have sufficient {type_name} capacity in the Availability Zone you requested ({}).",
-                        subnet.availability_zone
+                        "We currently do not have sufficient {type_name} capacity in the Availability Zone you requested ({}){}.",
+                        subnet.availability_zone,
+                        match (&pgroup, refusal) {
+                            (Some(g), Some(why)) => format!(
+                                " for {} placement group '{}': {why}",
+                                g.strategy, g.name
+                            ),
+                            _ => String::new(),
+                        }
                     ))
                     .into());
                 }
                 let reservation_id = ids::resource_id("r");
                 let now = now_ms();
                 let mut out = Vec::new();
-                for (index, host) in placed.into_iter().enumerate() {
+                for (index, (host, partition_number)) in placed.into_iter().enumerate() {
                     let id = ids::resource_id("i");
                     let ip = network_interface::allocate_ip(
                         t,
@@ -1054,7 +1099,9 @@ impl Ec2 {
                         subnet_id: subnet.id.clone(),
                         vpc_id: subnet.vpc_id.clone(),
                         availability_zone: subnet.availability_zone.clone(),
-                        placement_group: req.placement_group.clone(),
+                        placement_group: pgroup.as_ref().map(|g| g.name.clone()),
+                        placement_group_id: pgroup.as_ref().map(|g| g.id.clone()),
+                        partition_number,
                         tenancy: "default".into(),
                         host,
                         private_ip: eni.private_ip.clone(),
@@ -1751,7 +1798,11 @@ pub static INSTANCE_FILTERS: FilterTable<Instance> = FilterTable {
         ("placement-group-name", |i, o| {
             push_opt(o, i.placement_group.as_ref())
         }),
-        ("placement-partition-number", |_, _| {}),
+        ("placement-partition-number", |i, out| {
+            if let Some(p) = i.partition_number {
+                out.push(p.to_string());
+            }
+        }),
         ("platform", |_, _| {}),
         ("platform-details", |_, o| o.push("Linux/UNIX".into())),
         ("private-dns-name", |i, o| {

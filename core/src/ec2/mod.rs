@@ -27,6 +27,7 @@ pub mod model;
 pub mod nat_gateway;
 pub mod network_acl;
 pub mod network_interface;
+pub mod placement_group;
 pub mod regions;
 pub mod route_table;
 pub mod security_group;

@@ -116,4 +116,5 @@ resources! {
     Volume(super::volume::Volume) = "volume", id prefix "vol-";
     Snapshot(super::snapshot::Snapshot) = "snapshot", id prefix "snap-";
     ComputeHost(crate::compute::hosts::HostRecord) = "kumo-compute-host", id prefix "kumo-compute-host:";
+    PlacementGroup(super::placement_group::PlacementGroup) = "placement-group", id prefix "pg-";
 }

@@ -174,6 +174,8 @@ fn instance_out(v: &InstanceView) -> wire::Instance {
         placement: Some(wire::Placement {
             availability_zone: Some(i.availability_zone.clone()),
             group_name: Some(i.placement_group.clone().unwrap_or_default()),
+            group_id: i.placement_group_id.clone(),
+            partition_number: i.partition_number.and_then(|p| i32::try_from(p).ok()),
             tenancy: en(&i.tenancy),
             ..Default::default()
         }),
@@ -277,6 +279,8 @@ fn run_instances(
         eni_tags: tag_specs(specs, "network-interface"),
         availability_zone: placement.availability_zone,
         placement_group: placement.group_name.filter(|g| !g.is_empty()),
+        placement_group_id: placement.group_id.filter(|g| !g.is_empty()),
+        partition_number: placement.partition_number,
         tenancy: placement.tenancy.as_ref().map(en_str),
         private_ip,
         client_token: req.client_token,

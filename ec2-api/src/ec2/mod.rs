@@ -13,6 +13,7 @@ mod key_pairs;
 mod nat_gateway;
 mod network_acl;
 mod network_interfaces;
+mod placement_groups;
 mod regions;
 mod route_table;
 mod security_groups;
@@ -42,4 +43,5 @@ pub(crate) fn handler(action: &str) -> Option<Handler> {
         .or_else(|| instances::handler(action))
         .or_else(|| volumes::handler(action))
         .or_else(|| network_interfaces::handler(action))
+        .or_else(|| placement_groups::handler(action))
 }

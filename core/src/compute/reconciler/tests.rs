@@ -24,6 +24,8 @@ use crate::ec2::vpc::Vpc;
 use crate::query::tags::Tag;
 use kumo_driver_api::hypervisor::Boot;
 
+mod placement;
+
 #[derive(Default)]
 struct FakeHv {
     domains: Mutex<BTreeMap<String, (DomainSpec, DomainState)>>,

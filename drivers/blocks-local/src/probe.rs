@@ -13,7 +13,33 @@
 //! imports to its own temporary directory): a file a user can rewrite between probe and
 //! convert defeats any check.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
 use serde_json::Value;
+
+/// The `qemu-img info --output=json FILE` command, under `prlimit` (1 GiB address space, 30 s
+/// CPU) when `limit` is set and `prlimit` is installed. Every block store probes through it.
+pub fn info_command(qemu_img: &Path, file: &Path, limit: bool) -> Command {
+    let mut cmd = match find_in_path("prlimit").filter(|_| limit) {
+        Some(prlimit) => {
+            let mut cmd = Command::new(prlimit);
+            cmd.args(["--as=1073741824", "--cpu=30", "--"])
+                .arg(qemu_img);
+            cmd
+        }
+        None => Command::new(qemu_img),
+    };
+    cmd.args(["info", "--output=json"]).arg(file);
+    cmd
+}
+
+fn find_in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
 
 /// What the probe learned about an acceptable image.
 #[derive(Debug, Clone, PartialEq, Eq)]

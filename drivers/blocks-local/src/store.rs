@@ -115,13 +115,6 @@ fn is_lock_conflict(stderr: &str) -> bool {
     stderr.contains("Failed to get") && stderr.contains("lock")
 }
 
-fn find_in_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
 impl LocalBlockStore {
     /// Opens (creating if needed) the store in `root` with default [`Options`].
     pub fn open(root: impl AsRef<Path>) -> Result<Self, BlockStoreError> {
@@ -338,16 +331,7 @@ impl LocalBlockStore {
     }
 
     fn probe(&self, file: &Path) -> Result<probe::Probed, BlockStoreError> {
-        let mut cmd = match find_in_path("prlimit").filter(|_| self.options.limit_probe) {
-            Some(prlimit) => {
-                let mut cmd = Command::new(prlimit);
-                cmd.args(["--as=1073741824", "--cpu=30", "--"])
-                    .arg(&self.options.qemu_img);
-                cmd
-            }
-            None => Command::new(&self.options.qemu_img),
-        };
-        cmd.args(["info", "--output=json"]).arg(file);
+        let cmd = probe::info_command(&self.options.qemu_img, file, self.options.limit_probe);
         let json = self
             .finish(cmd, self.options.quick_timeout, "import")
             .map_err(|e| match e {

@@ -124,13 +124,6 @@ fn volume_info(name: &str, entry: &Value) -> Result<VolumeInfo, BlockStoreError>
     })
 }
 
-fn find_in_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
 impl RbdBlockStore {
     /// Opens the store: reads the monitors and key guests will need, creates the namespace if
     /// one is configured and missing, checks that the pool answers, and removes what a crash
@@ -361,16 +354,7 @@ impl RbdBlockStore {
     }
 
     fn probe(&self, file: &Path) -> Result<probe::Probed, BlockStoreError> {
-        let mut cmd = match find_in_path("prlimit").filter(|_| self.config.limit_probe) {
-            Some(prlimit) => {
-                let mut cmd = Command::new(prlimit);
-                cmd.args(["--as=1073741824", "--cpu=30", "--"])
-                    .arg(&self.config.qemu_img);
-                cmd
-            }
-            None => Command::new(&self.config.qemu_img),
-        };
-        cmd.args(["info", "--output=json"]).arg(file);
+        let cmd = probe::info_command(&self.config.qemu_img, file, self.config.limit_probe);
         let json = rbd::finish(cmd, &file.display().to_string(), self.quick()).map_err(|e| {
             if file.exists() {
                 BlockStoreError::InvalidImage(e.to_string())

@@ -2,8 +2,9 @@
 //!
 //! Every object request reads its bucket (owner, ACL, versioning) before anything else; reading
 //! and decoding the row each time was about a twentieth of a 4 KiB GET's CPU. Bucket records
-//! change rarely and only through this service, so each write bumps a generation after its
-//! commit, and an entry is used only while the generation it was read under is current.
+//! change rarely and only through this service (`ObjectService::write_buckets`), so each write
+//! bumps a generation after its commit, and an entry is used only while the generation it was
+//! read under is current.
 //!
 //! Why this is safe: an entry is stored with the generation read *before* the row was read. A
 //! write that commits after that read bumps the generation before its caller is answered, so

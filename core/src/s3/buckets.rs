@@ -1,6 +1,6 @@
 //! Buckets: create, look up, delete, list. Names are global across accounts, as in AWS.
 
-use kumo_driver_api::{KeyRange, transact};
+use kumo_driver_api::{KeyRange, WriteTxn, transact};
 
 use crate::iam::Principal;
 use crate::records::{blocking, decode, encode};
@@ -61,6 +61,20 @@ impl ObjectService {
         }
     }
 
+    /// Runs a transaction that may write bucket records (off the async workers) and retires
+    /// the bucket cache after it, before the caller is answered: every write of `BUCKETS`
+    /// goes through here.
+    pub(crate) async fn write_buckets<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnMut(&mut dyn WriteTxn) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = self.state.clone();
+        let result = blocking(move || transact(state.as_ref(), f)).await;
+        self.buckets.invalidate();
+        result
+    }
+
     /// Reads a bucket and authorises `action` on it.
     pub fn authorized_bucket(
         &self,
@@ -105,24 +119,19 @@ impl ObjectService {
             acl: acl.unwrap_or("private").to_owned(),
             versioning: Default::default(),
         };
-        let state = self.state.clone();
-        let created = blocking(move || {
-            transact(state.as_ref(), |txn| {
-                if let Some(v) = txn.get(BUCKETS, bucket.name.as_bytes())? {
-                    let existing: Bucket = decode(BUCKETS, &v)?;
-                    return Err(if existing.owner_account_id == principal.account_id {
-                        Error::BucketAlreadyOwnedByYou(bucket.name.clone())
-                    } else {
-                        Error::BucketAlreadyExists(bucket.name.clone())
-                    });
-                }
-                txn.put(BUCKETS, bucket.name.as_bytes(), &encode(BUCKETS, &bucket)?)?;
-                Ok(bucket.clone())
-            })
+        self.write_buckets(move |txn| {
+            if let Some(v) = txn.get(BUCKETS, bucket.name.as_bytes())? {
+                let existing: Bucket = decode(BUCKETS, &v)?;
+                return Err(if existing.owner_account_id == principal.account_id {
+                    Error::BucketAlreadyOwnedByYou(bucket.name.clone())
+                } else {
+                    Error::BucketAlreadyExists(bucket.name.clone())
+                });
+            }
+            txn.put(BUCKETS, bucket.name.as_bytes(), &encode(BUCKETS, &bucket)?)?;
+            Ok(bucket.clone())
         })
-        .await;
-        self.buckets.invalidate();
-        created
+        .await
     }
 
     /// HeadBucket: the bucket, if it exists and the caller may list it.
@@ -141,10 +150,9 @@ impl ObjectService {
     /// uploads are aborted with it, and its configuration rows are removed.
     pub async fn delete_bucket(&self, principal: Option<&Principal>, name: &str) -> Result<()> {
         self.authorized_bucket(principal, name, Action::DeleteBucket, None)?;
-        let state = self.state.clone();
         let name = name.to_owned();
-        let blobs = blocking(move || {
-            transact(state.as_ref(), |txn| {
+        let blobs = self
+            .write_buckets(move |txn| {
                 if txn.get(BUCKETS, name.as_bytes())?.is_none() {
                     return Err(Error::NoSuchBucket(name.clone()));
                 }
@@ -177,10 +185,7 @@ impl ObjectService {
                 txn.delete(BUCKETS, name.as_bytes())?;
                 Ok(blobs)
             })
-        })
-        .await;
-        self.buckets.invalidate();
-        let blobs = blobs?;
+            .await?;
         self.delete_blobs(blobs).await;
         Ok(())
     }

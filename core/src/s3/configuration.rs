@@ -418,18 +418,14 @@ impl ObjectService {
     ) -> Result<()> {
         self.authorized_bucket(principal, bucket, Action::PutBucketAcl, None)?;
         self.check_acl_allowed(bucket, acl)?;
-        let (state, bucket) = (self.state.clone(), bucket.to_owned());
-        let changed = blocking(move || {
-            transact(state.as_ref(), |txn| {
-                let mut record = txn_bucket(txn, &bucket)?;
-                record.acl = acl.as_str().to_owned();
-                txn.put(BUCKETS, record.name.as_bytes(), &encode(BUCKETS, &record)?)?;
-                Ok(())
-            })
+        let bucket = bucket.to_owned();
+        self.write_buckets(move |txn| {
+            let mut record = txn_bucket(txn, &bucket)?;
+            record.acl = acl.as_str().to_owned();
+            txn.put(BUCKETS, record.name.as_bytes(), &encode(BUCKETS, &record)?)?;
+            Ok(())
         })
-        .await;
-        self.buckets.invalidate();
-        changed
+        .await
     }
 
     /// Checks a canned ACL given on CreateBucket / PutObject / PostObject before the write.

@@ -4,10 +4,10 @@
 //! `s3_versions` (all versions, newest first) and `s3_objects` (the latest live version) in
 //! step. They return the blobs that became unreferenced; the caller deletes them after commit.
 
-use kumo_driver_api::{KeyRange, WriteTxn, transact};
+use kumo_driver_api::{KeyRange, WriteTxn};
 
 use crate::iam::Principal;
-use crate::records::{blocking, decode, encode};
+use crate::records::{decode, encode};
 use crate::{Error, Result};
 
 use super::access::Action;
@@ -167,24 +167,19 @@ impl ObjectService {
         enabled: bool,
     ) -> Result<()> {
         self.authorized_bucket(principal, name, Action::PutBucketVersioning, None)?;
-        let state = self.state.clone();
         let name = name.to_owned();
-        let changed = blocking(move || {
-            transact(state.as_ref(), |txn| {
-                let mut bucket = txn_bucket(txn, &name)?;
-                // Suspending a never-versioned bucket changes only the reported status, as in AWS.
-                bucket.versioning = if enabled {
-                    Versioning::Enabled
-                } else {
-                    Versioning::Suspended
-                };
-                txn.put(BUCKETS, name.as_bytes(), &encode(BUCKETS, &bucket)?)?;
-                Ok(())
-            })
+        self.write_buckets(move |txn| {
+            let mut bucket = txn_bucket(txn, &name)?;
+            // Suspending a never-versioned bucket changes only the reported status, as in AWS.
+            bucket.versioning = if enabled {
+                Versioning::Enabled
+            } else {
+                Versioning::Suspended
+            };
+            txn.put(BUCKETS, name.as_bytes(), &encode(BUCKETS, &bucket)?)?;
+            Ok(())
         })
-        .await;
-        self.buckets.invalidate();
-        changed
+        .await
     }
 
     /// GetBucketVersioning.

@@ -39,10 +39,7 @@ impl Shared {
 
     fn write_out(&self, bytes: &[u8]) {
         let _order = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let mut err = std::io::stderr().lock();
-        // Nowhere to report a failing stderr.
-        let _ = err.write_all(bytes);
-        let _ = err.flush();
+        emit(bytes);
     }
 
     /// Takes the pending bytes and writes them, holding the output lock across both so that
@@ -51,11 +48,17 @@ impl Shared {
         let _order = self.out.lock().unwrap_or_else(|p| p.into_inner());
         let bytes = std::mem::take(&mut self.pending().buf);
         if !bytes.is_empty() {
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(&bytes);
-            let _ = err.flush();
+            emit(&bytes);
         }
     }
+}
+
+/// Writes to stderr (the caller holds the output lock).
+fn emit(bytes: &[u8]) {
+    let mut err = std::io::stderr().lock();
+    // Nowhere to report a failing stderr.
+    let _ = err.write_all(bytes);
+    let _ = err.flush();
 }
 
 /// A `MakeWriter` for `tracing_subscriber::fmt` (cheap to clone).

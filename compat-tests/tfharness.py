@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,7 @@ class Terraform:
             "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         }
+        self.env.pop("AWS_PROFILE", None)
         for k, v in variables.items():
             self.env[f"TF_VAR_{k}"] = v
         self.log: list[str] = []
@@ -105,3 +107,21 @@ class Terraform:
 
     def output(self, name: str) -> str:
         return self.run("output", "-raw", name).stdout.strip()
+
+
+def workspace(config: Path, tmp_path: Path, ep) -> tuple[Terraform, str]:
+    """A Terraform working copy of `config` pointed at the server `ep` (variables `endpoint`,
+    `access_key`, `secret_key` and a unique `name`), initialised; skips loudly without
+    terraform or the mirror."""
+    tf_bin, mirror = require_terraform()
+    name = f"kumo-tf-{uuid.uuid4().hex[:8]}"
+    tf = Terraform(
+        tf_bin,
+        mirror,
+        config,
+        tmp_path / config.name,
+        {"endpoint": ep.url, "access_key": ep.access_key, "secret_key": ep.secret_key, "name": name},
+    )
+    tf.env["AWS_EC2_METADATA_DISABLED"] = "true"
+    tf.init()
+    return tf, name

@@ -172,6 +172,45 @@ def test_register_image_from_s3_boots_then_create_copy_deregister(world):
     assert ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [f"{name}-copy"]}])["Images"] == []
 
 
+def test_an_installer_iso_boots_from_a_cdrom_over_a_blank_root(world):
+    """A non-hybrid ISO (El Torito only, no MBR: a disk would not boot it) registered from S3
+    goes into the instance's CD-ROM drive, which boots first; the root volume is blank, of
+    AWS's default size, for the installer to write — CloudStack's ISO attach."""
+    ec2, s3, bucket, made = world
+    require_compute(ec2)
+    iso = disk_image("installer.iso")
+    assert iso.read_bytes()[510:512] != b"\x55\xaa", "the test ISO must not be hybrid"
+    upload(s3, bucket, "isos/installer.iso", iso)
+    ami = ec2.register_image(Name=f"compat-iso-{uuid.uuid4().hex[:8]}", ImageLocation=f"{bucket}/isos/installer.iso")[
+        "ImageId"
+    ]
+    made["images"].append(ami)
+    img = wait_image(ec2, ami)
+    assert img["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"] == 8, img
+    marker = f"iso-{uuid.uuid4().hex[:6]}"
+    script = (
+        "#!/bin/sh\n"
+        f"echo {marker}\n"
+        "echo ROOT-SECTORS=$(cat /sys/block/vda/size)\n"
+        "echo ROOT-NONZERO=$(head -c 1048576 /dev/vda | tr -d '\\000' | wc -c)\n"
+    )
+    r = ec2.run_instances(ImageId=ami, InstanceType="t3.micro", MinCount=1, MaxCount=1, UserData=script)
+    iid = r["Instances"][0]["InstanceId"]
+    made["instances"].append(iid)
+    ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
+    console = wait_console(ec2, iid, marker)
+    assert f"instance-id={iid}" in console, console[-2000:]
+    # ISOLINUX (El Torito, from the CD-ROM) loaded the kernel, not a disk's SYSLINUX.
+    assert "ISOLINUX" in console, console[-2000:]
+    wait_console(ec2, iid, "ROOT-NONZERO=")
+    console = ec2.get_console_output(InstanceId=iid, Latest=True)["Output"]
+    assert f"ROOT-SECTORS={8 << 21}" in console, console[-2000:]
+    assert "ROOT-NONZERO=0" in console, console[-2000:]
+    root = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]
+    vol = ec2.describe_volumes(VolumeIds=[root["Ebs"]["VolumeId"]])["Volumes"][0]
+    assert vol["Size"] == 8 and not vol.get("SnapshotId"), vol
+
+
 def test_import_image_task_completes_and_boots(world):
     ec2, s3, bucket, made = world
     require_compute(ec2)

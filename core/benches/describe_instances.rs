@@ -28,6 +28,7 @@ fn instance(n: usize) -> (Instance, NetworkInterface) {
         launch_index: u32::try_from(n % 4).unwrap_or(0),
         image_id: "ami-0123456789abcdef0".into(),
         kernel_boot: None,
+        cdrom: None,
         instance_type: "t3.micro".into(),
         key_name: None,
         subnet_id: "subnet-00000000000000001".into(),

@@ -35,13 +35,16 @@ use tokio::io::AsyncWriteExt;
 use crate::ec2::Ec2;
 use crate::ec2::image::{Image, ImageBlockDevice, ImageSource, now_iso};
 use crate::ec2::image_import::{FINISHED_VISIBLE_MS, ImageImport, ImportPurpose, ImportSource};
-use crate::ec2::instance::StateReason;
+use crate::ec2::instance::{Instance, StateReason};
 use crate::ec2::volume::{GIB, Volume, now_ms};
 
 /// Bytes sniffed before the format is judged (an ISO's `CD001` sits at 0x8001).
 const SNIFF_LEN: usize = 64 * 1024;
 /// A body that sends nothing for this long is abandoned (the attempt is retried).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The blank root volume an installer ISO's instances get unless the mapping says otherwise:
+/// AWS's default root volume size.
+const INSTALL_ROOT_GIB: i32 = 8;
 /// Transient failures (I/O, a root volume not yet created) are retried this many passes.
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -101,6 +104,14 @@ impl From<crate::Error> for BuildError {
     fn from(e: crate::Error) -> Self {
         Self::Retry(format!("record store: {e}"))
     }
+}
+
+/// Whether the first bytes are an ISO 9660 file system that only a CD-ROM boots: the `CD001`
+/// volume descriptor at 0x8001 and no boot signature at 510 (a hybrid ISO carries an MBR there
+/// and boots as a disk, like any raw image).
+#[must_use]
+pub fn is_installer_iso(head: &[u8]) -> bool {
+    head.get(0x8001..0x8006) == Some(b"CD001") && head.get(510..512) != Some(&[0x55, 0xaa])
 }
 
 /// What the first bytes of an image say: `Ok("qcow2" | "raw")` or why it cannot be used.
@@ -403,9 +414,11 @@ impl ImageBuilder {
                 format!("the disk was declared {declared} but its contents are {format}"),
             ));
         }
+        let installer_iso = is_installer_iso(&head);
         self.update(account, &job.id, |j| {
             j.format = Some(format.to_owned());
             j.disk_image_size = Some(written);
+            j.installer_iso = installer_iso;
         })?;
         self.progress(account, &job.id, "converting", 85)?;
         let (name, path) = (job.image_id.clone(), staged.0.clone());
@@ -493,8 +506,16 @@ impl ImageBuilder {
                         image.source = ImageSource::BlockStore {
                             name: job.image_id.clone(),
                         };
+                        // Read from the record: a build resumed after a crash skips the
+                        // download that found it out.
+                        image.installer_iso = current.installer_iso;
+                        let root_gib = if current.installer_iso {
+                            INSTALL_ROOT_GIB
+                        } else {
+                            gib
+                        };
                         if let Some(root) = image.block_devices.first_mut() {
-                            root.volume_size = root.volume_size.max(gib);
+                            root.volume_size = root.volume_size.max(root_gib);
                         }
                         t.put(account, image);
                     }
@@ -605,13 +626,17 @@ impl ImageBuilder {
         });
         let jobs = store.scan_all(|_, j: &ImageImport| j.is_active().then(|| j.image_id.clone()));
         let volumes = store.scan_all(|_, v: &Volume| v.base.clone());
-        let (Ok(images), Ok(jobs), Ok(volumes)) = (images, jobs, volumes) else {
+        // An installer ISO in an instance's CD-ROM drive is read, not cloned: no `InUse` guards it.
+        let cdroms = store.scan_all(|_, i: &Instance| i.cdrom.clone());
+        let (Ok(images), Ok(jobs), Ok(volumes), Ok(cdroms)) = (images, jobs, volumes, cdroms)
+        else {
             tracing::warn!("image sweep skipped: records unreadable");
             return;
         };
         keep.extend(images.into_iter().flatten());
         keep.extend(jobs);
         keep.extend(volumes);
+        keep.extend(cdroms);
         let Ok(all) = self.blocking(|b| b.list()).await else {
             return;
         };
@@ -667,7 +692,11 @@ fn imported_image(account: &str, task: &ImageImport, gib: i32) -> Image {
         block_devices: vec![ImageBlockDevice {
             device_name: "/dev/sda1".into(),
             snapshot_id: crate::ids::resource_id("snap"),
-            volume_size: gib,
+            volume_size: if task.installer_iso {
+                gib.max(INSTALL_ROOT_GIB)
+            } else {
+                gib
+            },
             volume_type: "gp3".into(),
             delete_on_termination: true,
             encrypted: false,
@@ -679,6 +708,7 @@ fn imported_image(account: &str, task: &ImageImport, gib: i32) -> Image {
             name: task.image_id.clone(),
         },
         kernel_boot: None,
+        installer_iso: task.installer_iso,
         state_reason: None,
         source_instance_id: None,
         source_image_id: None,

@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use kumo_driver_api::hypervisor::Boot;
 use kumo_driver_api::{
-    BlockStore, BlockStoreError, DiskSpec, DomainSpec, DomainState, Hypervisor, HypervisorError,
-    NetworkError, NetworkFabric, NicSpec,
+    BlockStore, BlockStoreError, DiskMedia, DiskSpec, DomainSpec, DomainState, Hypervisor,
+    HypervisorError, NetworkError, NetworkFabric, NicSpec,
 };
 
 use crate::compute::Host;
@@ -384,6 +384,7 @@ impl Compute {
                         source: self.blocks.source(&v.id)?,
                         target: guest_target(&a.device),
                         read_only: false,
+                        media: DiskMedia::Disk,
                     };
                     self.hypervisor.attach_disk(&i.id, &disk)?;
                 }
@@ -505,6 +506,7 @@ impl Compute {
                 source: self.blocks.source(&b.volume_id)?,
                 target: guest_target(&b.device_name),
                 read_only: false,
+                media: DiskMedia::Disk,
             });
         }
         let mut nics = Vec::new();
@@ -516,11 +518,21 @@ impl Compute {
                 });
             }
         }
+        let mut boot = Boot::Disk;
+        if let Some(iso) = &i.cdrom {
+            disks.push(DiskSpec {
+                source: self.blocks.source(iso)?,
+                target: "hdc".into(),
+                read_only: true,
+                media: DiskMedia::Cdrom,
+            });
+            boot = Boot::Cdrom;
+        }
         Ok(DomainSpec {
             name: i.id.clone(),
             vcpus,
             memory_mib,
-            boot: i.kernel_boot.as_ref().map_or(Boot::Disk, |k| Boot::Kernel {
+            boot: i.kernel_boot.as_ref().map_or(boot, |k| Boot::Kernel {
                 kernel: k.kernel.clone().into(),
                 initrd: k.initrd.clone().map(Into::into),
                 cmdline: k.cmdline.clone(),

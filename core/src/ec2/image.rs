@@ -140,6 +140,12 @@ pub struct Image {
     /// Direct kernel boot (cloud images only), else the guest boots from its disk.
     #[serde(default)]
     pub kernel_boot: Option<KernelBoot>,
+    /// The bytes are an installer ISO that only boots from a CD-ROM (ISO 9660 with El Torito
+    /// and no MBR, unlike hybrid ISOs, which boot as disks): instances get it in a CD-ROM
+    /// drive, boot from it, and get a blank root volume of the root device's size to install
+    /// onto — how CloudStack attaches ISOs, which AWS has no word for.
+    #[serde(default)]
+    pub installer_iso: bool,
     /// Why the image is `failed` (AWS's `StateReason`).
     #[serde(default)]
     pub state_reason: Option<StateReason>,
@@ -528,6 +534,7 @@ impl Ec2 {
                     name: String::new(),
                 },
                 kernel_boot: None,
+                installer_iso: false,
                 state_reason: None,
                 source_instance_id: None,
                 source_image_id: None,
@@ -636,6 +643,7 @@ impl Ec2 {
                 key: key.to_owned(),
             },
             kernel_boot: None,
+            installer_iso: false,
             state_reason: None,
             source_instance_id: None,
             source_image_id: None,

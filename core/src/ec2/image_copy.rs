@@ -197,6 +197,8 @@ impl Ec2 {
             source: ImageSource::BlockStore { name: id },
             // A guest booted by direct kernel boot is imaged with the same kernel.
             kernel_boot: instance.kernel_boot.clone(),
+            // Its bytes are the instance's root disk, whatever the instance booted from.
+            installer_iso: false,
             state_reason: None,
             source_instance_id: Some(instance.id.clone()),
             source_image_id: None,

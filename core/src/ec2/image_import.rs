@@ -152,6 +152,9 @@ pub struct ImageImport {
     /// Bytes of the source, once known.
     #[serde(default)]
     pub disk_image_size: Option<u64>,
+    /// The downloaded bytes are an installer ISO (see `Image::installer_iso`).
+    #[serde(default)]
+    pub installer_iso: bool,
     /// Milliseconds since the epoch.
     pub created_ms: i64,
     /// When it ended.
@@ -184,6 +187,7 @@ impl ImageImport {
             license_type: None,
             format: None,
             disk_image_size: None,
+            installer_iso: false,
             created_ms: crate::ec2::volume::now_ms(),
             finished_ms: None,
             attempts: 0,
@@ -354,6 +358,7 @@ impl Ec2 {
             license_type: req.license_type,
             format,
             disk_image_size: None,
+            installer_iso: false,
             created_ms: crate::ec2::volume::now_ms(),
             finished_ms: None,
             attempts: 0,

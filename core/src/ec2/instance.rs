@@ -206,6 +206,10 @@ pub struct Instance {
     /// not change how the instance boots).
     #[serde(default)]
     pub kernel_boot: Option<KernelBoot>,
+    /// The `BlockStore` image in its CD-ROM drive, booted first: an installer ISO's (see
+    /// `Image::installer_iso`), copied at launch like `kernel_boot`.
+    #[serde(default)]
+    pub cdrom: Option<String>,
     /// Observed state.
     pub state: InstanceState,
     /// Intent.
@@ -377,6 +381,8 @@ pub struct LaunchImage {
     pub size_gib: u32,
     /// Direct kernel boot, from the image.
     pub kernel_boot: Option<KernelBoot>,
+    /// The image is an installer ISO: it goes into a CD-ROM drive and the root volume is blank.
+    pub installer_iso: bool,
 }
 
 /// One EBS mapping requested at launch.
@@ -578,6 +584,7 @@ fn find_image(ec2: &Ec2, account: &str, image_id: &str) -> Result<LaunchImage, F
         root_device_name: image.root_device_name.clone(),
         size_gib,
         kernel_boot: image.kernel_boot.clone(),
+        installer_iso: image.installer_iso,
     })
 }
 
@@ -1061,7 +1068,8 @@ impl Ec2 {
                         &image.root_device_name,
                         block_devices[0].delete_on_termination,
                         None,
-                        Some(image.block_store_name.clone()),
+                        // An installer writes a blank disk; other images are cloned.
+                        (!image.installer_iso).then(|| image.block_store_name.clone()),
                         root_spec.and_then(|b| b.encrypted).unwrap_or(false),
                     );
                     root.size_gib = root_size;
@@ -1110,6 +1118,9 @@ impl Ec2 {
                         groups: groups.clone(),
                         user_data: req.user_data.clone(),
                         kernel_boot: image.kernel_boot.clone(),
+                        cdrom: image
+                            .installer_iso
+                            .then(|| image.block_store_name.clone()),
                         state: InstanceState::Pending,
                         desired: Desired::Running,
                         reboot_requested: false,

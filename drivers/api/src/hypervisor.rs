@@ -19,6 +19,9 @@ use std::path::PathBuf;
 pub enum Boot {
     /// From its first disk (BIOS), as a full disk image does.
     Disk,
+    /// From the CD-ROM (an installer ISO), then from the first disk: an installer writes the
+    /// disk and the guest boots from it once the ISO no longer boots (or offers a local boot).
+    Cdrom,
     /// Direct kernel boot (a kernel and initramfs shipped beside a small root image).
     Kernel {
         /// Kernel image on the host.
@@ -39,6 +42,19 @@ pub struct DiskSpec {
     pub target: String,
     /// Read-only (an ISO).
     pub read_only: bool,
+    /// What the guest sees: a disk or a CD-ROM drive.
+    pub media: DiskMedia,
+}
+
+/// The kind of drive a disk appears as inside the guest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DiskMedia {
+    /// A paravirtual disk (`virtio-blk`, Xen's `xvd`): volumes and root disks.
+    #[default]
+    Disk,
+    /// A read-only CD-ROM drive on the machine's emulated IDE/SATA bus, as BIOSes boot ISOs
+    /// from (El Torito). The hypervisor names its device; `DiskSpec::target` is ignored.
+    Cdrom,
 }
 
 /// The backing of a disk.

@@ -20,8 +20,8 @@ mod network_contract;
 
 pub use block_store::{BlockStore, BlockStoreError, VolumeInfo};
 pub use hypervisor::{
-    Boot, CephxKey, DiskSource, DiskSpec, DomainEvent, DomainSpec, DomainState, DomainStats,
-    HostInfo, Hypervisor, HypervisorError, NicSpec, RbdAuth,
+    Boot, CephxKey, DiskMedia, DiskSource, DiskSpec, DomainEvent, DomainSpec, DomainState,
+    DomainStats, HostInfo, Hypervisor, HypervisorError, NicSpec, RbdAuth,
 };
 pub use metadata::{InstanceMetadata, InterfaceMetadata, MetadataSource, PublicKey};
 pub use network::{

@@ -5,8 +5,10 @@
 # uploads to S3 and registers (RegisterImage / ImportImage) to check that user images boot.
 #
 # usage: build-disk-image.sh OUT_DIR
-# Outputs in OUT_DIR: disk.raw (32 MiB, BIOS-bootable), disk.qcow2 (the same, qcow2), .stamp, and
-# tiny/ (build-image.sh's output it was made from). Boot with >= 96 MiB of memory; the console is
+# Outputs in OUT_DIR: disk.raw (32 MiB, BIOS-bootable), disk.qcow2 (the same, qcow2), installer.iso
+# (the same kernel and initramfs on an ISO 9660 that boots only as a CD-ROM: ISOLINUX through
+# El Torito, no MBR — what Kumo attaches as a CD-ROM), .stamp, and tiny/ (build-image.sh's
+# output it was made from). Boot with >= 96 MiB of memory; the console is
 # ttyS0 and prints the same KUMO-* markers as the tiny image.
 #
 # Why this way: no mounts (no loop devices needed) and Debian packages only. The disk is a
@@ -16,7 +18,7 @@
 #
 # Idempotent: the inputs (this script, the tiny image's stamp, the syslinux version) are hashed
 # into .stamp; when it matches, nothing is rebuilt. Installs syslinux, syslinux-common, mtools,
-# dosfstools and qemu-utils when missing (needs root then).
+# dosfstools, qemu-utils, isolinux and genisoimage when missing (needs root then).
 set -euo pipefail
 OUT=${1:?usage: build-disk-image.sh OUT_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +26,7 @@ export DEBIAN_FRONTEND=noninteractive
 log() { echo "build-disk-image: $*" >&2; }
 
 missing=()
-for p in syslinux syslinux-common mtools dosfstools qemu-utils; do
+for p in syslinux syslinux-common mtools dosfstools qemu-utils isolinux genisoimage; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -44,7 +46,7 @@ SIZE_MIB=32
 CMDLINE=$(cat "$OUT/tiny/cmdline")
 STAMP=$( { cat "$HERE/build-disk-image.sh" "$OUT/tiny/.stamp"; echo "$SIZE_MIB $CMDLINE";
            dpkg-query -W -f='${Version}' syslinux; } | sha256sum | cut -c1-16)
-if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/disk.raw" ] && [ -f "$OUT/disk.qcow2" ]; then
+if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$STAMP" ] && [ -f "$OUT/disk.raw" ] && [ -f "$OUT/disk.qcow2" ] && [ -f "$OUT/installer.iso" ]; then
     log "up to date in $OUT ($STAMP)"
     exit 0
 fi
@@ -72,8 +74,26 @@ syslinux --install "$DISK"
 [ "$(dd if="$DISK" bs=1 skip=510 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 55aa ] ||
     { log "no boot signature in $DISK"; exit 1; }
 qemu-img convert -f raw -O qcow2 "$DISK" "$WORK/disk.qcow2"
-chmod 644 "$DISK" "$WORK/disk.qcow2"
-mv -f "$DISK" "$WORK/disk.qcow2" "$OUT/"
+
+# The installer ISO: ISOLINUX as the El Torito boot image, no isohybrid MBR, so sector 0 is
+# zeros and only a CD-ROM boots it. Fixed dates and ids keep it reproducible.
+ISOROOT=$WORK/iso
+mkdir -p "$ISOROOT/isolinux"
+cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$ISOROOT/isolinux/"
+cp "$OUT/tiny/vmlinuz" "$ISOROOT/vmlinuz"
+cp "$OUT/tiny/initramfs.gz" "$ISOROOT/initrd.gz"
+sed 's|^  KERNEL vmlinuz|  KERNEL /vmlinuz|; s|^  INITRD initrd.gz|  INITRD /initrd.gz|' \
+    "$WORK/syslinux.cfg" > "$ISOROOT/isolinux/isolinux.cfg"
+SOURCE_DATE_EPOCH=1767225600 genisoimage -quiet -o "$WORK/installer.iso" -V KUMOISO -J -R \
+    -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot -boot-load-size 4 -boot-info-table \
+    "$ISOROOT"
+[ "$(dd if="$WORK/installer.iso" bs=1 skip=510 count=2 2>/dev/null | od -An -tx1 | tr -d ' \n')" != 55aa ] ||
+    { log "installer.iso must not carry an MBR"; exit 1; }
+[ "$(dd if="$WORK/installer.iso" bs=1 skip=$((0x8001)) count=5 2>/dev/null)" = CD001 ] ||
+    { log "installer.iso is not ISO 9660"; exit 1; }
+
+chmod 644 "$DISK" "$WORK/disk.qcow2" "$WORK/installer.iso"
+mv -f "$DISK" "$WORK/disk.qcow2" "$WORK/installer.iso" "$OUT/"
 echo "$STAMP" > "$OUT/.stamp"
 chmod 755 "$OUT"
-log "built $OUT: disk.raw ${SIZE_MIB} MiB, disk.qcow2 $(du -h "$OUT/disk.qcow2" | cut -f1) ($STAMP)"
+log "built $OUT: disk.raw ${SIZE_MIB} MiB, disk.qcow2 $(du -h "$OUT/disk.qcow2" | cut -f1), installer.iso $(du -h "$OUT/installer.iso" | cut -f1) ($STAMP)"

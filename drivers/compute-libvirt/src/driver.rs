@@ -333,7 +333,7 @@ impl Hypervisor for LibvirtHypervisor {
         }
         let flags = Self::affect(&dom, name)?;
         ceph_secret::ensure_all(&self.conn()?.conn, &self.cfg.uri, [&disk.source])?;
-        dom.attach_device_flags(&xml::disk_xml(disk, self.cfg.kind()), flags)
+        dom.attach_device_flags(&xml::disk_xml(disk, &self.cfg), flags)
             .map_err(|e| map(&e, name))
     }
 

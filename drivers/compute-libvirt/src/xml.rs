@@ -13,7 +13,7 @@
 //! - Xen (`type='xen'`, libxl): HVM with PV disks (`bus='xen'`) and netfront NICs; libxl has no
 //!   serial `<log>`, so console output there comes from xenconsoled, not from this driver.
 
-use kumo_driver_api::{Boot, DiskSource, DiskSpec, DomainSpec, NicSpec};
+use kumo_driver_api::{Boot, DiskMedia, DiskSource, DiskSpec, DomainSpec, NicSpec};
 
 use crate::config::{HypervisorKind, LibvirtConfig};
 
@@ -57,6 +57,7 @@ pub fn domain_xml(spec: &DomainSpec, cfg: &LibvirtConfig) -> String {
     }
     match &spec.boot {
         Boot::Disk => x.push_str("    <boot dev='hd'/>\n"),
+        Boot::Cdrom => x.push_str("    <boot dev='cdrom'/>\n    <boot dev='hd'/>\n"),
         Boot::Kernel {
             kernel,
             initrd,
@@ -87,7 +88,7 @@ pub fn domain_xml(spec: &DomainSpec, cfg: &LibvirtConfig) -> String {
     x.push_str("  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n  <on_crash>destroy</on_crash>\n");
     x.push_str("  <devices>\n");
     for disk in &spec.disks {
-        x.push_str(&indent(&disk_xml(disk, kind), 4));
+        x.push_str(&indent(&disk_xml(disk, cfg), 4));
     }
     for nic in &spec.nics {
         x.push_str(&indent(&nic_xml(nic, kind), 4));
@@ -130,21 +131,31 @@ pub fn with_uuid(doc: &str, uuid: &str) -> String {
 }
 
 /// One `<disk>` element (also the document `attach_disk` sends).
-pub fn disk_xml(disk: &DiskSpec, kind: HypervisorKind) -> String {
-    let bus = match kind {
-        HypervisorKind::Qemu => "virtio",
-        HypervisorKind::Xen => "xen",
+///
+/// Disks are paravirtual (`virtio`, Xen's `xen`). A CD-ROM sits on the emulated bus the
+/// machine's BIOS boots ISOs from — IDE on `pc` and Xen's `xenfv` (which have no SATA),
+/// SATA (AHCI) on `q35` (which has no IDE) — as the third device (`hdc`/`sdc`), where
+/// installers look for it.
+pub fn disk_xml(disk: &DiskSpec, cfg: &LibvirtConfig) -> String {
+    let kind = cfg.kind();
+    let (device, bus, target) = match (disk.media, kind) {
+        (DiskMedia::Disk, HypervisorKind::Qemu) => ("disk", "virtio", disk.target.as_str()),
+        (DiskMedia::Disk, HypervisorKind::Xen) => ("disk", "xen", disk.target.as_str()),
+        (DiskMedia::Cdrom, HypervisorKind::Qemu) if cfg.machine.contains("q35") => {
+            ("cdrom", "sata", "sdc")
+        }
+        (DiskMedia::Cdrom, _) => ("cdrom", "ide", "hdc"),
     };
     let mut x = String::new();
     match &disk.source {
         DiskSource::File { path, format } => {
-            x.push_str("<disk type='file' device='disk'>\n");
+            x.push_str(&format!("<disk type='file' device='{device}'>\n"));
             x.push_str(&format!(
                 "  <driver name='{}' type='{}'",
                 driver_name(kind),
                 escape(format)
             ));
-            if kind == HypervisorKind::Qemu {
+            if kind == HypervisorKind::Qemu && disk.media == DiskMedia::Disk {
                 x.push_str(" discard='unmap'");
             }
             x.push_str("/>\n");
@@ -154,12 +165,12 @@ pub fn disk_xml(disk: &DiskSpec, kind: HypervisorKind) -> String {
             ));
         }
         DiskSource::Rbd { name, hosts, auth } => {
-            x.push_str("<disk type='network' device='disk'>\n");
+            x.push_str(&format!("<disk type='network' device='{device}'>\n"));
             x.push_str(&format!(
                 "  <driver name='{}' type='raw'",
                 driver_name(kind)
             ));
-            if kind == HypervisorKind::Qemu {
+            if kind == HypervisorKind::Qemu && disk.media == DiskMedia::Disk {
                 x.push_str(" discard='unmap'");
             }
             x.push_str("/>\n");
@@ -190,12 +201,14 @@ pub fn disk_xml(disk: &DiskSpec, kind: HypervisorKind) -> String {
     }
     x.push_str(&format!(
         "  <target dev='{}' bus='{bus}'/>\n",
-        escape(&disk.target)
+        escape(target)
     ));
-    if let Some(serial) = disk_serial(&disk.source) {
+    if disk.media == DiskMedia::Disk
+        && let Some(serial) = disk_serial(&disk.source)
+    {
         x.push_str(&format!("  <serial>{serial}</serial>\n"));
     }
-    if disk.read_only {
+    if disk.read_only || disk.media == DiskMedia::Cdrom {
         x.push_str("  <readonly/>\n");
     }
     x.push_str("</disk>\n");
@@ -320,6 +333,7 @@ mod tests {
                 },
                 target: "vda".into(),
                 read_only: false,
+                media: DiskMedia::Disk,
             }],
             nics: vec![NicSpec {
                 tap: "eni-0a1b2c3d".into(),
@@ -420,6 +434,47 @@ mod tests {
     }
 
     #[test]
+    fn an_installer_iso_boots_from_its_cdrom_then_the_disk() {
+        let iso = DiskSpec {
+            source: DiskSource::File {
+                path: PathBuf::from("/img/ami-1.qcow2"),
+                format: "qcow2".into(),
+            },
+            target: "vdz".into(),
+            read_only: false,
+            media: DiskMedia::Cdrom,
+        };
+        let s = DomainSpec {
+            boot: Boot::Cdrom,
+            disks: vec![spec().disks[0].clone(), iso.clone()],
+            ..spec()
+        };
+        let x = domain_xml(&s, &cfg());
+        assert!(
+            x.contains("<boot dev='cdrom'/>\n    <boot dev='hd'/>"),
+            "{x}"
+        );
+        assert!(x.contains("<disk type='file' device='cdrom'>"), "{x}");
+        assert!(
+            x.contains("<target dev='hdc' bus='ide'/>"),
+            "pc has IDE: {x}"
+        );
+        assert!(x.contains("<target dev='vda' bus='virtio'/>"));
+        let cdrom = disk_xml(&iso, &cfg());
+        assert!(
+            cdrom.contains("<readonly/>"),
+            "a CD-ROM is read-only: {cdrom}"
+        );
+        assert!(!cdrom.contains("discard="));
+        assert!(!cdrom.contains("<serial>"));
+        let q35 = LibvirtConfig {
+            machine: "pc-q35-7.2".into(),
+            ..cfg()
+        };
+        assert!(disk_xml(&iso, &q35).contains("<target dev='sdc' bus='sata'/>"));
+    }
+
+    #[test]
     fn xen_dialect() {
         let c = LibvirtConfig {
             uri: "xen:///system".into(),
@@ -444,8 +499,9 @@ mod tests {
             },
             target: "vdb".into(),
             read_only: true,
+            media: DiskMedia::Disk,
         };
-        let x = disk_xml(&d, HypervisorKind::Qemu);
+        let x = disk_xml(&d, &cfg());
         assert!(x.contains("<disk type='network' device='disk'>"));
         assert!(x.contains("<source protocol='rbd' name='kumo/vol-9'/>"));
         assert!(x.contains("<readonly/>"));
@@ -465,8 +521,9 @@ mod tests {
             },
             target: "vdb".into(),
             read_only: false,
+            media: DiskMedia::Disk,
         };
-        let x = disk_xml(&d, HypervisorKind::Qemu);
+        let x = disk_xml(&d, &cfg());
         assert!(x.contains("<source protocol='rbd' name='kumo-blocks/ns/vol-1'>\n"));
         assert!(x.contains("    <host name='127.0.0.1' port='6789'/>\n"));
         assert!(x.contains("    <host name='::1' port='6790'/>\n"));

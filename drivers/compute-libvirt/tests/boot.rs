@@ -73,6 +73,7 @@ fn guest_boots_sees_hotplugged_disk_survives_reboot_and_is_cleaned_up() {
         },
         target: "vdb".into(),
         read_only: false,
+        media: kumo_driver_api::DiskMedia::Disk,
     };
     hv.attach_disk(&name, &disk).expect("attach_disk");
     hv.attach_disk(&name, &disk)

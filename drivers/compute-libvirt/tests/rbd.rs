@@ -105,6 +105,7 @@ fn guest_sees_a_hotplugged_rbd_volume() {
         source,
         target: "vdb".into(),
         read_only: false,
+        media: kumo_driver_api::DiskMedia::Disk,
     };
     hv.attach_disk(&name, &disk).expect("attach the RBD volume");
     hv.attach_disk(&name, &disk)

@@ -545,13 +545,44 @@ async fn deregistering_a_pending_image_drops_its_build() {
     assert!(w.blocks.names().is_empty());
 }
 
+/// An ISO 9660 image of `len` bytes; `hybrid` puts an MBR boot signature in front.
+fn iso(len: usize, hybrid: bool) -> Vec<u8> {
+    let mut iso = vec![0u8; len];
+    iso[0x8001..0x8006].copy_from_slice(b"CD001");
+    if hybrid {
+        iso[510..512].copy_from_slice(&[0x55, 0xaa]);
+    }
+    iso
+}
+
+#[tokio::test]
+async fn an_installer_iso_becomes_an_image_booted_from_a_cdrom() {
+    let w = world();
+    w.s3.put("images", "installer.iso", iso(100_000, false));
+    w.s3.put("images", "hybrid.iso", iso(100_000, true));
+    let installer = register(&w, "installer", "installer.iso");
+    let hybrid = register(&w, "hybrid", "hybrid.iso");
+    w.builder.run_once().await;
+    let installer = image(&w, &installer.id);
+    assert_eq!(installer.state, "available");
+    assert!(installer.installer_iso, "no MBR: only a CD-ROM boots it");
+    assert!(
+        installer.block_devices[0].volume_size >= 8,
+        "a blank root of AWS's default size to install onto"
+    );
+    let hybrid = image(&w, &hybrid.id);
+    assert_eq!(hybrid.state, "available");
+    assert!(!hybrid.installer_iso, "a hybrid ISO boots as a disk");
+}
+
 #[test]
 fn sniffing_formats() {
     assert_eq!(sniff_format(b"QFI\xfb\0\0\0\x03"), Ok("qcow2"));
     assert_eq!(sniff_format(&[0u8; 512]), Ok("raw"));
-    let mut iso = vec![0u8; 0x9000];
-    iso[0x8001..0x8006].copy_from_slice(b"CD001");
-    assert_eq!(sniff_format(&iso), Ok("raw"));
+    assert_eq!(sniff_format(&iso(0x9000, false)), Ok("raw"));
+    assert!(is_installer_iso(&iso(0x9000, false)));
+    assert!(!is_installer_iso(&iso(0x9000, true)), "hybrid");
+    assert!(!is_installer_iso(&[0u8; 0x9000]), "not an ISO");
     for bad in [
         &b"KDMV...."[..],
         b"vhdxfile",

@@ -975,6 +975,74 @@ fn images_from_s3_and_unknown_images_are_refused_at_launch() {
 }
 
 #[test]
+fn an_installer_iso_boots_from_a_cdrom_over_a_blank_root() {
+    let (ec2, hv, blocks, compute) = setup(false);
+    blocks
+        .import_image("ami-0000000000000150", Path::new("/dev/null"))
+        .expect("iso bytes");
+    let mut iso = ec2
+        .store()
+        .list::<Image>(CLOUD_OWNER_ID)
+        .expect("images")
+        .remove(0);
+    iso.id = "ami-0000000000000150".into();
+    iso.name = "installer".into();
+    iso.public = false;
+    iso.owner_id = ACCT.into();
+    iso.kernel_boot = None;
+    iso.installer_iso = true;
+    iso.block_devices[0].volume_size = 8;
+    iso.source = ImageSource::BlockStore {
+        name: iso.id.clone(),
+    };
+    ec2.store()
+        .transaction(|t| {
+            t.put(ACCT, iso.clone());
+            Ok(())
+        })
+        .expect("put");
+    let r = ec2
+        .run_instances(
+            ACCT,
+            RunInstances {
+                image_id: Some(iso.id.clone()),
+                instance_type: Some("t3.micro".into()),
+                subnet_id: Some("subnet-00000000000000001".into()),
+                min_count: 1,
+                max_count: 1,
+                ..RunInstances::default()
+            },
+        )
+        .expect("run");
+    let id = r.instances[0].instance.id.clone();
+    compute.reconcile_once();
+    assert_eq!(state(&ec2, &id), InstanceState::Running);
+    let (spec, _) = hv
+        .domains
+        .lock()
+        .expect("lock")
+        .get(&id)
+        .cloned()
+        .expect("domain");
+    assert_eq!(spec.boot, Boot::Cdrom);
+    let cdrom = spec.disks.last().expect("cdrom");
+    assert_eq!(cdrom.media, kumo_driver_api::DiskMedia::Cdrom);
+    assert!(cdrom.read_only);
+    assert_eq!(
+        cdrom.source,
+        blocks.source(&iso.id).expect("iso source"),
+        "the ISO itself, read-only: no copy"
+    );
+    let i = ec2.instance(ACCT, &id).expect("instance");
+    let root = blocks
+        .info(&i.block_devices[0].volume_id)
+        .expect("info")
+        .expect("root");
+    assert_eq!(root.base, None, "the installer's target is blank");
+    assert_eq!(root.size, 8 << 30);
+}
+
+#[test]
 fn launch_without_subnet_uses_fresh_default_networking() {
     let (ec2, _hv, _blocks, _compute) = setup(false);
     let other = "444455556666";

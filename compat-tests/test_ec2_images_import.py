@@ -140,12 +140,20 @@ def test_register_image_from_s3_boots_then_create_copy_deregister(world):
     marker = f"user-image-{uuid.uuid4().hex[:6]}"
     iid = boot(ec2, made, ami, marker)
 
-    # CreateImage from the running instance: a snapshot of its root disk.
+    # CreateImage from the running instance: as on EC2 the guest is rebooted (NoReboot not
+    # given) so its disk is imaged at rest; the instance stays `running` and boots again.
+    boots = ec2.get_console_output(InstanceId=iid, Latest=True)["Output"].count("KUMO-READY")
     created = ec2.create_image(InstanceId=iid, Name=f"{name}-snap", Description="from a running guest")["ImageId"]
     made["images"].append(created)
     snap = wait_image(ec2, created)
     assert snap["SourceInstanceId"] == iid
     assert snap["Description"] == "from a running guest"
+    deadline = time.monotonic() + 240
+    while ec2.get_console_output(InstanceId=iid, Latest=True)["Output"].count("KUMO-READY") <= boots:
+        assert time.monotonic() < deadline, "the guest did not boot again after CreateImage"
+        time.sleep(3)
+    state = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state == "running"
 
     # CopyImage (same region) of the registered image.
     copy = ec2.copy_image(SourceImageId=ami, SourceRegion="us-east-1", Name=f"{name}-copy")["ImageId"]

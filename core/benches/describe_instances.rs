@@ -47,6 +47,7 @@ fn instance(n: usize) -> (Instance, NetworkInterface) {
         state: InstanceState::Running,
         desired: Desired::Running,
         reboot_requested: false,
+        image_reboot: None,
         force_stop: false,
         shutdown_requested_ms: None,
         state_reason: None,

@@ -45,6 +45,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The blank root volume an installer ISO's instances get unless the mapping says otherwise:
 /// AWS's default root volume size.
 const INSTALL_ROOT_GIB: i32 = 8;
+/// How long a `CreateImage` build waits for the instance's reboot to publish the bytes.
+const REBOOT_WAIT: Duration = Duration::from_secs(600);
 /// Transient failures (I/O, a root volume not yet created) are retried this many passes.
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -96,6 +98,9 @@ enum BuildError {
     Gone,
     /// Worth another attempt (I/O, a volume not created yet).
     Retry(String),
+    /// Someone else is producing the bytes (the reconciler's `CreateImage` reboot): look
+    /// again next pass, without spending an attempt.
+    Waiting,
     /// Final: `(StateReason code, message)`.
     Failed(&'static str, String),
 }
@@ -284,6 +289,7 @@ impl ImageBuilder {
                 r
             }
             Err(BuildError::Cancelled) => self.end_task(account, &job, None),
+            Err(BuildError::Waiting) => Ok(()),
             Err(BuildError::Gone) => self.drop_job(account, &job),
             Err(BuildError::Retry(msg)) if job.attempts + 1 < MAX_ATTEMPTS => {
                 tracing::warn!(job = %job.id, attempt = job.attempts + 1, error = %msg, "image build failed; will retry");
@@ -313,7 +319,13 @@ impl ImageBuilder {
                 self.download_and_import(account, job, bucket, key, format.as_deref(), principal)
                     .await
             }
-            ImportSource::Volume { volume_id, .. } => {
+            ImportSource::Volume {
+                volume_id,
+                instance_id,
+            } => {
+                if self.rebooting_for(account, instance_id, job)? {
+                    return Err(BuildError::Waiting);
+                }
                 self.progress(account, &job.id, "snapshotting", 10)?;
                 let (volume, name) = (volume_id.clone(), job.image_id.clone());
                 self.blocking(move |b| match b.snapshot(&volume, &name) {
@@ -324,6 +336,30 @@ impl ImageBuilder {
                 .await
             }
         }
+    }
+
+    /// Whether the instance's reconciler is rebooting it to publish this job's bytes itself
+    /// (`Instance::image_reboot`). A reboot that has not finished within [`REBOOT_WAIT`] (its
+    /// host gone, say) is given up: the disk is copied as it is.
+    fn rebooting_for(
+        &self,
+        account: &str,
+        instance_id: &str,
+        job: &ImageImport,
+    ) -> Result<bool, BuildError> {
+        let Some(instance) = self.ec2.store().get::<Instance>(account, instance_id)? else {
+            return Ok(false);
+        };
+        let mine = instance
+            .image_reboot
+            .as_ref()
+            .is_some_and(|r| r.image_id == job.image_id);
+        let waited = u64::try_from(now_ms() - job.created_ms).unwrap_or(0);
+        if mine && waited > u64::try_from(REBOOT_WAIT.as_millis()).unwrap_or(u64::MAX) {
+            tracing::warn!(job = %job.id, instance = instance_id, "CreateImage reboot did not finish; imaging the disk as it is");
+            return Ok(false);
+        }
+        Ok(mine)
     }
 
     #[allow(clippy::too_many_arguments)]

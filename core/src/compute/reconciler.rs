@@ -28,7 +28,9 @@ use kumo_driver_api::{
 
 use crate::compute::Host;
 use crate::ec2::Ec2;
-use crate::ec2::instance::{Desired, Instance, InstanceState, StateReason, TERMINATED_VISIBLE_MS};
+use crate::ec2::instance::{
+    Desired, ImageReboot, Instance, InstanceState, StateReason, TERMINATED_VISIBLE_MS,
+};
 use crate::ec2::network_interface::{NetworkInterface, delete_eni};
 use crate::ec2::snapshot::Snapshot;
 use crate::ec2::volume::{GIB, Volume, guest_target, now_ms};
@@ -613,6 +615,7 @@ impl Compute {
                         r.terminated_ms = Some(now_ms());
                         r.block_devices.clear();
                         r.reboot_requested = false;
+                        r.image_reboot = None;
                         t.put(account, r);
                     }
                     Ok(())
@@ -647,6 +650,9 @@ impl Compute {
             }
             Desired::Running => {
                 self.ensure_disks(account, i)?;
+                if let Some(r) = &i.image_reboot {
+                    return self.image_reboot(account, i, r);
+                }
                 let mut state = hv.state(id)?;
                 if state.is_none() {
                     let spec = self.domain_spec(account, i)?;
@@ -732,8 +738,69 @@ impl Compute {
                 r.shutdown_requested_ms = None;
                 r.force_stop = false;
                 r.reboot_requested = false;
+                // A stop overtook a CreateImage reboot: the builder images the stopped disk.
+                r.image_reboot = None;
             }
         })
+    }
+
+    /// One step of a `CreateImage` reboot (see [`ImageReboot`]): shut the guest down (ACPI,
+    /// forced after the stop timeout), then publish the root volume's bytes under the image's
+    /// name, then start the guest again and drop the mark — each step idempotent, so a crash
+    /// anywhere resumes. The instance's API state stays `running`.
+    fn image_reboot(&self, account: &str, i: &Instance, r: &ImageReboot) -> Result<(), WorldError> {
+        let hv = &self.hypervisor;
+        let id = i.id.as_str();
+        match hv.state(id)? {
+            Some(DomainState::Running | DomainState::Paused | DomainState::ShuttingDown) => {
+                let now = now_ms();
+                match r.shutdown_sent_ms {
+                    None => {
+                        hv.shutdown(id)?;
+                        self.update::<Instance>(account, id, |i| {
+                            if let Some(r) = &mut i.image_reboot {
+                                r.shutdown_sent_ms = Some(now);
+                            }
+                        })
+                    }
+                    Some(sent)
+                        if now - sent
+                            >= i64::try_from(self.config.stop_timeout.as_millis())
+                                .unwrap_or(i64::MAX) =>
+                    {
+                        tracing::info!(
+                            instance = id,
+                            "guest ignored ACPI; powering off to image it"
+                        );
+                        hv.destroy(id)?;
+                        Ok(())
+                    }
+                    Some(_) => Ok(()),
+                }
+            }
+            state => {
+                if self.blocks.info(&r.image_id)?.is_none() {
+                    self.blocks.snapshot(&r.volume_id, &r.image_id)?;
+                    tracing::info!(instance = id, image = %r.image_id, "root disk imaged with the guest down");
+                }
+                if state.is_none() {
+                    let spec = self.domain_spec(account, i)?;
+                    hv.define(&spec)?;
+                }
+                self.plug(account, i)?;
+                hv.start(id)?;
+                // The hypervisor made the tap anew: join it to the VPC.
+                self.plug(account, i)?;
+                let image = r.image_id.clone();
+                self.update::<Instance>(account, id, |i| {
+                    if i.image_reboot.as_ref().is_some_and(|r| r.image_id == image) {
+                        i.image_reboot = None;
+                    }
+                })?;
+                self.ec2.compute().wake_images();
+                Ok(())
+            }
+        }
     }
 
     /// Domains named `i-…` that no record of this host owns: destroyed and undefined (or

@@ -3,9 +3,12 @@
 //! `CopyImage` (same region) shares the source's `BlockStore` bytes: images are immutable, so a
 //! copy is a new record naming the same bytes, `available` at once; the builder's sweep keeps
 //! those bytes while any record names them. `CreateImage` snapshots the instance's root volume
-//! into a new `BlockStore` image through the image builder (`pending` → `available`). The
-//! snapshot of a running guest is crash-consistent, as EC2's with `NoReboot`: Kumo never reboots
-//! the instance (the `NoReboot=false` reboot is not done).
+//! into a new `BlockStore` image through the image builder (`pending` → `available`). As on
+//! EC2, a running instance is rebooted for a consistent image unless `NoReboot`: the request
+//! records an [`ImageReboot`] on the instance in the same transaction as the image, and the
+//! compute reconciler shuts the guest down, publishes the root disk's bytes and starts it again
+//! (the instance stays `running`); with `NoReboot`, or when the instance is not running, the
+//! builder copies the disk as it is (crash-consistent while a guest runs).
 
 use super::Fault;
 use crate::Error;
@@ -14,7 +17,7 @@ use crate::ec2::image::{
     Image, ImageSource, check_image_name, check_name_free, image_not_found, now_iso,
 };
 use crate::ec2::image_import::{ImageImport, ImportPurpose, ImportSource};
-use crate::ec2::instance::{Instance, InstanceState};
+use crate::ec2::instance::{Desired, ImageReboot, Instance, InstanceState};
 use crate::ec2::volume::Volume;
 use crate::ids;
 use crate::query::tags::{Tag, validate};
@@ -49,6 +52,8 @@ pub struct CreateImage {
     pub description: Option<String>,
     /// `TagSpecifications` for the image.
     pub tags: Vec<Tag>,
+    /// `NoReboot`: image a running guest's disk as it is, without the reboot.
+    pub no_reboot: bool,
 }
 
 impl Ec2 {
@@ -213,12 +218,33 @@ impl Ec2 {
                 instance_id: instance.id.clone(),
             },
         );
-        self.store().transaction(|t| {
+        let (no_reboot, iid, vid) = (req.no_reboot, instance.id.clone(), volume.id.clone());
+        let rebooting = self.store().transaction(|t| {
             check_name_free(t, account, &image.name)?;
+            let mut rebooting = false;
+            if !no_reboot
+                && let Some(mut i) = t.get::<Instance>(account, &iid)
+                && i.state == InstanceState::Running
+                && i.desired == Desired::Running
+                && i.image_reboot.is_none()
+            {
+                // One reboot images one request; a second concurrent CreateImage copies the
+                // disk as it is.
+                i.image_reboot = Some(ImageReboot {
+                    image_id: image.id.clone(),
+                    volume_id: vid.clone(),
+                    shutdown_sent_ms: None,
+                });
+                t.put(account, i);
+                rebooting = true;
+            }
             t.put(account, image.clone());
             t.put(account, job);
-            Ok(())
+            Ok(rebooting)
         })?;
+        if rebooting {
+            self.compute().wake();
+        }
         self.compute().wake_images();
         Ok(image)
     }

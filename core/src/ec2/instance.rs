@@ -217,6 +217,9 @@ pub struct Instance {
     /// A reboot is requested and not yet done.
     #[serde(default)]
     pub reboot_requested: bool,
+    /// `CreateImage` without `NoReboot` is holding the guest down to image its root disk.
+    #[serde(default)]
+    pub image_reboot: Option<ImageReboot>,
     /// Stop forcibly (no ACPI grace).
     #[serde(default)]
     pub force_stop: bool,
@@ -383,6 +386,20 @@ pub struct LaunchImage {
     pub kernel_boot: Option<KernelBoot>,
     /// The image is an installer ISO: it goes into a CD-ROM drive and the root volume is blank.
     pub installer_iso: bool,
+}
+
+/// A `CreateImage` reboot in progress: the reconciler shuts the guest down (ACPI, forced after
+/// the stop timeout), publishes the root volume's bytes as the image, and starts it again. The
+/// instance stays `running` for the API throughout, as on EC2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageReboot {
+    /// The image (`ami-…`), also the name its bytes get in the `BlockStore`.
+    pub image_id: String,
+    /// The root volume imaged.
+    pub volume_id: String,
+    /// When the ACPI shutdown was sent (ms).
+    #[serde(default)]
+    pub shutdown_sent_ms: Option<i64>,
 }
 
 /// One EBS mapping requested at launch.
@@ -1124,6 +1141,7 @@ impl Ec2 {
                         state: InstanceState::Pending,
                         desired: Desired::Running,
                         reboot_requested: false,
+                        image_reboot: None,
                         force_stop: false,
                         shutdown_requested_ms: None,
                         state_reason: Some(StateReason::new("pending", "pending")),

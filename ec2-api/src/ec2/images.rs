@@ -355,6 +355,7 @@ fn create_image(
                 .ok_or_else(|| QueryError::missing_parameter("Name"))?,
             description: req.description,
             tags: tag_specs(req.tag_specifications, "image"),
+            no_reboot: req.no_reboot.unwrap_or(false),
         },
     )?;
     Ok(wire::CreateImageResult {

@@ -1042,6 +1042,91 @@ fn an_installer_iso_boots_from_a_cdrom_over_a_blank_root() {
     assert_eq!(root.size, 8 << 30);
 }
 
+/// `CreateImage` of a running guest reboots it around the copy (unless `NoReboot`), as EC2
+/// does for a consistent image; the instance stays `running` for the API.
+#[tokio::test]
+async fn create_image_reboots_a_running_guest_unless_no_reboot() {
+    use crate::compute::image_builder::{BuilderConfig, ImageBuilder};
+    use crate::ec2::image_copy::CreateImage;
+
+    for stubborn in [false, true] {
+        let (ec2, hv, blocks, compute) = setup(stubborn);
+        let iid = run(&ec2, 1).expect("run").remove(0);
+        let pass = || {
+            let c = compute.clone();
+            async move {
+                tokio::task::spawn_blocking(move || c.reconcile_once())
+                    .await
+                    .expect("pass")
+            }
+        };
+        pass().await;
+        assert_eq!(state(&ec2, &iid), InstanceState::Running);
+        let image = |name: &str, no_reboot: bool| {
+            ec2.create_image(
+                ACCT,
+                CreateImage {
+                    instance_id: iid.clone(),
+                    name: name.into(),
+                    no_reboot,
+                    ..CreateImage::default()
+                },
+            )
+            .expect("create image")
+            .id
+        };
+        let staging = tempfile::tempdir().expect("tempdir");
+        let builder = ImageBuilder::new(
+            ec2.clone(),
+            blocks.clone(),
+            staging.path(),
+            BuilderConfig::default(),
+        )
+        .expect("builder");
+
+        // NoReboot: the disk is copied as it is; the guest is not touched.
+        hv.calls.lock().expect("lock").clear();
+        let quick = image("no-reboot", true);
+        builder.run_once().await;
+        assert_eq!(ec2.own_image(ACCT, &quick).expect("i").state, "available");
+        assert!(hv.calls.lock().expect("lock").is_empty());
+
+        // The default: the builder waits while the reconciler takes the guest down, publishes
+        // the bytes and starts it again.
+        let ami = image("rebooted", false);
+        let mark = ec2.instance(ACCT, &iid).expect("i").image_reboot;
+        assert_eq!(mark.map(|r| r.image_id), Some(ami.clone()));
+        builder.run_once().await;
+        assert_eq!(ec2.own_image(ACCT, &ami).expect("i").state, "pending");
+        assert!(
+            blocks.info(&ami).expect("info").is_none(),
+            "not while it runs"
+        );
+        for _ in 0..4 {
+            pass().await;
+            assert_eq!(
+                state(&ec2, &iid),
+                InstanceState::Running,
+                "the API never sees a stop"
+            );
+        }
+        let calls = hv.calls.lock().expect("lock").clone();
+        let shutdown = calls.iter().position(|c| c == &format!("shutdown {iid}"));
+        let start = calls.iter().rposition(|c| c == &format!("start {iid}"));
+        assert!(shutdown.is_some() && start > shutdown, "{calls:?}");
+        assert_eq!(
+            calls.iter().any(|c| c == &format!("destroy {iid}")),
+            stubborn,
+            "forced off only when ACPI is ignored: {calls:?}"
+        );
+        assert_eq!(hv.state_of(&iid), Some(DomainState::Running));
+        assert!(blocks.info(&ami).expect("info").is_some());
+        assert_eq!(ec2.instance(ACCT, &iid).expect("i").image_reboot, None);
+        builder.run_once().await;
+        assert_eq!(ec2.own_image(ACCT, &ami).expect("i").state, "available");
+    }
+}
+
 #[test]
 fn launch_without_subnet_uses_fresh_default_networking() {
     let (ec2, _hv, _blocks, _compute) = setup(false);

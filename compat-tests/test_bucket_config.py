@@ -152,11 +152,6 @@ def test_presigned_post(ep, bucket):
         s3.head_object(Bucket=bucket, Key="elsewhere.txt")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN GAP: s3s 0.14.1 does not pass the form's file name to the PostObject handler, "
-    "so ${filename} in a POST key is not substituted",
-)
 def test_presigned_post_filename_variable(ep, bucket):
     """`${filename}` in the key is replaced by the uploaded file's name (browser uploads)."""
     s3 = harness.client(ep, signature_version="s3v4")

@@ -24,6 +24,7 @@ mod listing;
 mod multipart;
 mod objects;
 mod policy;
+pub mod post_form;
 mod post_object;
 pub mod service;
 mod tagging;

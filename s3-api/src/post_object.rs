@@ -9,10 +9,10 @@
 //! POST is authorised (`s3:PutObject`: owner, bucket policy or a public-read-write ACL),
 //! verified and stored exactly like a PUT.
 //!
-//! Limits of s3s 0.14.1, which does not pass these form fields on: the `${filename}`
-//! placeholder in `key` is not substituted, and the `acl` field is checked against the policy
-//! but not applied — the object is stored `private`, the safe reading. A form field
-//! `x-amz-acl` IS applied (s3s reads that one).
+//! `${filename}` in `key` was substituted before s3s parsed the form ([`crate::post_form`]).
+//! A limit of s3s 0.14.1: the `acl` field is checked against the policy but not passed on —
+//! the object is stored `private`, the safe reading. A form field `x-amz-acl` IS applied (s3s
+//! reads that one).
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};

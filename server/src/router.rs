@@ -295,7 +295,22 @@ impl Router {
             .extensions()
             .get::<kumo_s3_api::client::Connection>()
             .copied();
-        let call = self.s3.call(req.map(Body::from));
+        let mut req = req.map(Body::from);
+        if kumo_s3_api::post_form::applies(&req) {
+            // Browser uploads: `${filename}` in the key, which s3s leaves alone.
+            req = match kumo_s3_api::post_form::substitute_filename(req).await {
+                Ok(req) => req,
+                Err(e) => {
+                    return s3_error(
+                        StatusCode::BAD_REQUEST,
+                        "IncompleteBody",
+                        &e.to_string(),
+                        request_id,
+                    );
+                }
+            };
+        }
+        let call = self.s3.call(req);
         let result = match conn {
             Some(c) => kumo_s3_api::client::scope(c.tls, Some(c.peer.ip()), call).await,
             None => call.await,

@@ -22,6 +22,9 @@ use s3s::Body;
 /// The most form bytes buffered before the `file` part (AWS allows 20 KB of fields).
 pub const PREFIX_LIMIT: usize = 64 * 1024;
 
+/// Bytes read between two scans of the buffered form.
+const SCAN_STEP: usize = 1024;
+
 const PLACEHOLDER: &str = "${filename}";
 
 /// A body that could not be read.
@@ -46,20 +49,24 @@ pub async fn substitute_filename(req: Request<Body>) -> Result<Request<Body>, Re
     let (mut parts, mut body) = req.into_parts();
     let mut buf = BytesMut::new();
     let mut ended = false;
+    let mut scanned = 0;
     let rewritten = loop {
-        if let Some(found) = scan(&buf, &boundary) {
-            break found;
+        // Scans restart from the top, so they run every SCAN_STEP bytes (and at the end), not
+        // on every frame: a client trickling bytes costs at most PREFIX_LIMIT / SCAN_STEP scans.
+        let last = ended || buf.len() >= PREFIX_LIMIT;
+        if last || buf.len() - scanned >= SCAN_STEP {
+            scanned = buf.len();
+            if let Some(found) = scan(&buf, &boundary) {
+                break found;
+            }
         }
-        if buf.len() >= PREFIX_LIMIT {
+        if last {
             break Scan::Untouched;
         }
         match body.next().await {
             Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
             Some(Err(e)) => return Err(ReadError(e.to_string())),
-            None => {
-                ended = true;
-                break Scan::Untouched;
-            }
+            None => ended = true,
         }
     };
     let prefix = match rewritten {
@@ -256,10 +263,21 @@ mod tests {
     async fn the_placeholder_becomes_the_file_name_at_any_chunking() {
         let before = form("uploads/${filename}", "photo 1.jpg", "jpeg bytes");
         let after = form("uploads/photo 1.jpg", "photo 1.jpg", "jpeg bytes");
-        for chunk in [1, 7, 64, 4096] {
+        for chunk in [1, 7, 64, 1000, 4096] {
             let (body, len) = run(&before, chunk).await;
             assert_eq!(body, after, "chunk {chunk}");
             assert_eq!(len, Some(after.len().to_string()), "Content-Length follows");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_part_after_the_first_scan_step_is_found() {
+        let data = "d".repeat(3 * SCAN_STEP);
+        let pad = "p".repeat(2 * SCAN_STEP);
+        let before = form(&format!("${{filename}}{pad}"), "late.bin", &data);
+        let after = form(&format!("late.bin{pad}"), "late.bin", &data);
+        for chunk in [3, 512, 100_000] {
+            assert_eq!(run(&before, chunk).await.0, after, "chunk {chunk}");
         }
     }
 

@@ -25,7 +25,7 @@ use super::Fault;
 use crate::Error;
 use crate::ec2::Ec2;
 use crate::ids;
-use crate::query::filter::{Filter, FilterSet, FilterTable};
+use crate::query::filter::{Filter, FilterTable};
 use crate::query::tags::{Tag, validate};
 
 /// A key pair.
@@ -435,26 +435,21 @@ impl Ec2 {
         ids: &[String],
         filters: &[Filter],
     ) -> Result<Vec<KeyPair>, Error> {
-        let set = FilterSet::compile(&KEY_FILTERS, filters).map_err(Fault::from)?;
-        let all = self.store().list::<KeyPair>(account)?;
-        if let Some(n) = names.iter().find(|n| !all.iter().any(|k| k.name == **n)) {
-            return Err(key_not_found(n).into());
-        }
-        if let Some(id) = ids.iter().find(|i| !all.iter().any(|k| k.id == **i)) {
-            return Err(Fault::new(
-                "InvalidKeyPair.NotFound",
-                format!("The key pair ID '{id}' does not exist"),
-            )
-            .into());
-        }
-        let mut out: Vec<KeyPair> = all
-            .into_iter()
-            .filter(|k| names.is_empty() || names.contains(&k.name))
-            .filter(|k| ids.is_empty() || ids.contains(&k.id))
-            .filter(|k| set.matches(k))
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        crate::ec2::listing::select_named(
+            self.store().list::<KeyPair>(account)?,
+            &KEY_FILTERS,
+            filters,
+            names,
+            ids,
+            |k| &k.name,
+            key_not_found,
+            |id| {
+                Fault::new(
+                    "InvalidKeyPair.NotFound",
+                    format!("The key pair ID '{id}' does not exist"),
+                )
+            },
+        )
     }
 
     /// `DeleteKeyPair` by name or id. As AWS, deleting a key that does not exist succeeds;

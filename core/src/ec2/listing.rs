@@ -74,6 +74,37 @@ impl Ec2 {
     }
 }
 
+/// The named resources of the unpaged `Describe*` calls that take names and ids (key pairs,
+/// placement groups): every name and id asked for must exist (else `missing_name` /
+/// `missing_id` names it), then the filters apply; ordered by name.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn select_named<T: Record>(
+    all: Vec<T>,
+    table: &'static FilterTable<T>,
+    filters: &[Filter],
+    names: &[String],
+    ids: &[String],
+    name_of: fn(&T) -> &str,
+    missing_name: impl Fn(&str) -> Fault,
+    missing_id: impl Fn(&str) -> Fault,
+) -> Result<Vec<T>, Error> {
+    let set = FilterSet::compile(table, filters).map_err(Fault::from)?;
+    if let Some(n) = names.iter().find(|n| !all.iter().any(|r| name_of(r) == *n)) {
+        return Err(missing_name(n).into());
+    }
+    if let Some(id) = ids.iter().find(|i| !all.iter().any(|r| r.id() == *i)) {
+        return Err(missing_id(id).into());
+    }
+    let mut out: Vec<T> = all
+        .into_iter()
+        .filter(|r| names.is_empty() || names.iter().any(|n| n == name_of(r)))
+        .filter(|r| ids.is_empty() || ids.iter().any(|i| i == r.id()))
+        .filter(|r| set.matches(r))
+        .collect();
+    out.sort_by(|a, b| name_of(a).cmp(name_of(b)));
+    Ok(out)
+}
+
 /// A field reader pushing one string.
 pub(crate) fn push(out: &mut Vec<String>, v: impl Into<String>) {
     out.push(v.into());

@@ -21,7 +21,7 @@ use crate::ec2::Ec2;
 use crate::ec2::instance::{Instance, InstanceState};
 use crate::ec2::store::Txn;
 use crate::ids;
-use crate::query::filter::{Filter, FilterSet, FilterTable};
+use crate::query::filter::{Filter, FilterTable};
 use crate::query::tags::{Tag, validate};
 
 /// A placement group.
@@ -279,22 +279,16 @@ impl Ec2 {
         ids: &[String],
         filters: &[Filter],
     ) -> Result<Vec<PlacementGroup>, Error> {
-        let set = FilterSet::compile(&GROUP_FILTERS, filters).map_err(Fault::from)?;
-        let all = self.store().list::<PlacementGroup>(account)?;
-        if let Some(n) = names.iter().find(|n| !all.iter().any(|g| g.name == **n)) {
-            return Err(unknown(n).into());
-        }
-        if let Some(id) = ids.iter().find(|i| !all.iter().any(|g| g.id == **i)) {
-            return Err(unknown(id).into());
-        }
-        let mut out: Vec<PlacementGroup> = all
-            .into_iter()
-            .filter(|g| names.is_empty() || names.contains(&g.name))
-            .filter(|g| ids.is_empty() || ids.contains(&g.id))
-            .filter(|g| set.matches(g))
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        crate::ec2::listing::select_named(
+            self.store().list::<PlacementGroup>(account)?,
+            &GROUP_FILTERS,
+            filters,
+            names,
+            ids,
+            |g| &g.name,
+            unknown,
+            unknown,
+        )
     }
 
     /// `DeletePlacementGroup`: refused while a non-terminated instance is in the group.

@@ -58,7 +58,7 @@ impl Config {
             pool: pool.into(),
             namespace: None,
             stripe_size: 4 * 1024 * 1024,
-            pending_grace: Duration::from_secs(24 * 3600),
+            pending_grace: Duration::from_secs(600),
             op_timeout: Duration::from_secs(60),
         }
     }

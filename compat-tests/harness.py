@@ -70,7 +70,8 @@ def block_pool() -> str:
     return os.environ.get("KUMO_CEPH_BLOCK_POOL", "kumo-blocks")
 
 
-def storage_config(objects: str, blocks: str, namespace: str, pending_grace_secs: int | None = None) -> str:
+def storage_config(objects: str, blocks: str, namespace: str, pending_grace_secs: int | None = None,
+                   block_pool_name: str | None = None) -> str:
     """The `[storage.*]` TOML for these backends (empty for local ones)."""
     for what, value, allowed in (("KUMO_OBJECTS_BACKEND", objects, ("local", "rados")),
                                  ("KUMO_BLOCKS_BACKEND", blocks, ("local", "rbd"))):
@@ -90,7 +91,7 @@ def storage_config(objects: str, blocks: str, namespace: str, pending_grace_secs
             text += f"pending_grace_secs = {int(pending_grace_secs)}\n"
     if blocks == "rbd":
         # No namespace: libvirt 9 cannot attach RBD images inside one (see kumo-config).
-        text += f'[storage.blocks]\nbackend = "rbd"\npool = "{block_pool()}"\nceph_conf = "{conf}"\n'
+        text += f'[storage.blocks]\nbackend = "rbd"\npool = "{block_pool_name or block_pool()}"\nceph_conf = "{conf}"\n'
     return text
 
 
@@ -127,7 +128,7 @@ class KumoServer:
 
     def __init__(self, binary: str, data_dir: Path, log_path: Path, extra_args: tuple[str, ...] = (),
                  objects: str | None = None, blocks: str | None = None,
-                 pending_grace_secs: int | None = None):
+                 pending_grace_secs: int | None = None, block_pool: str | None = None):
         self.binary = binary
         self.extra_args = tuple(extra_args)
         self.data_dir = Path(data_dir)
@@ -136,7 +137,7 @@ class KumoServer:
         self.blocks_backend = blocks or BLOCKS_BACKEND
         self.rados_namespace = f"kumo-{uuid.uuid4().hex[:12]}"
         config = storage_config(self.objects_backend, self.blocks_backend, self.rados_namespace,
-                                pending_grace_secs)
+                                pending_grace_secs, block_pool)
         self.config_path: Path | None = None
         if config:
             self.config_path = self.log_path.with_suffix(".toml")

@@ -18,7 +18,7 @@ ours() {
 alive() { [ -r "/proc/$1/stat" ] && ! awk '{exit ($3=="Z")?0:1}' "/proc/$1/stat" 2>/dev/null; }
 
 pids=()
-for name in osd.0 mon.a; do
+for name in client.rgw.kumo osd.0 mon.a; do
     if pid=$(ours "$name"); then
         kill -KILL "$pid" 2>/dev/null && pids+=("$pid")
     fi

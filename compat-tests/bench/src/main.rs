@@ -341,6 +341,10 @@ async fn run_all(
     }
 
     let duration = Duration::from_secs_f64(args.duration);
+    let label = match reference {
+        Reference::Hyper(_) => "baseline",
+        Reference::S3 { .. } => args.baseline_name.as_str(),
+    };
     let mut results = Vec::new();
     for case in cases {
         let large = case.size > SMALL_SIZE;
@@ -400,7 +404,7 @@ async fn run_all(
             }
         }
         let (base, kumo_m) = (base.summary(), kumo_raw.summary());
-        for (who, m) in [("baseline", &base), ("kumo", &kumo_m)] {
+        for (who, m) in [(label, &base), ("kumo", &kumo_m)] {
             eprint!("{:<18} {who:<8} ", case.name);
             match &m.error {
                 None => eprintln!(

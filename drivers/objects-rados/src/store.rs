@@ -329,15 +329,16 @@ async fn join(write: JoinHandle<io::Result<()>>) -> Result<(), ObjectStoreError>
 #[async_trait::async_trait]
 impl ObjectStore for RadosObjectStore {
     async fn put(&self, id: &BlobId, body: ByteStream) -> Result<u64, ObjectStoreError> {
-        let inner = Arc::clone(&self.inner);
-        let name = id.to_string();
-        let claimed = blocking(move || {
-            // The claim locks (and creates) the head; a head that already carries a header
-            // but lost its lock is still a blob and is never overwritten.
-            Ok(inner.rados.claim(&name)?
-                && inner.rados.stat(&name)?.is_some_and(|(size, _)| size == 0))
-        })
-        .await?;
+        // The claim locks (and creates) the head; a head that already carries a header but
+        // lost its lock is still a blob and is never overwritten. Both round trips run at once
+        // (a small PUT is a few round trips): the stat may see the head before the claim
+        // created it (absent) or after (empty); either way no other blob holds the name.
+        let (inner, name) = (Arc::clone(&self.inner), id.to_string());
+        let claim = blocking(move || inner.rados.claim(&name));
+        let (inner, name) = (Arc::clone(&self.inner), id.to_string());
+        let stat = blocking(move || inner.rados.stat(&name));
+        let (claim, stat) = tokio::join!(claim, stat);
+        let claimed = claim? && stat?.is_none_or(|(size, _)| size == 0);
         if !claimed {
             return Err(ObjectStoreError::AlreadyExists(id.clone()));
         }

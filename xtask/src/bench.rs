@@ -4,7 +4,9 @@
 //! `cargo xtask bench --ceph`: the same cases side by side against radosgw. A throwaway
 //! one-node Ceph cluster (`crate::ceph`) serves both radosgw (`drivers/ceph/start-radosgw.sh`)
 //! and a Kumo with `[storage.objects] backend = "rados"` on the same OSD; the report gives
-//! Kumo/radosgw. The cluster and radosgw are stopped at the end, whatever the outcome.
+//! Kumo/radosgw. Kumo's data directory (its redb metadata) lives on tmpfs (`/dev/shm`), as
+//! radosgw's metadata lives on the memstore OSD. The cluster and radosgw are stopped
+//! at the end, whatever the outcome.
 
 use crate::util::{cargo, run as run_step, target_dir};
 
@@ -41,6 +43,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             ),
         )
         .map_err(|e| format!("writing {}: {e}", config.display()))?;
+        // Kumo's data directory (redb) goes to tmpfs, in RAM like the memstore OSD that holds
+        // radosgw's metadata: neither side waits on a disk's fsync.
+        if std::path::Path::new("/dev/shm").is_dir() {
+            bench.env("TMPDIR", "/dev/shm");
+        }
         bench
             .arg("--kumo-config")
             .arg(&config)

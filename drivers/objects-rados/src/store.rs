@@ -17,8 +17,11 @@ use crate::rados::{Handle, Target};
 
 /// The largest read handed to the consumer at once.
 const READ_PIECE: u64 = 4 * 1024 * 1024;
-/// Pieces of a `get` read ahead of the consumer.
-const READ_AHEAD: usize = 2;
+/// Pieces of a `get` read ahead of the consumer (16 MiB, radosgw's GET window too).
+const READ_AHEAD: usize = 4;
+/// Stripe writes of a `put` in flight at once (16 MiB of 4 MiB stripes: one round trip to the
+/// OSD no longer serialises a large upload).
+const WRITE_WINDOW: usize = 4;
 /// Threads that stat heads in parallel while listing (librados handles are thread-safe; each
 /// stat is a round trip to an OSD).
 const LIST_THREADS: usize = 16;
@@ -251,13 +254,14 @@ impl RadosObjectStore {
         let stripe = self.inner.stripe;
         let stripe_len = usize::try_from(stripe).unwrap_or(usize::MAX);
         let mut len = buf.len() as u64;
-        let mut in_flight: Option<JoinHandle<io::Result<()>>> = None;
+        let mut in_flight: std::collections::VecDeque<JoinHandle<io::Result<()>>> =
+            std::collections::VecDeque::with_capacity(WRITE_WINDOW);
         let mut next = 0u64;
         loop {
             let chunk = match body.next().await {
                 Some(Ok(chunk)) => Some(chunk),
                 Some(Err(e)) => {
-                    if let Some(write) = in_flight.take() {
+                    for write in in_flight.drain(..) {
                         let _ = write.await;
                     }
                     return Err(ObjectStoreError::Body(e));
@@ -271,13 +275,19 @@ impl RadosObjectStore {
             }
             while buf.len() >= stripe_len || (done && !buf.is_empty()) {
                 let data = buf.split_to(buf.len().min(stripe_len)).freeze();
-                // One stripe is written while the next is read from the body.
-                if let Some(write) = in_flight.take() {
-                    join(write).await?;
+                // Up to WRITE_WINDOW stripes are written while the next is read from the body.
+                if in_flight.len() >= WRITE_WINDOW
+                    && let Some(write) = in_flight.pop_front()
+                    && let Err(e) = join(write).await
+                {
+                    for write in in_flight.drain(..) {
+                        let _ = write.await;
+                    }
+                    return Err(e);
                 }
                 let inner = Arc::clone(&self.inner);
                 let name = head::stripe_name(id.as_str(), next);
-                in_flight = Some(tokio::task::spawn_blocking(move || {
+                in_flight.push_back(tokio::task::spawn_blocking(move || {
                     inner.rados.write_full(&name, &data)
                 }));
                 next += 1;
@@ -287,8 +297,14 @@ impl RadosObjectStore {
                 break;
             }
         }
-        if let Some(write) = in_flight.take() {
-            join(write).await?;
+        let mut failed = None;
+        for write in in_flight.drain(..) {
+            if let Err(e) = join(write).await {
+                failed.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         Ok(len)
     }

@@ -48,14 +48,100 @@ def tail(path: Path, lines: int = 80) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-class KumoServer:
-    """One `kumo serve` process on its own data directory and ports."""
+# --- storage backends from the environment ----------------------------------------------------
+# `KUMO_OBJECTS_BACKEND=rados` (S3 data in RADOS) and `KUMO_BLOCKS_BACKEND=rbd` (volumes in RBD)
+# make every server this module starts use the Ceph cluster of `KUMO_CEPH_CONF` (what
+# `drivers/ceph/setup-ceph.sh` prints; `cargo xtask test` sets all three for its Ceph tier).
+# Each server gets a RADOS namespace of its own, so its objects can be counted apart.
+OBJECTS_BACKEND = os.environ.get("KUMO_OBJECTS_BACKEND", "local")
+BLOCKS_BACKEND = os.environ.get("KUMO_BLOCKS_BACKEND", "local")
 
-    def __init__(self, binary: str, data_dir: Path, log_path: Path, extra_args: tuple[str, ...] = ()):
+
+def ceph_conf() -> str | None:
+    """The test cluster's ceph.conf, when one is named."""
+    return os.environ.get("KUMO_CEPH_CONF") or None
+
+
+def object_pool() -> str:
+    return os.environ.get("KUMO_CEPH_OBJECT_POOL", "kumo-objects")
+
+
+def block_pool() -> str:
+    return os.environ.get("KUMO_CEPH_BLOCK_POOL", "kumo-blocks")
+
+
+def storage_config(objects: str, blocks: str, namespace: str, pending_grace_secs: int | None = None,
+                   block_pool_name: str | None = None) -> str:
+    """The `[storage.*]` TOML for these backends (empty for local ones)."""
+    for what, value, allowed in (("KUMO_OBJECTS_BACKEND", objects, ("local", "rados")),
+                                 ("KUMO_BLOCKS_BACKEND", blocks, ("local", "rbd"))):
+        if value not in allowed:
+            raise RuntimeError(f"{what}={value!r}: expected one of {allowed}")
+    if objects == "local" and blocks == "local":
+        return ""
+    conf = ceph_conf()
+    if not conf or not Path(conf).is_file():
+        raise RuntimeError(f"a Ceph backend was asked for but KUMO_CEPH_CONF={conf!r} names no file "
+                           "(start a cluster with drivers/ceph/setup-ceph.sh and source its env)")
+    text = ""
+    if objects == "rados":
+        text += (f'[storage.objects]\nbackend = "rados"\npool = "{object_pool()}"\n'
+                 f'namespace = "{namespace}"\nceph_conf = "{conf}"\n')
+        if pending_grace_secs is not None:
+            text += f"pending_grace_secs = {int(pending_grace_secs)}\n"
+    if blocks == "rbd":
+        # No namespace: libvirt 9 cannot attach RBD images inside one (see kumo-config).
+        text += f'[storage.blocks]\nbackend = "rbd"\npool = "{block_pool_name or block_pool()}"\nceph_conf = "{conf}"\n'
+    return text
+
+
+def rados(namespace: str, *args: str, timeout: float = 60, input: bytes | None = None) -> str:
+    """Runs the `rados` CLI on `namespace` of the object pool; returns its stdout."""
+    cp = subprocess.run(["rados", "-c", ceph_conf(), "-p", object_pool(), "-N", namespace, *args],
+                        capture_output=True, timeout=timeout, input=input)
+    if cp.returncode != 0:
+        raise AssertionError(f"rados {' '.join(args)} failed ({cp.returncode}): {cp.stderr.decode(errors='replace')}")
+    return cp.stdout.decode(errors="replace")
+
+
+def rados_objects(namespace: str) -> dict[str, int | None]:
+    """Every RADOS object of `namespace` in the object pool: blob heads (names without `.`)
+    with their size, stripes (`HEAD.N`) with None. Stats run 8 at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = rados(namespace, "ls").split()
+    heads = [n for n in names if "." not in n]
+
+    def size(name: str) -> int:
+        return int(rados(namespace, "stat", name).rsplit("size", 1)[1].strip())
+
+    with ThreadPoolExecutor(8) as pool:
+        sizes = dict(zip(heads, pool.map(size, heads)))
+    return {n: sizes.get(n) for n in names}
+
+
+class KumoServer:
+    """One `kumo serve` process on its own data directory and ports.
+
+    Storage backends follow `KUMO_OBJECTS_BACKEND` / `KUMO_BLOCKS_BACKEND` unless given; with a
+    Ceph backend the server reads a config file written beside its log."""
+
+    def __init__(self, binary: str, data_dir: Path, log_path: Path, extra_args: tuple[str, ...] = (),
+                 objects: str | None = None, blocks: str | None = None,
+                 pending_grace_secs: int | None = None, block_pool: str | None = None):
         self.binary = binary
         self.extra_args = tuple(extra_args)
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
+        self.objects_backend = objects or OBJECTS_BACKEND
+        self.blocks_backend = blocks or BLOCKS_BACKEND
+        self.rados_namespace = f"kumo-{uuid.uuid4().hex[:12]}"
+        config = storage_config(self.objects_backend, self.blocks_backend, self.rados_namespace,
+                                pending_grace_secs, block_pool)
+        self.config_path: Path | None = None
+        if config:
+            self.config_path = self.log_path.with_suffix(".toml")
+            self.config_path.write_text(config)
         self.proc: subprocess.Popen | None = None
         self.http_port = 0
         self.https_port = 0
@@ -83,6 +169,7 @@ class KumoServer:
                 f"127.0.0.1:{self.http_port}",
                 "--tls-listen",
                 f"127.0.0.1:{self.https_port}",
+                *(["--config", str(self.config_path)] if self.config_path else []),
                 *self.extra_args,
             ],
             stdin=subprocess.DEVNULL,

@@ -152,6 +152,10 @@ pub struct ObjectStorageConfig {
     pub namespace: Option<String>,
     /// Bytes per RADOS object a blob is striped into (1 B to 128 MiB). Default 4 MiB.
     pub stripe_size: u64,
+    /// Seconds a blob left half-written (its head claimed, its header never written: a write
+    /// interrupted by a crash) must have existed before the start-up collector removes it.
+    /// Why not zero: a killed Kumo's last RADOS writes may still be landing. Default 600.
+    pub pending_grace_secs: u64,
     /// The cluster's configuration file (monitors, usually the keyring). Default
     /// `/etc/ceph/ceph.conf`.
     pub ceph_conf: PathBuf,
@@ -168,6 +172,7 @@ impl Default for ObjectStorageConfig {
             pool: "kumo-objects".to_owned(),
             namespace: None,
             stripe_size: 4 * 1024 * 1024,
+            pending_grace_secs: 600,
             ceph_conf: PathBuf::from("/etc/ceph/ceph.conf"),
             ceph_user: "admin".to_owned(),
             ceph_keyring: None,

@@ -18,7 +18,7 @@ ours() {
 alive() { [ -r "/proc/$1/stat" ] && ! awk '{exit ($3=="Z")?0:1}' "/proc/$1/stat" 2>/dev/null; }
 
 pids=()
-for name in osd.0 mon.a; do
+for name in client.rgw.kumo osd.0 mon.a; do
     if pid=$(ours "$name"); then
         kill -KILL "$pid" 2>/dev/null && pids+=("$pid")
     fi
@@ -29,5 +29,15 @@ for _ in $(seq 1 100); do # <= 5 s
     [ "$still" = 0 ] && break
     sleep 0.05
 done
+# libvirt secrets holding this cluster's cephx key (defined by kumo-compute-libvirt for RBD
+# disks, usage "kumo-ceph client.USER@MONITORS") are useless once the cluster is gone.
+if command -v virsh >/dev/null 2>&1 && [ -S /run/libvirt/libvirt-sock ]; then
+    mons=$(sed -n 's/^mon_host = //p' "$CONF" 2>/dev/null | grep -o 'v1:[0-9.]*:[0-9]*' | sed 's/^v1://')
+    for mon in $mons; do
+        timeout 30 virsh -c qemu:///system secret-list 2>/dev/null |
+            awk -v m="@$mon" '$2 == "ceph" && index($0, m) {print $1}' |
+            while read -r uuid; do timeout 30 virsh -c qemu:///system secret-undefine "$uuid" >/dev/null 2>&1 || true; done
+    done
+fi
 rm -rf "$DIR"
 echo "stop-ceph: stopped ${#pids[@]} daemon(s), removed $DIR"

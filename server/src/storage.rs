@@ -38,6 +38,7 @@ fn open_rados(cfg: &ObjectStorageConfig) -> anyhow::Result<Arc<dyn ObjectStore>>
     rados.keyring.clone_from(&cfg.ceph_keyring);
     rados.namespace.clone_from(&cfg.namespace);
     rados.stripe_size = cfg.stripe_size;
+    rados.pending_grace = std::time::Duration::from_secs(cfg.pending_grace_secs);
     let store = kumo_objects_rados::RadosObjectStore::open(rados).with_context(|| {
         format!(
             "opening the RADOS object store (pool {}, cluster {})",

@@ -28,13 +28,17 @@ impl Cluster {
             eprintln!("\n==> Ceph: using the cluster of KUMO_CEPH_CONF");
             return Ok(None);
         }
+        Self::fresh("the RBD and RADOS tests")
+    }
+
+    /// Starts a cluster of this run's own (whatever `KUMO_CEPH_CONF` says), or `None` with a
+    /// SKIPPED line naming `purpose` where it cannot (not root, no apt-get).
+    pub fn fresh(purpose: &str) -> Result<Option<Self>, String> {
         let root_user = std::env::var_os("USER").is_some_and(|u| u == "root")
             || std::env::var_os("HOME").is_some_and(|h| h == "/root");
         let apt = std::path::Path::new("/usr/bin/apt-get").exists();
         if !(root_user && apt) {
-            eprintln!(
-                "\n==> Ceph: SKIPPED (needs root and apt-get); the RBD and RADOS tests will say SKIPPED"
-            );
+            eprintln!("\n==> Ceph: SKIPPED (needs root and apt-get): no cluster for {purpose}");
             return Ok(None);
         }
         let dir = PathBuf::from(format!("/run/kumo-ceph-xtask-{}", std::process::id()));
@@ -44,7 +48,7 @@ impl Cluster {
             dir,
         };
         run(
-            "one-node Ceph cluster for the RBD and RADOS contract suites",
+            &format!("one-node Ceph cluster for {purpose}"),
             Command::new("bash")
                 .arg(root().join("drivers/ceph/setup-ceph.sh"))
                 .arg(&cluster.dir)
@@ -56,6 +60,37 @@ impl Cluster {
             cluster.conf.display()
         );
         Ok(Some(cluster))
+    }
+
+    /// Starts radosgw on this cluster (`drivers/ceph/start-radosgw.sh`): its `HOST:PORT` and
+    /// the S3 user's access and secret keys.
+    pub fn radosgw(&self) -> Result<(String, String, String), String> {
+        run(
+            "radosgw on the cluster",
+            Command::new("bash")
+                .arg(root().join("drivers/ceph/start-radosgw.sh"))
+                .arg(&self.dir)
+                .stdout(std::process::Stdio::null()),
+        )?;
+        let env_path = self.dir.join("rgw.env");
+        let env = std::fs::read_to_string(&env_path)
+            .map_err(|e| format!("reading {}: {e}", env_path.display()))?;
+        let var = |name: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{} names no {name}", env_path.display()))
+        };
+        Ok((
+            var("RGW_ENDPOINT")?,
+            var("RGW_ACCESS_KEY")?,
+            var("RGW_SECRET_KEY")?,
+        ))
+    }
+
+    /// The directory the cluster lives in (its conf, keyring, logs).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 }
 

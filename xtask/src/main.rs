@@ -22,6 +22,7 @@ tasks:
   serve [ARGS]                         install build libraries if missing, then `kumo serve ARGS` (release build)
   test [--no-compat] [-- PYTEST_ARGS]  all tests (unit, contract, protocol round trips, compat with real clients)
   bench [-- BENCH_ARGS]                S3 benchmark vs. an in-process hyper baseline
+  bench --ceph [-- BENCH_ARGS]         S3 benchmark: Kumo on RADOS vs. radosgw on one throwaway Ceph cluster
   codegen                              regenerate ec2-api/src/generated/ from the pinned botocore models
   codegen --check                      fail if the committed generated code differs from a fresh generation
   help                                 this text";

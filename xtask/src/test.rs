@@ -10,11 +10,25 @@
 //!    it never disturbs the machine's own boto3): `codegen --check` (the committed generated
 //!    code is what the models produce) and the botocore round trip of every operation;
 //! 5. `pytest compat-tests/`: aws-cli, boto3, s3cmd, rclone and the crash test against the real
-//!    binary, over HTTP and HTTPS. Missing tools make tests say SKIPPED with the reason (`-rs`).
+//!    binary, over HTTP and HTTPS. Missing tools make tests say SKIPPED with the reason (`-rs`);
+//!    the Ceph cluster of step 2 is still up (`KUMO_CEPH_CONF`), so the RBD guest scenario runs;
+//! 6. the Ceph tier: the S3 files that exercise object data (aws-cli, boto3 objects, multipart,
+//!    versioning, the `kill -9` crash test with its RADOS collector checks) a second time, with
+//!    `[storage.objects] backend = "rados"` on that cluster (`KUMO_OBJECTS_BACKEND=rados`).
 
 use std::process::Command;
 
 use crate::util::{cargo, root, run as step, target_dir};
+
+/// The compat files run again with S3 data in RADOS: the ones whose outcome depends on the
+/// object store (about two minutes); EC2, IAM and protocol files do not touch it.
+const RADOS_COMPAT_FILES: &[&str] = &[
+    "compat-tests/test_awscli.py",
+    "compat-tests/test_boto3_objects.py",
+    "compat-tests/test_boto3_multipart.py",
+    "compat-tests/test_boto3_versioning.py",
+    "compat-tests/test_crash.py",
+];
 
 pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
     let root = root();
@@ -27,15 +41,18 @@ pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
                 .current_dir(&root),
         )?;
     }
-    {
-        let ceph = crate::ceph::Cluster::start()?;
-        let mut test = cargo();
-        test.args(["test", "--workspace", "--all-targets"]);
-        if let Some(cluster) = &ceph {
-            test.env("KUMO_CEPH_CONF", &cluster.conf);
-        }
-        step("unit, contract and driver tests", &mut test)?;
+    // The cluster lives until the end of the run (dropped on every return path).
+    let ceph = crate::ceph::Cluster::start()?;
+    let ceph_conf = ceph
+        .as_ref()
+        .map(|c| c.conf.clone().into_os_string())
+        .or_else(|| std::env::var_os("KUMO_CEPH_CONF"));
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--all-targets"]);
+    if let Some(conf) = &ceph_conf {
+        test.env("KUMO_CEPH_CONF", conf);
     }
+    step("unit, contract and driver tests", &mut test)?;
     if !compat {
         eprintln!("\n==> protocol and compat tests: SKIPPED (--no-compat)");
         return Ok(());
@@ -60,6 +77,9 @@ pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
         .args(pytest_args)
         .env("KUMO_BIN", &kumo)
         .current_dir(&root);
+    if let Some(conf) = &ceph_conf {
+        pytest.env("KUMO_CEPH_CONF", conf);
+    }
     // Where the setup made libvirt and the guest image available, instance scenarios must run:
     // a missing compute host is then a failure, not a skip.
     let image = std::env::var_os("KUMO_GUEST_IMAGE_DIR").map_or_else(
@@ -75,6 +95,21 @@ pub fn run_all(compat: bool, pytest_args: &[String]) -> Result<(), String> {
     step(
         "compat tests (real clients against the kumo binary)",
         &mut pytest,
+    )?;
+    let Some(conf) = ceph_conf else {
+        eprintln!("\n==> S3 compat tests on RADOS: SKIPPED (no Ceph cluster)");
+        return Ok(());
+    };
+    step(
+        "S3 compat tests again with object data in RADOS (backend = \"rados\")",
+        Command::new("python3")
+            .args(["-m", "pytest", "-rs", "-q", "-p", "no:cacheprovider"])
+            .args(RADOS_COMPAT_FILES)
+            .args(pytest_args)
+            .env("KUMO_BIN", &kumo)
+            .env("KUMO_CEPH_CONF", conf)
+            .env("KUMO_OBJECTS_BACKEND", "rados")
+            .current_dir(&root),
     )
 }
 

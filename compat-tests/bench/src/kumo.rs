@@ -33,7 +33,8 @@ pub struct Kumo {
 
 impl Kumo {
     /// Spawns `binary serve` on a free port of 127.0.0.1 with a temporary data directory.
-    pub fn spawn(binary: &Path) -> anyhow::Result<Self> {
+    /// `config`, when given, is passed as `--config` (e.g. `[storage.objects] backend = "rados"`).
+    pub fn spawn(binary: &Path, config: Option<&Path>) -> anyhow::Result<Self> {
         if !binary.is_file() {
             bail!(
                 "{} not found: build it with `cargo build --release -p kumo`",
@@ -45,8 +46,13 @@ impl Kumo {
         let log_path = root.path().join("kumo.log");
         let addr = free_port()?;
         let log = File::create(&log_path)?;
-        let child = Command::new(binary)
-            .arg("serve")
+        let mut cmd = Command::new(binary);
+        if let Some(config) = config {
+            cmd.arg("serve").arg("--config").arg(config);
+        } else {
+            cmd.arg("serve");
+        }
+        let child = cmd
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--listen")

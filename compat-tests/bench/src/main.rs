@@ -6,6 +6,11 @@
 //! kumo/baseline. See `workload` for the load model (closed loop) and `report` for the table.
 //!
 //! `cargo run --release -p kumo-bench -- --kumo target/release/kumo`
+//!
+//! Side by side with another S3 server instead of the hyper baseline (`cargo xtask bench
+//! --ceph`: radosgw and Kumo with `backend = "rados"` on one throwaway Ceph cluster):
+//! `--baseline-s3 127.0.0.1:PORT --baseline-name radosgw --baseline-access-key …
+//! --baseline-secret-key … --kumo-config kumo.toml`. The same cases run against both.
 
 mod baseline;
 mod body;
@@ -76,6 +81,33 @@ struct Args {
     /// Exit non-zero when a target is missed or a case failed.
     #[arg(long)]
     enforce: bool,
+    /// Configuration file for the Kumo under test (`kumo serve --config`).
+    #[arg(long)]
+    kumo_config: Option<PathBuf>,
+    /// Compare with this S3 server (HOST:PORT, plain HTTP) instead of the in-process hyper
+    /// baseline; the cases' targets (which are relative to bare HTTP) then do not apply.
+    #[arg(long, requires_all = ["baseline_access_key", "baseline_secret_key"])]
+    baseline_s3: Option<String>,
+    /// Name of that server in the report.
+    #[arg(long, default_value = "radosgw")]
+    baseline_name: String,
+    /// Access key of that server's user.
+    #[arg(long)]
+    baseline_access_key: Option<String>,
+    /// Secret key of that server's user.
+    #[arg(long)]
+    baseline_secret_key: Option<String>,
+}
+
+/// What the cases run against besides Kumo.
+enum Reference {
+    /// The in-process hyper server.
+    Hyper(baseline::Baseline),
+    /// Another S3 server, with its own user.
+    S3 {
+        addr: String,
+        credentials: sigv4::Credentials,
+    },
 }
 
 /// One case of the plan.
@@ -101,7 +133,7 @@ fn plan(args: &Args) -> Vec<Case> {
                 concurrency,
                 put,
                 metrics: small_metrics.clone(),
-                target: (!put).then_some(0.5),
+                target: (!put && args.baseline_s3.is_none()).then_some(0.5),
             });
         }
     }
@@ -116,7 +148,7 @@ fn plan(args: &Args) -> Vec<Case> {
             concurrency: 1,
             put,
             metrics: vec![Metric::MbPerSec],
-            target: (!put).then_some(0.7),
+            target: (!put && args.baseline_s3.is_none()).then_some(0.7),
         });
     }
     if !args.cases.is_empty() {
@@ -159,24 +191,37 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             .entry(case.size)
             .or_insert_with(|| body::payload(case.size));
     }
-    let objects = payloads
-        .iter()
-        .map(|(size, data)| (object_path(*size), data.clone()))
-        .collect();
-    let baseline = baseline::Baseline::start(objects, 2)?;
+    let reference = match &args.baseline_s3 {
+        Some(addr) => Reference::S3 {
+            addr: addr.clone(),
+            credentials: sigv4::Credentials {
+                access_key_id: args.baseline_access_key.clone().unwrap_or_default(),
+                secret_access_key: args.baseline_secret_key.clone().unwrap_or_default(),
+            },
+        },
+        None => {
+            let objects = payloads
+                .iter()
+                .map(|(size, data)| (object_path(*size), data.clone()))
+                .collect();
+            Reference::Hyper(baseline::Baseline::start(objects, 2)?)
+        }
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bench-client")
         .build()?;
-    let mut kumo = kumo::Kumo::spawn(&kumo_bin)?;
-    let outcome = runtime.block_on(run_all(&args, &cases, &payloads, &baseline, &mut kumo));
+    let mut kumo = kumo::Kumo::spawn(&kumo_bin, args.kumo_config.as_deref())?;
+    let outcome = runtime.block_on(run_all(&args, &cases, &payloads, &reference, &mut kumo));
     let stopped = kumo.stop();
     if let Some(path) = &args.kumo_log {
         std::fs::copy(&kumo.log_path, path)
             .with_context(|| format!("copying the kumo log to {}", path.display()))?;
     }
-    baseline.stop();
+    if let Reference::Hyper(baseline) = reference {
+        baseline.stop();
+    }
     runtime.shutdown_timeout(Duration::from_secs(1));
     let results = outcome?;
     if let Err(e) = stopped {
@@ -184,7 +229,11 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     }
 
     let rows = report::rows(&results);
-    println!("{}", report::markdown(&rows));
+    let label = match &args.baseline_s3 {
+        Some(_) => args.baseline_name.as_str(),
+        None => "baseline",
+    };
+    println!("{}", report::markdown(&rows, label));
     println!(
         "Closed loop (each worker sends its next request when the last one answered); {} s per case and server \
          in {} alternating rounds; latency ratios above 1 mean Kumo is slower.",
@@ -241,7 +290,7 @@ async fn run_all(
     args: &Args,
     cases: &[Case],
     payloads: &HashMap<usize, Bytes>,
-    baseline: &baseline::Baseline,
+    reference: &Reference,
     kumo: &mut kumo::Kumo,
 ) -> anyhow::Result<Vec<CaseResult>> {
     // The health check needs no key; the real one is read once Kumo has written it.
@@ -259,7 +308,13 @@ async fn run_all(
     kumo.wait_healthy(&probe).await?;
     let signer = Arc::new(sigv4::Signer::new(kumo.credentials()?, "us-east-1", "s3"));
     let kumo_client = S3Client::new(kumo.addr.to_string(), signer.clone());
-    let base_client = S3Client::new(baseline.addr.to_string(), signer);
+    let base_client = match reference {
+        Reference::Hyper(baseline) => S3Client::new(baseline.addr.to_string(), signer),
+        Reference::S3 { addr, credentials } => S3Client::new(
+            addr.clone(),
+            Arc::new(sigv4::Signer::new(credentials.clone(), "us-east-1", "s3")),
+        ),
+    };
     eprintln!(
         "kumo {} on {} (log {})",
         args.kumo
@@ -268,13 +323,28 @@ async fn run_all(
         kumo.addr,
         kumo.log_path.display()
     );
-    eprintln!("baseline on {}", baseline.addr);
+    match reference {
+        Reference::Hyper(baseline) => eprintln!("baseline on {}", baseline.addr),
+        Reference::S3 { addr, .. } => {
+            eprintln!("baseline: {} on {addr}", args.baseline_name);
+            if let Err(e) = prepare(&base_client, payloads).await {
+                eprintln!(
+                    "warning: preparing {} failed (the cases will show the errors): {e:#}",
+                    args.baseline_name
+                );
+            }
+        }
+    }
 
     if let Err(e) = prepare(&kumo_client, payloads).await {
         eprintln!("warning: preparing Kumo failed (the cases will show the errors): {e:#}");
     }
 
     let duration = Duration::from_secs_f64(args.duration);
+    let label = match reference {
+        Reference::Hyper(_) => "baseline",
+        Reference::S3 { .. } => args.baseline_name.as_str(),
+    };
     let mut results = Vec::new();
     for case in cases {
         let large = case.size > SMALL_SIZE;
@@ -334,7 +404,7 @@ async fn run_all(
             }
         }
         let (base, kumo_m) = (base.summary(), kumo_raw.summary());
-        for (who, m) in [("baseline", &base), ("kumo", &kumo_m)] {
+        for (who, m) in [(label, &base), ("kumo", &kumo_m)] {
             eprint!("{:<18} {who:<8} ", case.name);
             match &m.error {
                 None => eprintln!(

@@ -100,11 +100,11 @@ pub fn rows(cases: &[CaseResult]) -> Vec<Row> {
     rows
 }
 
-/// The markdown table.
+/// The markdown table; `label` names the reference server (`baseline`, `radosgw`).
 #[must_use]
-pub fn markdown(rows: &[Row]) -> String {
-    let mut out = String::from(
-        "| case | baseline | kumo | ratio (kumo/baseline) | target |\n|---|---:|---:|---:|---|\n",
+pub fn markdown(rows: &[Row], label: &str) -> String {
+    let mut out = format!(
+        "| case | {label} | kumo | ratio (kumo/{label}) | target |\n|---|---:|---:|---:|---|\n",
     );
     for row in rows {
         let ratio = match (row.ratio, &row.error) {
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(rows[0].pass, Some(true));
         assert!((rows[0].ratio.expect("ratio") - 0.6).abs() < 1e-9);
         assert_eq!(rows[1].pass, None);
-        let table = markdown(&rows);
+        let table = markdown(&rows, "baseline");
         assert!(
             table.contains("| GET 4 KiB c=1 req/s | 1000 | 600 | 0.60 | >= 0.5 PASS |"),
             "{table}"
@@ -200,7 +200,7 @@ mod tests {
     fn an_error_fails_the_target() {
         let rows = rows(&[case(m(5000.0, Some("501 NotImplemented")))]);
         assert_eq!(rows[0].pass, Some(false));
-        let table = markdown(&rows);
+        let table = markdown(&rows, "baseline");
         assert!(
             table.contains("| 1000 | error | error | >= 0.5 FAIL |"),
             "{table}"

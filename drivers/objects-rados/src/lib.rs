@@ -13,6 +13,8 @@
 //!   header with the blob's length and stripe size. A head without data is a blob being
 //!   written (or deleted, or interrupted by a crash): `get`/`len` answer `NotFound`.
 //! - `<id>.<n>` — stripe `n` (decimal), bytes `n*stripe .. (n+1)*stripe` of the blob.
+//! - A blob of at most 64 KiB has no stripes: its bytes follow the header in the head, written
+//!   with it in one operation (see `head`), so a small object costs one write and one read.
 //!
 //! Crash safety: an acknowledged RADOS write is durable, and a blob becomes visible only when
 //! its header lands, after every stripe did. A crash mid-`put` leaves a header-less head

@@ -118,7 +118,17 @@ impl Handle {
 
     /// Reads `len` bytes at `offset`; fewer only where the object ends.
     pub fn read(&self, object: &str, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(len);
+        // Usually one read answers whole: its buffer is the result (no copy).
+        let mut first = Vec::with_capacity(len);
+        let got = self
+            .ioctx
+            .rados_object_read(object, &mut first, offset)
+            .map_err(io)?;
+        first.truncate(len);
+        if usize::try_from(got).unwrap_or(0) < len || first.len() == len {
+            return Ok(first);
+        }
+        let mut out = first;
         while out.len() < len {
             let want = len - out.len();
             let mut buf = Vec::with_capacity(want);

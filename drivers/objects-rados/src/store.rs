@@ -17,8 +17,11 @@ use crate::rados::{Handle, Target};
 
 /// The largest read handed to the consumer at once.
 const READ_PIECE: u64 = 4 * 1024 * 1024;
-/// Pieces of a `get` read ahead of the consumer.
-const READ_AHEAD: usize = 2;
+/// Pieces of a `get` read ahead of the consumer (16 MiB, radosgw's GET window too).
+const READ_AHEAD: usize = 4;
+/// Stripe writes of a `put` in flight at once (16 MiB of 4 MiB stripes: one round trip to the
+/// OSD no longer serialises a large upload).
+const WRITE_WINDOW: usize = 4;
 /// Threads that stat heads in parallel while listing (librados handles are thread-safe; each
 /// stat is a round trip to an OSD).
 const LIST_THREADS: usize = 16;
@@ -58,7 +61,7 @@ impl Config {
             pool: pool.into(),
             namespace: None,
             stripe_size: 4 * 1024 * 1024,
-            pending_grace: Duration::from_secs(24 * 3600),
+            pending_grace: Duration::from_secs(600),
             op_timeout: Duration::from_secs(60),
         }
     }
@@ -104,7 +107,7 @@ impl Inner {
         }
         let data = self.rados.read(id, 0, head::MAX_LEN)?;
         match Header::decode(&data) {
-            Some(header) => Ok(HeadState::Complete(header, modified)),
+            Some((header, _)) => Ok(HeadState::Complete(header, modified)),
             None => Err(io::Error::other(format!(
                 "blob {id}: unreadable head {:?}",
                 String::from_utf8_lossy(&data)
@@ -112,10 +115,13 @@ impl Inner {
         }
     }
 
-    /// The header of a complete blob, in one round trip (a read; `get` and `len` need no
-    /// modification time).
-    fn complete(&self, id: &BlobId) -> Result<Header, ObjectStoreError> {
-        let data = match self.rados.read(id.as_str(), 0, head::MAX_LEN) {
+    /// The header of a complete blob and, when inline, its bytes, in one round trip (a read;
+    /// `get` and `len` need no modification time).
+    fn complete(&self, id: &BlobId) -> Result<(Header, Option<Bytes>), ObjectStoreError> {
+        let data = match self
+            .rados
+            .read(id.as_str(), 0, head::MAX_LEN + head::INLINE_MAX)
+        {
             Ok(data) => data,
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                 return Err(ObjectStoreError::NotFound(id.clone()));
@@ -125,12 +131,25 @@ impl Inner {
         if data.is_empty() {
             return Err(ObjectStoreError::NotFound(id.clone()));
         }
-        Header::decode(&data).ok_or_else(|| {
+        let unreadable = || {
             ObjectStoreError::Io(io::Error::other(format!(
                 "blob {id}: unreadable head {:?}",
-                String::from_utf8_lossy(&data)
+                String::from_utf8_lossy(&data[..data.len().min(head::MAX_LEN)])
             )))
-        })
+        };
+        let (header, at) = Header::decode(&data).ok_or_else(unreadable)?;
+        if !header.inline {
+            return Ok((header, None));
+        }
+        let bytes = Bytes::from(data).slice(at..);
+        if bytes.len() as u64 != header.len {
+            return Err(ObjectStoreError::Io(io::Error::other(format!(
+                "blob {id}: inline head holds {} bytes, its header says {}",
+                bytes.len(),
+                header.len
+            ))));
+        }
+        Ok((header, Some(bytes)))
     }
 
     /// Removes stripes `0..count`, or (count unknown) every stripe up to the first missing one.
@@ -150,6 +169,11 @@ impl Inner {
         let count = match self.head(id)? {
             HeadState::Missing => return Ok(()),
             HeadState::Pending(_) => None,
+            // One removal takes an inline blob whole.
+            HeadState::Complete(header, _) if header.inline => {
+                self.rados.remove(id)?;
+                return Ok(());
+            }
             HeadState::Complete(header, _) => {
                 self.rados.write_full(id, &[])?;
                 Some(header.stripes())
@@ -219,23 +243,25 @@ impl RadosObjectStore {
 
     /// Writes the stripes of `body` after the head was claimed; the number written so far
     /// is kept in `written` for the cleanup of a failure.
+    /// `buf` holds the body's first bytes, already read.
     async fn write_stripes(
         &self,
         id: &BlobId,
+        mut buf: BytesMut,
         mut body: ByteStream,
         written: &mut u64,
     ) -> Result<u64, ObjectStoreError> {
         let stripe = self.inner.stripe;
         let stripe_len = usize::try_from(stripe).unwrap_or(usize::MAX);
-        let mut buf = BytesMut::new();
-        let mut len = 0u64;
-        let mut in_flight: Option<JoinHandle<io::Result<()>>> = None;
+        let mut len = buf.len() as u64;
+        let mut in_flight: std::collections::VecDeque<JoinHandle<io::Result<()>>> =
+            std::collections::VecDeque::with_capacity(WRITE_WINDOW);
         let mut next = 0u64;
         loop {
             let chunk = match body.next().await {
                 Some(Ok(chunk)) => Some(chunk),
                 Some(Err(e)) => {
-                    if let Some(write) = in_flight.take() {
+                    for write in in_flight.drain(..) {
                         let _ = write.await;
                     }
                     return Err(ObjectStoreError::Body(e));
@@ -249,13 +275,19 @@ impl RadosObjectStore {
             }
             while buf.len() >= stripe_len || (done && !buf.is_empty()) {
                 let data = buf.split_to(buf.len().min(stripe_len)).freeze();
-                // One stripe is written while the next is read from the body.
-                if let Some(write) = in_flight.take() {
-                    join(write).await?;
+                // Up to WRITE_WINDOW stripes are written while the next is read from the body.
+                if in_flight.len() >= WRITE_WINDOW
+                    && let Some(write) = in_flight.pop_front()
+                    && let Err(e) = join(write).await
+                {
+                    for write in in_flight.drain(..) {
+                        let _ = write.await;
+                    }
+                    return Err(e);
                 }
                 let inner = Arc::clone(&self.inner);
                 let name = head::stripe_name(id.as_str(), next);
-                in_flight = Some(tokio::task::spawn_blocking(move || {
+                in_flight.push_back(tokio::task::spawn_blocking(move || {
                     inner.rados.write_full(&name, &data)
                 }));
                 next += 1;
@@ -265,8 +297,14 @@ impl RadosObjectStore {
                 break;
             }
         }
-        if let Some(write) = in_flight.take() {
-            join(write).await?;
+        let mut failed = None;
+        for write in in_flight.drain(..) {
+            if let Err(e) = join(write).await {
+                failed.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         Ok(len)
     }
@@ -307,26 +345,69 @@ async fn join(write: JoinHandle<io::Result<()>>) -> Result<(), ObjectStoreError>
 #[async_trait::async_trait]
 impl ObjectStore for RadosObjectStore {
     async fn put(&self, id: &BlobId, body: ByteStream) -> Result<u64, ObjectStoreError> {
-        let inner = Arc::clone(&self.inner);
-        let name = id.to_string();
-        let claimed = blocking(move || {
-            // The claim locks (and creates) the head; a head that already carries a header
-            // but lost its lock is still a blob and is never overwritten.
-            Ok(inner.rados.claim(&name)?
-                && inner.rados.stat(&name)?.is_some_and(|(size, _)| size == 0))
-        })
-        .await?;
+        // The claim locks (and creates) the head; a head that already carries a header but
+        // lost its lock is still a blob and is never overwritten. Both round trips run at once
+        // (a small PUT is a few round trips): the stat may see the head before the claim
+        // created it (absent) or after (empty); either way no other blob holds the name.
+        let (inner, name) = (Arc::clone(&self.inner), id.to_string());
+        let claim = blocking(move || inner.rados.claim(&name));
+        let (inner, name) = (Arc::clone(&self.inner), id.to_string());
+        let stat = blocking(move || inner.rados.stat(&name));
+        let (claim, stat) = tokio::join!(claim, stat);
+        let claimed = claim? && stat?.is_none_or(|(size, _)| size == 0);
         if !claimed {
             return Err(ObjectStoreError::AlreadyExists(id.clone()));
         }
+        let stripe = self.inner.stripe;
+        let mut body = body;
         let mut written = 0;
-        let result = self.write_stripes(id, body, &mut written).await;
+        // A body that ends within INLINE_MAX (and one stripe) goes into the head with its header.
+        let inline_max = head::INLINE_MAX.min(usize::try_from(stripe).unwrap_or(usize::MAX));
+        let mut first = BytesMut::new();
+        let mut ended = false;
+        let mut failed = None;
+        while first.len() <= inline_max {
+            match body.next().await {
+                Some(Ok(chunk)) => first.extend_from_slice(&chunk),
+                Some(Err(e)) => {
+                    failed = Some(ObjectStoreError::Body(e));
+                    break;
+                }
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        let result = match failed {
+            Some(e) => Err(e),
+            None if ended && first.len() <= inline_max => {
+                let len = first.len() as u64;
+                let head = Header::encode_inline(stripe, &first);
+                let (inner, name) = (Arc::clone(&self.inner), id.to_string());
+                return match blocking(move || inner.rados.write_full(&name, &head)).await {
+                    Ok(()) => Ok(len),
+                    Err(e) => {
+                        let (inner, name) = (Arc::clone(&self.inner), id.to_string());
+                        if let Err(cleanup) = blocking(move || inner.rados.remove(&name)).await {
+                            tracing::warn!(%id, %cleanup, "a failed put left data for the collector");
+                        }
+                        Err(e.into())
+                    }
+                };
+            }
+            None => self.write_stripes(id, first, body, &mut written).await,
+        };
         let inner = Arc::clone(&self.inner);
         let name = id.to_string();
-        let stripe = self.inner.stripe;
         match result {
             Ok(len) => {
-                let header = Header { len, stripe }.encode();
+                let header = Header {
+                    len,
+                    stripe,
+                    inline: false,
+                }
+                .encode();
                 blocking(move || inner.rados.write_full(&name, &header)).await?;
                 Ok(len)
             }
@@ -348,7 +429,7 @@ impl ObjectStore for RadosObjectStore {
     async fn get(&self, id: &BlobId, range: Range<u64>) -> Result<ByteStream, ObjectStoreError> {
         let inner = Arc::clone(&self.inner);
         let owned = id.clone();
-        let header = tokio::task::spawn_blocking(move || inner.complete(&owned))
+        let (header, inline) = tokio::task::spawn_blocking(move || inner.complete(&owned))
             .await
             .map_err(|e| io::Error::other(format!("blocking task failed: {e}")))??;
         if range.start > range.end || range.end > header.len {
@@ -357,6 +438,19 @@ impl ObjectStore for RadosObjectStore {
                 end: range.end,
                 len: header.len,
             });
+        }
+        if let Some(bytes) = inline {
+            // The range is within the blob (checked above), hence within `bytes`.
+            let (start, end) = (
+                usize::try_from(range.start).unwrap_or(usize::MAX),
+                usize::try_from(range.end).unwrap_or(usize::MAX),
+            );
+            let pieces: Vec<io::Result<Bytes>> = if start < end {
+                vec![Ok(bytes.slice(start..end))]
+            } else {
+                Vec::new()
+            };
+            return Ok(Box::pin(futures::stream::iter(pieces)));
         }
         // The range in pieces that never cross a stripe; READ_AHEAD of them in flight.
         let pieces = Pieces {
@@ -388,7 +482,7 @@ impl ObjectStore for RadosObjectStore {
     async fn len(&self, id: &BlobId) -> Result<u64, ObjectStoreError> {
         let inner = Arc::clone(&self.inner);
         let id = id.clone();
-        tokio::task::spawn_blocking(move || inner.complete(&id).map(|h| h.len))
+        tokio::task::spawn_blocking(move || inner.complete(&id).map(|(h, _)| h.len))
             .await
             .map_err(|e| io::Error::other(format!("blocking task failed: {e}")))?
     }

@@ -118,6 +118,62 @@ async fn large_blobs_are_striped_and_ranges_cross_stripes() {
 }
 
 #[tokio::test]
+async fn small_blobs_live_inline_in_their_head() {
+    let Some(config) = config() else { return };
+    let store = open(config).await;
+    let data: Vec<u8> = (0..65_536u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(
+        store
+            .put(&id("small"), body(&data, 1000))
+            .await
+            .expect("put"),
+        65_536
+    );
+    // One byte more than INLINE_MAX is striped.
+    let over = [&data[..], b"x"].concat();
+    store
+        .put(&id("over"), body(&over, 4096))
+        .await
+        .expect("put");
+    store.put(&id("empty"), body(b"", 1)).await.expect("put");
+    assert_eq!(objects(&store), ["empty", "over", "over.0", "small"]);
+    let all = read_all(store.get(&id("small"), 0..65_536).await.expect("get")).await;
+    assert!(all == data, "whole inline blob");
+    let part = read_all(store.get(&id("small"), 100..300).await.expect("get")).await;
+    assert!(part == data[100..300], "a range of an inline blob");
+    assert!(
+        read_all(store.get(&id("empty"), 0..0).await.expect("get"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(store.len(&id("small")).await.expect("len"), 65_536);
+    assert!(matches!(
+        store.get(&id("small"), 0..65_537).await,
+        Err(ObjectStoreError::InvalidRange { .. })
+    ));
+    let mut listed: Vec<(String, u64)> = store
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|b| (b.id.to_string(), b.len))
+        .collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            ("empty".into(), 0),
+            ("over".into(), 65_537),
+            ("small".into(), 65_536)
+        ]
+    );
+    for name in ["small", "over", "empty"] {
+        store.delete(&id(name)).await.expect("delete");
+    }
+    assert!(objects(&store).is_empty());
+}
+
+#[tokio::test]
 async fn an_interrupted_put_is_hidden_then_collected() {
     let Some(mut config) = config() else { return };
     config.stripe_size = 65_536;

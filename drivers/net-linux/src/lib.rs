@@ -58,6 +58,7 @@ pub mod imds;
 pub mod names;
 pub mod netns;
 pub mod nft;
+pub mod routes;
 pub mod state;
 
 pub use fabric::{LinuxFabric, LinuxFabricConfig};

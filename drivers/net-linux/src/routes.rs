@@ -87,7 +87,12 @@ pub fn desired(
 
 /// The `ip -batch` script replacing the rules and tables found (`rules`: priorities in our
 /// range, `found`: our table numbers with routes) by the desired ones.
-pub fn script(record: &VpcRecord, rules: &[u32], found: &[u32], want: &BTreeMap<u32, Vec<String>>) -> String {
+pub fn script(
+    record: &VpcRecord,
+    rules: &[u32],
+    found: &[u32],
+    want: &BTreeMap<u32, Vec<String>>,
+) -> String {
     let mut s = String::new();
     for p in rules {
         let _ = writeln!(s, "rule del priority {p}");
@@ -165,8 +170,14 @@ mod tests {
             "subnet-b".into(),
             vec![
                 route("0.0.0.0/0", RouteTarget::NatGateway("nat-1".into())),
-                route("172.16.0.0/12", RouteTarget::NetworkInterface("eni-r".into())),
-                route("172.17.0.0/16", RouteTarget::NetworkInterface("eni-gone".into())),
+                route(
+                    "172.16.0.0/12",
+                    RouteTarget::NetworkInterface("eni-r".into()),
+                ),
+                route(
+                    "172.17.0.0/16",
+                    RouteTarget::NetworkInterface("eni-gone".into()),
+                ),
             ],
         );
         p.nat_gateways.insert(
@@ -205,7 +216,13 @@ mod tests {
         assert_eq!(want[&1000][0], "blackhole 0.0.0.0/0");
         assert_eq!(want[&1001][0], "blackhole 0.0.0.0/0");
         let s = script(&rec, &[40000], &[1000], &want);
-        assert!(s.starts_with("rule del priority 40000\nroute flush table 1000\n"), "{s}");
-        assert!(s.contains("rule add priority 40001 fwmark 1001 lookup 1001\n"), "{s}");
+        assert!(
+            s.starts_with("rule del priority 40000\nroute flush table 1000\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("rule add priority 40001 fwmark 1001 lookup 1001\n"),
+            "{s}"
+        );
     }
 }

@@ -233,7 +233,10 @@ fn public_addresses_nat_gateways_and_route_targets() {
     };
     policy.subnets.insert(
         "subnet-pub".into(),
-        vec![local.clone(), route("0.0.0.0/0", RouteTarget::InternetGateway)],
+        vec![
+            local.clone(),
+            route("0.0.0.0/0", RouteTarget::InternetGateway),
+        ],
     );
     policy.subnets.insert(
         "subnet-priv".into(),
@@ -319,7 +322,9 @@ fn public_addresses_nat_gateways_and_route_targets() {
     let other = Vpc::new(&env, &format!("vpc-{p}b"), &[("subnet-o", "10.0.1.0/24")]);
     let o1 = other.guest("o1", "subnet-o", "10.0.1.10", "02:00:00:00:0b:10");
     let _o1_server = Server::start(&o1, "10.0.1.10", "o1");
-    policy.public_ips.retain(|m| m.public_ip != ip("198.51.100.10"));
+    policy
+        .public_ips
+        .retain(|m| m.public_ip != ip("198.51.100.10"));
     vpc.route(&policy);
     let mut other_policy = RoutingPolicy {
         internet_gateway: true,

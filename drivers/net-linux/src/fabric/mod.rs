@@ -110,8 +110,8 @@ impl LinuxFabric {
             Some(n) => return Err(NetworkError::Invalid(format!("bad namespace name {n:?}"))),
             None => {
                 use sha2::{Digest, Sha256};
-                let dir = std::fs::canonicalize(&cfg.state_dir)
-                    .unwrap_or_else(|_| cfg.state_dir.clone());
+                let dir =
+                    std::fs::canonicalize(&cfg.state_dir).unwrap_or_else(|_| cfg.state_dir.clone());
                 let digest = Sha256::digest(dir.to_string_lossy().as_bytes());
                 let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
                 format!("{}-public-{hash}", cfg.prefix)

@@ -170,7 +170,11 @@ impl LinuxFabric {
     }
 
     /// `ip -j -4 ARGS` as a JSON array.
-    fn json(&self, ns: Option<&str>, args: &[&str]) -> Result<Vec<serde_json::Value>, NetworkError> {
+    fn json(
+        &self,
+        ns: Option<&str>,
+        args: &[&str],
+    ) -> Result<Vec<serde_json::Value>, NetworkError> {
         let mut full = vec!["-j", "-4"];
         full.extend_from_slice(args);
         let out = self.ip(ns, &full)?;

@@ -328,7 +328,7 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
                 .into_iter()
                 .flatten()
                 .collect();
-            routes.sort_by(|a, b| b.destination.prefix_len.cmp(&a.destination.prefix_len));
+            routes.sort_by_key(|r| std::cmp::Reverse(r.destination.prefix_len));
             for r in routes {
                 let head = format!(
                     "oifname @uplink ip saddr {}{}",

@@ -553,6 +553,27 @@ mod tests {
     }
 
     #[test]
+    fn public_network_is_checked() {
+        let ok = Config::parse(
+            "[network]\npublic_cidr = \"192.0.2.0/24\"\noutside_address = \"203.0.113.9\"\n",
+            Path::new("t.toml"),
+        )
+        .expect("parses");
+        assert_eq!(
+            ok.network.public_block(),
+            Some(("192.0.2.0".parse().expect("ip"), 24))
+        );
+        for bad in [
+            "[network]\npublic_cidr = \"192.0.2.1/24\"\n",
+            "[network]\npublic_cidr = \"192.0.2.0/31\"\n",
+            "[network]\npublic_cidr = \"nope\"\n",
+            "[network]\noutside_address = \"198.51.100.7\"\n",
+        ] {
+            assert!(Config::parse(bad, Path::new("t.toml")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let err = Config::parse("[server]\nlisten_typo = 1\n", Path::new("x.toml"))
             .expect_err("unknown key must fail");

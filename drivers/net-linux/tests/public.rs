@@ -346,6 +346,27 @@ fn public_addresses_nat_gateways_and_route_targets() {
         Some("o1:198.51.100.20")
     );
 
+    // The public side lost (a host reboot, an operator): repeating the calls rebuilds it.
+    kumo_net_linux::cmd::check("ip", &["netns", "del", &public], common::T).expect("del");
+    env.fabric
+        .ensure_vpc(&VpcSpec {
+            vpc_id: other.id.clone(),
+            cidrs: vec![cidr("10.0.0.0/16")],
+            dns: ip("10.0.0.2"),
+            domain_name: "kumo-1.compute.internal".into(),
+            enable_dns_support: true,
+        })
+        .expect("ensure_vpc");
+    let _outside = Server::start(&public, OUTSIDE, "outside");
+    assert_eq!(
+        settle(&public, "198.51.100.10", "o1:203.0.113.1").as_deref(),
+        Some("o1:203.0.113.1")
+    );
+    assert_eq!(
+        probe(&o1, OUTSIDE).as_deref(),
+        Some("outside:198.51.100.10")
+    );
+
     // Detaching the internet gateway cuts the first VPC off; the other keeps its side.
     policy.internet_gateway = false;
     vpc.route(&policy);

@@ -119,9 +119,15 @@ impl LinuxFabric {
         self.ensure_public()?;
         let public = self.public_netns.as_str();
         let kp = self.names.public_link(vpc_id);
-        if !has_uplink {
-            if self.links(Some(public))?.iter().any(|l| l.name == kp) {
-                self.ip(Some(public), &["link", "del", &kp])?;
+        let public_has = self.links(Some(public))?.iter().any(|l| l.name == kp);
+        if !(has_uplink && public_has) {
+            // Half a pair (a namespace deleted a moment ago: the kernel removes its links
+            // asynchronously) is removed; either end may vanish meanwhile.
+            if has_uplink {
+                let _ = self.ip(Some(ns), &["link", "del", UPLINK]);
+            }
+            if public_has {
+                let _ = self.ip(Some(public), &["link", "del", &kp]);
             }
             self.ip(
                 Some(public),

@@ -6,7 +6,9 @@ serve their own name with busybox httpd. A client in the server's public namespa
 Kumo-created namespace standing for the internet on a machine without an uplink — fetches
 http://<elastic IP>:8080/ and must get the first instance's page; after AssociateAddress
 moves the address to the second instance (AllowReassociation), the same URL answers with the
-second's page. The guests also report the address their outbound traffic arrives with.
+second's page. Each guest also probes a server at the outside address once a second and
+prints the source address it was seen with: the elastic IP while it holds it, nothing
+(`fail`, no public address) otherwise.
 Every guest and resource is the test's own; traffic stays in namespaces Kumo created.
 """
 
@@ -21,11 +23,49 @@ from ec2_compute import require_compute
 
 PORT = 8080
 
+OUTSIDE = "203.0.113.1"  # [network] outside_address: "the internet" in the public namespace
+OUT_PORT = 8081
+
 SERVER_USER_DATA = """#!/bin/sh
 mkdir -p /www && echo kumo-eip-{name} > /www/index.html
 httpd -p {port} -h /www
 echo EIPSERVER up > /dev/console
+( n=0; while true; do
+    n=$((n+1))
+    r=$(timeout 2 wget -q -O - http://{outside}:{out_port}/ 2>/dev/null)
+    echo "EIPOUT seq=$n ${{r:-fail}}"
+    sleep 1
+  done ) > /dev/console 2>&1 &
 """
+
+# An HTTP server answering with the caller's address: what the internet sees as the source.
+WHOAMI = """
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = self.client_address[0].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
+"""
+
+
+def wait_outbound(ec2, iid: str, want: str, timeout: float = 60.0) -> None:
+    """Waits until the guest's latest probe of the outside reports `want`."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        out = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
+        lines = [l.strip() for l in out.splitlines() if l.startswith("EIPOUT seq=")]
+        last = lines[-1] if lines else ""
+        if last.endswith(" " + want):
+            return
+        time.sleep(2)
+    raise AssertionError(f"{iid}'s outbound probe never reported {want!r}: last {last!r}")
 
 
 def public_namespace(vpc: str, timeout: float = 60.0) -> str:
@@ -97,11 +137,13 @@ def test_elastic_ip_reaches_and_follows_the_instance(ep):
          "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     ids: list[str] = []
     alloc = None
+    whoami = None
     try:
         for name in ("a", "b"):
             i = ec2.run_instances(
                 ImageId=ami, InstanceType="t3.micro", MinCount=1, MaxCount=1, SubnetId=subnet,
-                SecurityGroupIds=[sg], UserData=SERVER_USER_DATA.format(name=name, port=PORT),
+                SecurityGroupIds=[sg], UserData=SERVER_USER_DATA.format(name=name, port=PORT, outside=OUTSIDE,
+                                                 out_port=OUT_PORT),
             )["Instances"][0]
             ids.append(i["InstanceId"])
         for iid in ids:
@@ -112,8 +154,13 @@ def test_elastic_ip_reaches_and_follows_the_instance(ep):
         desc = ec2.describe_instances(InstanceIds=[ids[0]])["Reservations"][0]["Instances"][0]
         assert desc.get("PublicIpAddress") == public_ip
         ns = public_namespace(vpc)
+        whoami = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", WHOAMI, OUTSIDE,
+                                   str(OUT_PORT)])
         url = f"http://{public_ip}:{PORT}/"
         took_a = wait_fetch(ns, url, "kumo-eip-a", timeout=30)
+        # a's outbound traffic leaves with the elastic IP; b (no public address) reaches nothing.
+        wait_outbound(ec2, ids[0], public_ip)
+        wait_outbound(ec2, ids[1], "fail")
         # The private address is not reachable from outside.
         private_a = desc["PrivateIpAddress"]
         assert fetch(ns, f"http://{private_a}:{PORT}/").startswith("error")
@@ -124,9 +171,14 @@ def test_elastic_ip_reaches_and_follows_the_instance(ep):
         print(f"first answer {took_a:.2f}s after associating; moved in {took_b:.2f}s "
               f"({time.monotonic() - started:.2f}s after AssociateAddress)")
         assert took_b < 5, f"re-association took {took_b:.2f}s"
+        wait_outbound(ec2, ids[1], public_ip)
+        wait_outbound(ec2, ids[0], "fail")
         addr = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]
         assert addr["InstanceId"] == ids[1]
     finally:
+        if whoami:
+            whoami.kill()
+            whoami.wait(timeout=10)
         if alloc:
             try:
                 a = ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]

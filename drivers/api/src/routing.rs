@@ -16,7 +16,7 @@
 //! * traffic routed to a NAT gateway leaves with the NAT gateway's public address; traffic
 //!   routed to the internet gateway from an ENI without a public address is dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
@@ -83,6 +83,10 @@ pub struct RoutingPolicy {
     /// NAT gateways by id (only usable ones: available, with a public address, in a VPC with
     /// an internet gateway).
     pub nat_gateways: BTreeMap<String, NatGatewaySpec>,
+    /// ENIs whose source/destination check is disabled: they may send with any source
+    /// address (an instance acting as a router or NAT, the target of a route).
+    #[serde(default)]
+    pub unchecked_enis: BTreeSet<String>,
 }
 
 mod cidr_text {

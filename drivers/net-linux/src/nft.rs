@@ -6,7 +6,8 @@
 //!
 //! * anti-spoofing (EC2's source/destination check): a packet from an ENI's link must carry
 //!   that ENI's address (`iifname . ip saddr` in the `eni_src` set), checked before conntrack
-//!   so a spoofed packet never rides an existing flow;
+//!   so a spoofed packet never rides an existing flow; ENIs whose check is disabled (routers,
+//!   `src_unchecked`) and the uplink (after DNAT) are exempt from it when forwarding;
 //! * `forward` first applies the network ACLs (stateless, so to every packet): verdict maps
 //!   keyed by the incoming link jump to the sender subnet's outbound chain (`ae_<subnet>`) and
 //!   by the outgoing link to the receiver subnet's inbound chain (`ai_<subnet>`). Each starts by
@@ -257,7 +258,7 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
          \tchain forward {{\n\
          \t\ttype filter hook forward priority filter; policy drop;\n\
          \t\tmeta nfproto ipv6 drop\n\
-         \t\tiifname != @uplink iifname . ip saddr != @eni_src drop\n\
+         \t\tiifname != @uplink iifname != @src_unchecked iifname . ip saddr != @eni_src drop\n\
          \t\tct state invalid drop\n\
          \t\tiifname vmap @acl_eg\n\
          \t\toifname vmap @acl_in\n\
@@ -309,7 +310,11 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
     };
     let tables = crate::routes::tables(record);
     let mut marks = Vec::new();
+    let mut unchecked = Vec::new();
     for (eni_id, eni) in &record.enis {
+        if policy.unchecked_enis.contains(eni_id) {
+            unchecked.push(format!("\"{}\"", names.vpc_link(eni_id)));
+        }
         if let Some(t) = tables.get(eni.subnet_id.as_str()) {
             marks.push(format!("\"{}\" : {t}", names.vpc_link(eni_id)));
         }
@@ -354,6 +359,7 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
     }
     Ok(format!(
         "\tset uplink {{\n\t\ttype ifname{uplink}\n\t}}\n\
+         \tset src_unchecked {{\n\t\ttype ifname{unchecked}\n\t}}\n\
          \tmap eni_mark {{\n\t\ttype ifname : mark{marks}\n\t}}\n\
          \tmap dnat_map {{\n\t\ttype ipv4_addr : ipv4_addr{dnat}\n\t}}\n\
          \tmap snat_map {{\n\t\ttype ipv4_addr : ipv4_addr{snat}\n\t}}\n\
@@ -376,6 +382,7 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
          \t\toifname @uplink drop\n\
          \t}}\n",
         uplink = elements(&uplink),
+        unchecked = elements(&unchecked),
         marks = elements(&marks),
         dnat = elements(&dnat),
         snat = elements(&snat),

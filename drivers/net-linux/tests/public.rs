@@ -301,6 +301,33 @@ fn public_addresses_nat_gateways_and_route_targets() {
     eprintln!("apply_routing (unchanged): {again:?}");
     assert!(again < Duration::from_millis(50), "{again:?}");
 
+    // A route to an ENI: 192.0.2.0/24 from the private subnet goes to rtr, an instance that
+    // holds 192.0.2.1 itself. Its replies carry a source that is not its own address: dropped
+    // while its source/destination check is on, delivered once it is off.
+    let rtr = vpc.guest("rtr", "subnet-pub", "10.0.1.20", "02:00:00:00:01:20");
+    kumo_net_linux::cmd::check(
+        "ip",
+        &["-n", &rtr, "addr", "add", "192.0.2.1/32", "dev", "lo"],
+        common::T,
+    )
+    .expect("router address");
+    let _rtr_server = Server::start(&rtr, "192.0.2.1", "rtr");
+    let rtr_eni = format!("eni-{p}rtr");
+    if let Some(routes) = policy.subnets.get_mut("subnet-priv") {
+        routes.push(route(
+            "192.0.2.0/24",
+            RouteTarget::NetworkInterface(rtr_eni.clone()),
+        ));
+    }
+    vpc.route(&policy);
+    assert_eq!(probe(&app, "192.0.2.1"), None);
+    policy.unchecked_enis.insert(rtr_eni);
+    vpc.route(&policy);
+    assert_eq!(
+        settle(&app, "192.0.2.1", "rtr:10.0.2.10").as_deref(),
+        Some("rtr:10.0.2.10")
+    );
+
     // Re-mapping moves the address to web2: new connections reach web2, web2 leaves with it,
     // web1 no longer reaches out.
     policy.public_ips[0] = mapping("198.51.100.10", "10.0.1.11");

@@ -15,6 +15,8 @@
 //! whose subnet routes somewhere through it — a *public subnet*, AWS's term; an elastic IP
 //! associated with an interface wins over the public IP it got at launch (AWS releases the
 //! latter). Only primary private addresses are mapped (the fabric routes one per ENI).
+//! ENIs with the source/destination check disabled are listed, so that an instance acting as
+//! a router (a route's target) may forward traffic that is not its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -78,6 +80,11 @@ pub(super) fn vpc_routing(
         .collect();
     let mut policy = RoutingPolicy {
         internet_gateway: igw.is_some(),
+        unchecked_enis: enis
+            .values()
+            .filter(|e| !e.source_dest_check)
+            .map(|e| e.id.clone())
+            .collect(),
         ..RoutingPolicy::default()
     };
     if igw.is_some() {
@@ -280,6 +287,14 @@ mod tests {
         };
         let web1 = eni(&public, "10.0.1.10", None);
         let web2 = eni(&public, "10.0.1.11", Some("198.51.100.77"));
+        store
+            .transaction(|t| {
+                let mut e = t.get::<NetworkInterface>(A, &web1).expect("eni");
+                e.source_dest_check = false;
+                t.put(A, e);
+                Ok(())
+            })
+            .expect("unchecked");
         let _app = eni(&private, "10.0.2.10", Some("198.51.100.78"));
 
         // No internet gateway: only local routes, no public side.
@@ -290,6 +305,7 @@ mod tests {
             vec![route("10.0.0.0/16", Target::Local)]
         );
         assert!(p.public_ips.is_empty() && p.nat_gateways.is_empty());
+        assert_eq!(p.unchecked_enis, BTreeSet::from([web1.clone()]));
 
         let igw = ec2.create_internet_gateway(A, vec![]).expect("igw");
         ec2.attach_internet_gateway(A, &igw.id, &vpc.id)

@@ -349,7 +349,8 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
                             let _ = writeln!(rules, "\t\t{head} snat ip to {}", n.public_ip);
                         }
                     }
-                    _ => {}
+                    // Other targets never leave by the uplink.
+                    _ => continue,
                 }
                 // The route decided: no less specific one applies (an unmapped address to the
                 // internet gateway stays untranslated and `post_egress` drops it).
@@ -674,6 +675,87 @@ mod tests {
         );
         new.groups.get_mut("sg-app").expect("group").egress.clear();
         assert_eq!(render_members_update(&old, &new).expect("ok"), None);
+    }
+
+    #[test]
+    fn renders_the_public_side() {
+        use kumo_driver_api::{
+            NatGatewaySpec, PublicMapping, RouteSpec, RouteTarget, RoutingPolicy,
+        };
+        let (names, mut rec) = policy();
+        let empty = render(&names, &rec).expect("renders");
+        // No routing policy: no uplink, nothing translated, nothing marked.
+        assert!(
+            empty.contains("set uplink {\n\t\ttype ifname\n\t}"),
+            "{empty}"
+        );
+        assert!(!empty.contains("snat ip to"), "{empty}");
+        let r = |d: &str, target| RouteSpec {
+            destination: cidr(d),
+            target,
+        };
+        let mut p = RoutingPolicy {
+            internet_gateway: true,
+            ..RoutingPolicy::default()
+        };
+        p.subnets.insert(
+            "subnet-a".into(),
+            vec![
+                r("10.0.0.0/16", RouteTarget::Local),
+                r("0.0.0.0/0", RouteTarget::InternetGateway),
+                r("192.0.2.0/24", RouteTarget::NatGateway("nat-1".into())),
+            ],
+        );
+        p.public_ips.push(PublicMapping {
+            public_ip: "198.51.100.10".parse().expect("ip"),
+            private_ip: "10.0.1.10".parse().expect("ip"),
+        });
+        p.nat_gateways.insert(
+            "nat-1".into(),
+            NatGatewaySpec {
+                subnet_id: "subnet-a".into(),
+                private_ip: "10.0.1.5".parse().expect("ip"),
+                public_ip: "198.51.100.20".parse().expect("ip"),
+            },
+        );
+        p.unchecked_enis.insert("eni-app".into());
+        rec.routing = Some(p);
+        let out = render(&names, &rec).expect("renders");
+        assert!(out.contains("elements = { \"uplink\" }"), "{out}");
+        assert!(
+            out.contains("elements = { 198.51.100.10 : 10.0.1.10 }"),
+            "{out}"
+        );
+        assert!(
+            out.contains("elements = { 10.0.1.10 : 198.51.100.10 }"),
+            "{out}"
+        );
+        let app = names.vpc_link("eni-app");
+        assert!(
+            out.contains(&format!(
+                "set src_unchecked {{\n\t\ttype ifname\n\t\telements = {{ \"{app}\" }}"
+            )),
+            "{out}"
+        );
+        // Marks: the subnet's table, by ingress link (subnet-a is the first: 1000).
+        let web = names.vpc_link("eni-web");
+        assert!(out.contains(&format!("\"{web}\" : 1000")), "{out}");
+        assert!(out.contains(&format!("\"{app}\" : 1001")), "{out}");
+        // SNAT by route, longest prefix first, each route ending the evaluation.
+        let nat =
+            "oifname @uplink ip saddr 10.0.1.0/24 ip daddr 192.0.2.0/24 snat ip to 198.51.100.20\n";
+        let igw = "oifname @uplink ip saddr 10.0.1.0/24 snat ip to ip saddr map @snat_map\n";
+        let (n, i) = (
+            out.find(nat).unwrap_or_else(|| panic!("{out}")),
+            out.find(igw).unwrap_or_else(|| panic!("{out}")),
+        );
+        assert!(n < i, "{out}");
+        assert!(
+            out.contains("oifname @uplink ip saddr 10.0.1.0/24 accept\n"),
+            "{out}"
+        );
+        // Local routes never leave by the uplink: no rule.
+        assert!(!out.contains("ip daddr 10.0.0.0/16 accept"), "{out}");
     }
 
     #[test]

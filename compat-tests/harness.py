@@ -10,6 +10,7 @@ picked as free.
 from __future__ import annotations
 
 import configparser
+import hashlib
 import os
 import shutil
 import signal
@@ -468,3 +469,8 @@ def remove_vpc_namespaces(data_dir: Path) -> None:
             timeout=30,
         )
         shutil.rmtree(Path("/run/kumo-net") / vpc.name, ignore_errors=True)
+    # The public side (internet gateways, public IPs): one namespace per installation, named
+    # after a hash of its state directory (LinuxFabric::new).
+    state = str((Path(data_dir) / "compute" / "net").resolve())
+    public = "kumo-public-" + hashlib.sha256(state.encode()).hexdigest()[:8]
+    subprocess.run(["ip", "netns", "delete", public], capture_output=True, timeout=30)

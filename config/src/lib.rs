@@ -50,6 +50,44 @@ pub struct Config {
     pub compute: ComputeConfig,
     /// The EC2 image catalog.
     pub images: ImagesConfig,
+    /// VPC networking: the public side.
+    pub network: NetworkConfig,
+}
+
+/// The public side of VPCs (internet gateways, public and elastic IPs, NAT gateways).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// The IPv4 block public and elastic IPs are allocated from. Default `198.51.100.0/24`
+    /// (TEST-NET-2): on a machine without an uplink, the public side is a namespace Kumo
+    /// creates, so the block needs to be routable nowhere else.
+    pub public_cidr: String,
+    /// The outside world's address on the public side: every VPC's next hop to the internet
+    /// (and a client address in the public namespace). Must lie outside `public_cidr`.
+    /// Default `203.0.113.1` (TEST-NET-3).
+    pub outside_address: std::net::Ipv4Addr,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            public_cidr: "198.51.100.0/24".to_owned(),
+            outside_address: std::net::Ipv4Addr::new(203, 0, 113, 1),
+        }
+    }
+}
+
+impl NetworkConfig {
+    /// The public block as (network, prefix length), `None` unless `a.b.c.d/n` with host bits
+    /// zero and `n` in 8..=30.
+    #[must_use]
+    pub fn public_block(&self) -> Option<(std::net::Ipv4Addr, u8)> {
+        let (addr, len) = self.public_cidr.split_once('/')?;
+        let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+        let len: u8 = len.parse().ok().filter(|l| (8..=30).contains(l))?;
+        let mask = u32::MAX << (32 - u32::from(len));
+        (u32::from(addr) & !mask == 0).then_some((addr, len))
+    }
 }
 
 /// Listening sockets and TLS.
@@ -439,6 +477,18 @@ impl Config {
         if let Some(ns) = &blocks.namespace {
             ceph_name("storage.blocks.namespace", ns)?;
         }
+        let Some((net, len)) = self.network.public_block() else {
+            return Err(ConfigError::Invalid(format!(
+                "network.public_cidr {:?} must be an IPv4 block a.b.c.d/8 to /30 with host bits zero",
+                self.network.public_cidr
+            )));
+        };
+        let mask = u32::MAX << (32 - u32::from(len));
+        if u32::from(self.network.outside_address) & mask == u32::from(net) {
+            return Err(ConfigError::Invalid(
+                "network.outside_address must lie outside network.public_cidr".to_owned(),
+            ));
+        }
         if self.s3.max_object_size == 0 {
             return Err(ConfigError::Invalid(
                 "s3.max_object_size must be positive".to_owned(),
@@ -505,6 +555,27 @@ mod tests {
         assert_eq!(image.architecture, "x86_64");
         assert_eq!(image.boot_mode, "uefi-preferred");
         assert!(Config::parse("[[images.public]]\nname = \"x\"\n", Path::new("t.toml")).is_err());
+    }
+
+    #[test]
+    fn public_network_is_checked() {
+        let ok = Config::parse(
+            "[network]\npublic_cidr = \"192.0.2.0/24\"\noutside_address = \"203.0.113.9\"\n",
+            Path::new("t.toml"),
+        )
+        .expect("parses");
+        assert_eq!(
+            ok.network.public_block(),
+            Some(("192.0.2.0".parse().expect("ip"), 24))
+        );
+        for bad in [
+            "[network]\npublic_cidr = \"192.0.2.1/24\"\n",
+            "[network]\npublic_cidr = \"192.0.2.0/31\"\n",
+            "[network]\npublic_cidr = \"nope\"\n",
+            "[network]\noutside_address = \"198.51.100.7\"\n",
+        ] {
+            assert!(Config::parse(bad, Path::new("t.toml")).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -41,6 +41,7 @@ const PROBE_CACHE: &str = "/run/kumo/accelerator";
 pub async fn start(
     cfg: &ComputeConfig,
     blocks_cfg: &BlockStorageConfig,
+    net_cfg: &kumo_config::NetworkConfig,
     data_dir: &Path,
     ec2: &Ec2,
 ) -> anyhow::Result<Option<Arc<HostSite>>> {
@@ -122,7 +123,7 @@ pub async fn start(
     .ok();
     let compute = Compute::new(ec2.clone(), hv.clone(), blocks.clone(), reconciler.clone())
         .context("registering this host")?;
-    let fabric = match network(&dir, ec2) {
+    let fabric = match network(&dir, net_cfg, ec2) {
         Ok(fabric) => Some(fabric),
         Err(e) => {
             tracing::error!(
@@ -405,14 +406,25 @@ fn start_libvirt_daemons() {
 }
 
 /// The Linux network fabric with the metadata service answering from the EC2 records.
-fn network(dir: &Path, ec2: &Ec2) -> anyhow::Result<Arc<dyn NetworkFabric>> {
+fn network(
+    dir: &Path,
+    net_cfg: &kumo_config::NetworkConfig,
+    ec2: &Ec2,
+) -> anyhow::Result<Arc<dyn NetworkFabric>> {
     let source = Arc::new(kumo_core::compute::metadata::InstanceMetadataSource::new(
         ec2.clone(),
     ));
     let imds = kumo_net_linux::Imds::new(source, tokio::runtime::Handle::current());
     let fabric = kumo_net_linux::LinuxFabric::new(
-        kumo_net_linux::LinuxFabricConfig::new(dir.join("net")),
+        kumo_net_linux::LinuxFabricConfig {
+            outside_address: net_cfg.outside_address,
+            ..kumo_net_linux::LinuxFabricConfig::new(dir.join("net"))
+        },
         Some(imds),
     )?;
+    tracing::info!(
+        namespace = fabric.public_netns(),
+        "the public side of VPCs (internet gateways, public and elastic IPs) is this namespace"
+    );
     Ok(Arc::new(fabric))
 }

@@ -120,7 +120,9 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
         },
     )
     // RegisterImage reads its ImageLocation (bucket/key) through the S3 object service.
-    .with_image_locations(Arc::new(object_service.clone()));
+    .with_image_locations(Arc::new(object_service.clone()))
+    .with_public_pool(&config.network.public_cidr)
+    .context("network.public_cidr")?;
     for image in &config.images.public {
         let id = ec2
             .register_public_image(&kumo_core::ec2::image::PublicImage {
@@ -142,9 +144,10 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     let compute_task = {
         let (cfg, dir, ec2) = (config.compute.clone(), data_dir.clone(), ec2.clone());
         let blocks = config.storage.blocks.clone();
+        let net = config.network.clone();
         let hosts = hosts.clone();
         tokio::spawn(async move {
-            match crate::compute::start(&cfg, &blocks, &dir, &ec2).await {
+            match crate::compute::start(&cfg, &blocks, &net, &dir, &ec2).await {
                 Ok(c) => {
                     if let Some(site) = &c {
                         let _ = hosts.set(site.clone());

@@ -184,6 +184,22 @@ impl Compute {
                 }
             }
         });
+        // Routes and public addresses: the same, so that an AssociateAddress moves traffic at once.
+        let routing = self.clone();
+        let changed = self.ec2.store().watch(&routing::WATCHED);
+        tokio::spawn(async move {
+            while !routing.stop.load(Ordering::Relaxed) {
+                let pass = routing.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || pass.reconcile_routing()).await
+                {
+                    tracing::error!(error = %e, "routing pass panicked");
+                }
+                tokio::select! {
+                    () = changed.notified() => {}
+                    () = tokio::time::sleep(routing.config.interval) => {}
+                }
+            }
+        });
         let this = self.clone();
         let mut wakes = self.ec2.compute().wakes();
         tokio::spawn(async move {
@@ -839,6 +855,7 @@ fn ignore_missing(e: HypervisorError) -> Result<(), HypervisorError> {
 
 mod disk_orphans;
 mod network;
+mod routing;
 mod security;
 #[cfg(test)]
 mod tests;

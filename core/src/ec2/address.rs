@@ -2,8 +2,8 @@
 //! pool and associated with a network interface (directly, through an instance's primary
 //! interface, or by a NAT gateway).
 //!
-//! The pool is [`EIP_POOL`] (198.51.100.0/24, TEST-NET-2, RFC 5737) until the network fabric
-//! provides real public ranges. Public addresses are unique across accounts, so the set of
+//! The pool is `[network] public_cidr` ([`Ec2::with_public_pool`]), by default [`EIP_POOL`]
+//! (198.51.100.0/24, TEST-NET-2, RFC 5737); the network fabric routes whatever it is given. Public addresses are unique across accounts, so the set of
 //! allocated addresses is one record, [`PublicIpPool`], under the store's reserved account
 //! [`GLOBAL`], changed in the same transaction as the account's address.
 
@@ -187,6 +187,14 @@ pub struct AssociateAddress<'a> {
     pub allow_reassociation: bool,
 }
 
+/// [`EIP_POOL`] as a block.
+pub(crate) fn default_pool() -> Cidr {
+    Cidr::parse(EIP_POOL).unwrap_or(Cidr {
+        addr: u32::from(Ipv4Addr::new(198, 51, 100, 0)),
+        len: 24,
+    })
+}
+
 fn pool(t: &Txn<'_>) -> PublicIpPool {
     t.get::<PublicIpPool>(GLOBAL, POOL_ID)
         .unwrap_or_else(|| PublicIpPool {
@@ -212,8 +220,11 @@ fn free_public_ip(pool: &PublicIpPool, block: Cidr) -> Result<Ipv4Addr, Fault> {
 /// Takes a public address from the shared pool for an instance's interface
 /// (`MapPublicIpOnLaunch` / `AssociatePublicIpAddress`): not an Elastic IP, so no `Address`
 /// record; [`release_public_ip`] gives it back when the interface is deleted.
-pub(crate) fn allocate_public_ip(t: &mut Txn<'_>, account: &str) -> Result<Ipv4Addr, Fault> {
-    let block = Cidr::parse(EIP_POOL).ok_or_else(|| Fault::invalid_value("bad EIP pool"))?;
+pub(crate) fn allocate_public_ip(
+    t: &mut Txn<'_>,
+    account: &str,
+    block: Cidr,
+) -> Result<Ipv4Addr, Fault> {
     let mut pool = pool(t);
     let ip = free_public_ip(&pool, block)?;
     pool.allocated.insert(ip, account.to_owned());
@@ -290,8 +301,7 @@ impl Ec2 {
         tags: Vec<Tag>,
     ) -> Result<Address, Error> {
         tags::validate(&tags)?;
-        let pool_block =
-            Cidr::parse(EIP_POOL).ok_or_else(|| Fault::invalid_value("bad EIP pool"))?;
+        let pool_block = self.public_pool();
         let wanted = match address {
             Some(a) => {
                 let ip: Ipv4Addr = a.parse().map_err(|_| {

@@ -849,6 +849,7 @@ impl Ec2 {
             self.ensure_defaults(account).map_err(fault_of)?;
         }
         let region = self.placement().region.clone();
+        let pool = self.public_pool();
         let max_vcpus = self.compute().max_vcpus_per_account();
         let reservation = self
             .store()
@@ -1042,7 +1043,10 @@ impl Ec2 {
                         .unwrap_or(subnet.map_public_ip_on_launch)
                     {
                         eni.public_ip =
-                            Some(crate::ec2::address::allocate_public_ip(t, account)?.to_string());
+                            Some(
+                            crate::ec2::address::allocate_public_ip(t, account, pool)?
+                                .to_string(),
+                        );
                     }
                     let root_id = ids::resource_id("vol");
                     let mut block_devices = vec![BlockDevice {

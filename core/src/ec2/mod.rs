@@ -66,6 +66,8 @@ pub struct Ec2 {
     /// Checks `RegisterImage` locations (set by the server; see [`image::ImageLocations`]).
     image_locations: Option<Arc<dyn image::ImageLocations>>,
     compute: Arc<HostRegistry>,
+    /// Where public addresses come from (elastic IPs, launch-time public IPs).
+    public_pool: cidr::Cidr,
 }
 
 impl std::fmt::Debug for Ec2 {
@@ -86,7 +88,23 @@ impl Ec2 {
             paginator: Arc::new(Paginator::random()),
             image_locations: None,
             compute: Arc::new(HostRegistry::default()),
+            public_pool: address::default_pool(),
         }
+    }
+
+    /// Takes public addresses from `pool` (`[network] public_cidr`) instead of
+    /// [`address::EIP_POOL`]; `None` when it is not an IPv4 block with room for addresses.
+    #[must_use]
+    pub fn with_public_pool(mut self, pool: &str) -> Option<Self> {
+        let block = cidr::Cidr::parse(pool).filter(|b| b.size() >= 4)?;
+        self.public_pool = block;
+        Some(self)
+    }
+
+    /// The block public addresses come from.
+    #[must_use]
+    pub fn public_pool(&self) -> cidr::Cidr {
+        self.public_pool
     }
 
     /// The resource store (shared with ELBv2).

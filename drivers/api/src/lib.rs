@@ -10,6 +10,7 @@ pub mod hypervisor;
 pub mod metadata;
 pub mod network;
 pub mod object_store;
+pub mod routing;
 pub mod security;
 pub mod state_store;
 
@@ -29,6 +30,7 @@ pub use network::{
     SubnetSpec, VpcSpec,
 };
 pub use object_store::{BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError};
+pub use routing::{NatGatewaySpec, PublicMapping, RouteSpec, RouteTarget, RoutingPolicy};
 pub use security::{
     AclRuleSpec, AclSpec, Peer, PortMatch, Protocol, SecurityGroupSpec, SecurityPolicy, SgRuleSpec,
 };

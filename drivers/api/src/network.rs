@@ -217,6 +217,15 @@ pub trait NetworkFabric: Send + Sync + 'static {
         vpc_id: &str,
         policy: &crate::security::SecurityPolicy,
     ) -> Result<(), NetworkError>;
+    /// Enforces a VPC's routing: its subnets' route tables and its public side (internet
+    /// gateway, 1:1 NAT of public addresses, NAT gateways), replacing the previous routing
+    /// whole; cheap when unchanged. Until a VPC is given a policy it reaches nothing outside
+    /// itself. New connections follow the new policy once this returns.
+    fn apply_routing(
+        &self,
+        vpc_id: &str,
+        policy: &crate::routing::RoutingPolicy,
+    ) -> Result<(), NetworkError>;
 }
 
 #[cfg(test)]

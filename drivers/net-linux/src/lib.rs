@@ -41,6 +41,12 @@
 //! iptables FORWARD chain also sees the bridged frames and must not drop them; a dedicated
 //! Kumo host namespace for libvirtd avoids the question.)
 //!
+//! **The public side** ([`fabric`]'s `public` module, [`routes`], [`nft`]): a VPC with an
+//! internet gateway is joined by a veth (`uplink` ↔ `kp<h(vpc)>`) to one public namespace per
+//! installation standing for the internet; public addresses are /32s on the uplink (DNAT/SNAT
+//! in nftables) and routes in the public namespace; each subnet has a routing table chosen by
+//! a packet mark after the main table.
+//!
 //! Names: `kb`/`kh`/`ke` + 12 hex digits of a hash of the ENI id (Linux allows 15 bytes); every
 //! link carries the alias `PREFIX:vpc-…:eni-…`, which [`LinuxFabric::list`] reads back.
 //!
@@ -58,6 +64,7 @@ pub mod imds;
 pub mod names;
 pub mod netns;
 pub mod nft;
+pub mod routes;
 pub mod state;
 
 pub use fabric::{LinuxFabric, LinuxFabricConfig};

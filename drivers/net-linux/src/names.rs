@@ -63,6 +63,17 @@ impl Names {
         format!("ke{}", self.hash(eni_id))
     }
 
+    /// Public namespace: a VPC's uplink (the VPC namespace's end is [`UPLINK`]).
+    pub fn public_link(&self, vpc_id: &str) -> String {
+        format!("kp{}", self.hash(vpc_id))
+    }
+
+    /// The alias of a VPC's uplink in the public namespace (not an ENI alias: no `:` after the
+    /// prefix, so [`Names::parse_alias`] never mistakes it for one).
+    pub fn uplink_alias(&self, vpc_id: &str) -> String {
+        format!("{}-uplink:{vpc_id}", self.prefix)
+    }
+
     /// The alias put on every per-ENI link.
     pub fn alias(&self, vpc_id: &str, eni_id: &str) -> String {
         format!("{}:{vpc_id}:{eni_id}", self.prefix)
@@ -78,6 +89,10 @@ impl Names {
         })
     }
 }
+
+/// The VPC namespace's end of its uplink to the public namespace (one per namespace, so the
+/// name needs no hash).
+pub const UPLINK: &str = "uplink";
 
 /// Whether `id` is safe to embed in names, paths and config files (`vpc-0a1b…`).
 pub fn valid_id(id: &str) -> bool {
@@ -102,6 +117,8 @@ mod tests {
         let a = n.parse_alias(&n.alias("vpc-1", eni)).expect("parses");
         assert_eq!((a.vpc_id.as_str(), a.eni_id.as_str()), ("vpc-1", eni));
         assert_eq!(n.parse_alias("other:vpc-1:eni-1"), None);
+        assert_eq!(n.parse_alias(&n.uplink_alias("vpc-1")), None);
+        assert!(n.public_link("vpc-1").len() <= 15);
         assert!(valid_id("vpc-0a1b"));
         assert!(!valid_id("vpc/../x") && !valid_id("") && !valid_id("a b"));
     }

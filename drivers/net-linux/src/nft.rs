@@ -6,7 +6,8 @@
 //!
 //! * anti-spoofing (EC2's source/destination check): a packet from an ENI's link must carry
 //!   that ENI's address (`iifname . ip saddr` in the `eni_src` set), checked before conntrack
-//!   so a spoofed packet never rides an existing flow;
+//!   so a spoofed packet never rides an existing flow; ENIs whose check is disabled (routers,
+//!   `src_unchecked`) and the uplink (after DNAT) are exempt from it when forwarding;
 //! * `forward` first applies the network ACLs (stateless, so to every packet): verdict maps
 //!   keyed by the incoming link jump to the sender subnet's outbound chain (`ae_<subnet>`) and
 //!   by the outgoing link to the receiver subnet's inbound chain (`ai_<subnet>`). Each starts by
@@ -229,6 +230,7 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
             ));
         }
     }
+    let public = render_public(names, record)?;
     Ok(format!(
         "table inet {TABLE}\n\
          delete table inet {TABLE}\n\
@@ -239,9 +241,11 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
          \tmap acl_in {{\n\t\ttype ifname : verdict{acl_in}\n\t}}\n\
          \tmap acl_eg {{\n\t\ttype ifname : verdict{acl_eg}\n\t}}\n\
          {sets}\
+         {public}\
          \tchain input {{\n\
          \t\ttype filter hook input priority filter; policy drop;\n\
          \t\tiifname \"lo\" accept\n\
+         \t\tiifname @uplink drop\n\
          \t\tmeta nfproto ipv6 drop\n\
          \t\tudp sport 68 udp dport 67 accept\n\
          \t\tiifname . ip saddr != @eni_src drop\n\
@@ -254,16 +258,18 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
          \tchain forward {{\n\
          \t\ttype filter hook forward priority filter; policy drop;\n\
          \t\tmeta nfproto ipv6 drop\n\
-         \t\tiifname . ip saddr != @eni_src drop\n\
+         \t\tiifname != @uplink iifname != @src_unchecked iifname . ip saddr != @eni_src drop\n\
          \t\tct state invalid drop\n\
          \t\tiifname vmap @acl_eg\n\
          \t\toifname vmap @acl_in\n\
          \t\tct state established,related accept\n\
          \t\tiifname vmap @eni_eg\n\
          \t\toifname vmap @eni_in\n\
+         \t\tiifname != @uplink oifname @uplink accept\n\
          \t}}\n\
          \tchain to_dest {{\n\
          \t\toifname vmap @eni_in\n\
+         \t\toifname @uplink accept\n\
          \t}}\n\
          {chains}\
          }}\n",
@@ -277,6 +283,110 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
         eni_eg = elements(&eni_eg),
         acl_in = elements(&acl_in),
         acl_eg = elements(&acl_eg),
+    ))
+}
+
+/// The public side: the uplink set, subnet marks for policy routing ([`crate::routes`]), and
+/// address translation on the uplink.
+///
+/// * `pre_mark` (prerouting, mangle): a packet from an ENI's link carries its subnet's table
+///   number, which selects the subnet's routing table after the main table;
+/// * `pre_dnat` (prerouting): a packet from the uplink to a mapped public address goes to its
+///   private address (1:1 NAT); anything else from the uplink reaches only the router, whose
+///   `input` drops it;
+/// * `post_snat` (postrouting): per subnet, the routes leaving by the uplink in longest-prefix
+///   order (as the routing lookup chose): to the internet gateway, a mapped private address
+///   leaves with its public one; to a NAT gateway, every address leaves with the gateway's;
+/// * `post_egress` (postrouting, after `post_snat`): only translated traffic leaves by the uplink (new
+///   connections that were SNATed, replies of connections that were DNATed); a private
+///   address never reaches the public side.
+fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkError> {
+    use kumo_driver_api::RouteTarget;
+    let policy = record.routing.clone().unwrap_or_default();
+    let uplink = if policy.internet_gateway {
+        vec![format!("\"{}\"", crate::names::UPLINK)]
+    } else {
+        Vec::new()
+    };
+    let tables = crate::routes::tables(record);
+    let mut marks = Vec::new();
+    let mut unchecked = Vec::new();
+    for (eni_id, eni) in &record.enis {
+        if policy.unchecked_enis.contains(eni_id) {
+            unchecked.push(format!("\"{}\"", names.vpc_link(eni_id)));
+        }
+        if let Some(t) = tables.get(eni.subnet_id.as_str()) {
+            marks.push(format!("\"{}\" : {t}", names.vpc_link(eni_id)));
+        }
+    }
+    let (mut dnat, mut snat) = (Vec::new(), Vec::new());
+    for m in &policy.public_ips {
+        dnat.push(format!("{} : {}", m.public_ip, m.private_ip));
+        snat.push(format!("{} : {}", m.private_ip, m.public_ip));
+    }
+    let mut rules = String::new();
+    if policy.internet_gateway {
+        for (subnet_id, subnet) in &record.subnets {
+            let mut routes: Vec<_> = policy
+                .subnets
+                .get(subnet_id)
+                .into_iter()
+                .flatten()
+                .collect();
+            routes.sort_by_key(|r| std::cmp::Reverse(r.destination.prefix_len));
+            for r in routes {
+                let head = format!(
+                    "oifname @uplink ip saddr {}{}",
+                    subnet.cidr()?,
+                    cidr_match("daddr", &r.destination)
+                );
+                match &r.target {
+                    RouteTarget::InternetGateway => {
+                        let _ = writeln!(rules, "\t\t{head} snat ip to ip saddr map @snat_map");
+                    }
+                    RouteTarget::NatGateway(id) => {
+                        if let Some(n) = policy.nat_gateways.get(id) {
+                            let _ = writeln!(rules, "\t\t{head} snat ip to {}", n.public_ip);
+                        }
+                    }
+                    // Other targets never leave by the uplink.
+                    _ => continue,
+                }
+                // The route decided: no less specific one applies (an unmapped address to the
+                // internet gateway stays untranslated and `post_egress` drops it).
+                let _ = writeln!(rules, "\t\t{head} accept");
+            }
+        }
+    }
+    Ok(format!(
+        "\tset uplink {{\n\t\ttype ifname{uplink}\n\t}}\n\
+         \tset src_unchecked {{\n\t\ttype ifname{unchecked}\n\t}}\n\
+         \tmap eni_mark {{\n\t\ttype ifname : mark{marks}\n\t}}\n\
+         \tmap dnat_map {{\n\t\ttype ipv4_addr : ipv4_addr{dnat}\n\t}}\n\
+         \tmap snat_map {{\n\t\ttype ipv4_addr : ipv4_addr{snat}\n\t}}\n\
+         \tchain pre_mark {{\n\
+         \t\ttype filter hook prerouting priority mangle; policy accept;\n\
+         \t\tmeta mark set iifname map @eni_mark\n\
+         \t}}\n\
+         \tchain pre_dnat {{\n\
+         \t\ttype nat hook prerouting priority dstnat; policy accept;\n\
+         \t\tiifname @uplink dnat ip to ip daddr map @dnat_map\n\
+         \t}}\n\
+         \tchain post_snat {{\n\
+         \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+         {rules}\
+         \t}}\n\
+         \tchain post_egress {{\n\
+         \t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n\
+         \t\toifname @uplink ct status snat accept\n\
+         \t\toifname @uplink ct status dnat accept\n\
+         \t\toifname @uplink drop\n\
+         \t}}\n",
+        uplink = elements(&uplink),
+        unchecked = elements(&unchecked),
+        marks = elements(&marks),
+        dnat = elements(&dnat),
+        snat = elements(&snat),
     ))
 }
 
@@ -565,6 +675,87 @@ mod tests {
         );
         new.groups.get_mut("sg-app").expect("group").egress.clear();
         assert_eq!(render_members_update(&old, &new).expect("ok"), None);
+    }
+
+    #[test]
+    fn renders_the_public_side() {
+        use kumo_driver_api::{
+            NatGatewaySpec, PublicMapping, RouteSpec, RouteTarget, RoutingPolicy,
+        };
+        let (names, mut rec) = policy();
+        let empty = render(&names, &rec).expect("renders");
+        // No routing policy: no uplink, nothing translated, nothing marked.
+        assert!(
+            empty.contains("set uplink {\n\t\ttype ifname\n\t}"),
+            "{empty}"
+        );
+        assert!(!empty.contains("snat ip to"), "{empty}");
+        let r = |d: &str, target| RouteSpec {
+            destination: cidr(d),
+            target,
+        };
+        let mut p = RoutingPolicy {
+            internet_gateway: true,
+            ..RoutingPolicy::default()
+        };
+        p.subnets.insert(
+            "subnet-a".into(),
+            vec![
+                r("10.0.0.0/16", RouteTarget::Local),
+                r("0.0.0.0/0", RouteTarget::InternetGateway),
+                r("192.0.2.0/24", RouteTarget::NatGateway("nat-1".into())),
+            ],
+        );
+        p.public_ips.push(PublicMapping {
+            public_ip: "198.51.100.10".parse().expect("ip"),
+            private_ip: "10.0.1.10".parse().expect("ip"),
+        });
+        p.nat_gateways.insert(
+            "nat-1".into(),
+            NatGatewaySpec {
+                subnet_id: "subnet-a".into(),
+                private_ip: "10.0.1.5".parse().expect("ip"),
+                public_ip: "198.51.100.20".parse().expect("ip"),
+            },
+        );
+        p.unchecked_enis.insert("eni-app".into());
+        rec.routing = Some(p);
+        let out = render(&names, &rec).expect("renders");
+        assert!(out.contains("elements = { \"uplink\" }"), "{out}");
+        assert!(
+            out.contains("elements = { 198.51.100.10 : 10.0.1.10 }"),
+            "{out}"
+        );
+        assert!(
+            out.contains("elements = { 10.0.1.10 : 198.51.100.10 }"),
+            "{out}"
+        );
+        let app = names.vpc_link("eni-app");
+        assert!(
+            out.contains(&format!(
+                "set src_unchecked {{\n\t\ttype ifname\n\t\telements = {{ \"{app}\" }}"
+            )),
+            "{out}"
+        );
+        // Marks: the subnet's table, by ingress link (subnet-a is the first: 1000).
+        let web = names.vpc_link("eni-web");
+        assert!(out.contains(&format!("\"{web}\" : 1000")), "{out}");
+        assert!(out.contains(&format!("\"{app}\" : 1001")), "{out}");
+        // SNAT by route, longest prefix first, each route ending the evaluation.
+        let nat =
+            "oifname @uplink ip saddr 10.0.1.0/24 ip daddr 192.0.2.0/24 snat ip to 198.51.100.20\n";
+        let igw = "oifname @uplink ip saddr 10.0.1.0/24 snat ip to ip saddr map @snat_map\n";
+        let (n, i) = (
+            out.find(nat).unwrap_or_else(|| panic!("{out}")),
+            out.find(igw).unwrap_or_else(|| panic!("{out}")),
+        );
+        assert!(n < i, "{out}");
+        assert!(
+            out.contains("oifname @uplink ip saddr 10.0.1.0/24 accept\n"),
+            "{out}"
+        );
+        // Local routes never leave by the uplink: no rule.
+        assert!(!out.contains("ip daddr 10.0.0.0/16 accept"), "{out}");
     }
 
     #[test]

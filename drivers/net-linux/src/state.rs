@@ -11,7 +11,7 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use kumo_driver_api::{Ipv4Cidr, NetworkError, SecurityPolicy};
+use kumo_driver_api::{Ipv4Cidr, NetworkError, RoutingPolicy, SecurityPolicy};
 use serde::{Deserialize, Serialize};
 
 /// A subnet as recorded.
@@ -65,6 +65,10 @@ pub struct VpcRecord {
     /// traffic is then not filtered beyond anti-spoofing).
     #[serde(default)]
     pub security: Option<SecurityPolicy>,
+    /// Route tables and the public side; `None` until the VPC was given a routing policy (it
+    /// then reaches nothing outside itself).
+    #[serde(default)]
+    pub routing: Option<RoutingPolicy>,
 }
 
 /// The directory holding one VPC's files (record, dnsmasq config, hosts, pid, leases, log).

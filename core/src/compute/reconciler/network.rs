@@ -123,6 +123,7 @@ impl Compute {
             fabric.ensure_subnet(&subnet_spec(&subnet)?)?;
             // The ENI's groups and its subnet's ACL are in force before it carries traffic.
             self.apply_security(account, &vpc.id)?;
+            self.apply_routing(account, &vpc.id)?;
             let info = fabric.plug(&eni_spec(&eni, &subnet)?)?;
             tracing::debug!(instance = %i.id, eni = %eni.id, tap_attached = info.tap_attached, "ENI plugged");
         }

@@ -677,6 +677,7 @@ struct FakeFabric {
     enis: Mutex<BTreeMap<String, (String, bool)>>,
     specs: Mutex<Vec<EniSpec>>,
     policies: Mutex<BTreeMap<String, kumo_driver_api::SecurityPolicy>>,
+    routing: Mutex<BTreeMap<String, kumo_driver_api::RoutingPolicy>>,
 }
 
 impl FakeFabric {
@@ -687,6 +688,7 @@ impl FakeFabric {
             enis: Mutex::new(BTreeMap::new()),
             specs: Mutex::new(Vec::new()),
             policies: Mutex::new(BTreeMap::new()),
+            routing: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -744,6 +746,17 @@ impl NetworkFabric for FakeFabric {
         policy: &kumo_driver_api::SecurityPolicy,
     ) -> Result<(), NetworkError> {
         self.policies
+            .lock()
+            .expect("lock")
+            .insert(vpc_id.to_owned(), policy.clone());
+        Ok(())
+    }
+    fn apply_routing(
+        &self,
+        vpc_id: &str,
+        policy: &kumo_driver_api::RoutingPolicy,
+    ) -> Result<(), NetworkError> {
+        self.routing
             .lock()
             .expect("lock")
             .insert(vpc_id.to_owned(), policy.clone());
@@ -1507,4 +1520,88 @@ fn a_detach_during_the_hot_plug_is_not_lost() {
         .expect("grow");
     compute.reconcile_once();
     assert_eq!(ec2.volume(ACCT, &v.id).expect("v").size_gib, 8);
+}
+
+#[test]
+fn elastic_ip_association_reaches_the_fabric_within_a_second() {
+    use crate::ec2::address::AssociateAddress;
+    use crate::ec2::route_table::RouteTarget;
+    use kumo_driver_api::PublicMapping;
+
+    let (ec2, hv, _blocks, compute) = setup(false);
+    let vpc = "vpc-00000000000000001";
+    let subnet = "subnet-00000000000000001";
+    let igw = ec2.create_internet_gateway(ACCT, vec![]).expect("igw");
+    ec2.attach_internet_gateway(ACCT, &igw.id, vpc)
+        .expect("attach");
+    let rt = ec2.create_route_table(ACCT, vpc, vec![]).expect("rtb");
+    ec2.create_route(ACCT, &rt.id, "0.0.0.0/0", RouteTarget::Gateway(igw.id))
+        .expect("route");
+    ec2.associate_route_table(ACCT, &rt.id, Some(subnet), None)
+        .expect("associate");
+    let fabric = Arc::new(FakeFabric::new(hv.clone()));
+    let compute = compute.with_network(fabric.clone());
+    let ids = run(&ec2, 2).expect("run");
+    compute.reconcile_once();
+    let routing = |f: &FakeFabric| f.routing.lock().expect("lock").get(vpc).cloned();
+    let p = routing(&fabric).expect("a routing policy before the plug");
+    assert!(p.internet_gateway);
+    let private = |id: &str| -> std::net::Ipv4Addr {
+        ec2.instance(ACCT, id)
+            .expect("i")
+            .private_ip
+            .parse()
+            .expect("ip")
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _loop = {
+        let _guard = rt.enter();
+        compute.spawn_reconciler()
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let eip = ec2.allocate_address(ACCT, None, vec![]).expect("eip");
+    let public_ip: std::net::Ipv4Addr = eip.public_ip.parse().expect("ip");
+    for (n, id) in ids.iter().enumerate() {
+        let started = std::time::Instant::now();
+        ec2.associate_address(
+            ACCT,
+            &AssociateAddress {
+                allocation_id: Some(&eip.id),
+                instance_id: Some(id),
+                allow_reassociation: true,
+                ..AssociateAddress::default()
+            },
+        )
+        .expect("associate");
+        let want = PublicMapping {
+            public_ip,
+            private_ip: private(id),
+        };
+        while !routing(&fabric).is_some_and(|p| p.public_ips.contains(&want)) {
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "association {n} did not reach the fabric within a second"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        eprintln!(
+            "association {n} reached the fabric {:?} after the API call",
+            started.elapsed()
+        );
+    }
+    // The address left the first instance.
+    let p = routing(&fabric).expect("policy");
+    assert_eq!(
+        p.public_ips
+            .iter()
+            .filter(|m| m.public_ip == public_ip)
+            .count(),
+        1
+    );
+    compute.shutdown();
 }

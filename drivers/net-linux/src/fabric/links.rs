@@ -172,7 +172,7 @@ impl LinuxFabric {
     }
 
     /// The IPv4 addresses (`a.b.c.d/len`) of a link.
-    fn addresses(&self, ns: &str, link: &str) -> Result<Vec<String>, NetworkError> {
+    pub(super) fn addresses(&self, ns: &str, link: &str) -> Result<Vec<String>, NetworkError> {
         let out = self.ip(Some(ns), &["-j", "-4", "addr", "show", "dev", link])?;
         let v: serde_json::Value =
             serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })

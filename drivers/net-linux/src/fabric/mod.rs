@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kumo_driver_api::{
-    EniSpec, FabricInventory, NetworkError, NetworkFabric, PlugInfo, PluggedEni, SecurityPolicy,
-    SubnetSpec, VpcSpec,
+    EniSpec, FabricInventory, NetworkError, NetworkFabric, PlugInfo, PluggedEni, RoutingPolicy,
+    SecurityPolicy, SubnetSpec, VpcSpec,
 };
 
 mod links;
+mod public;
 
 use crate::dhcp::Dnsmasq;
 use crate::imds::{self, Imds};
@@ -44,6 +45,12 @@ pub struct LinuxFabricConfig {
     pub prefix: String,
     /// Deadline of every tool invocation.
     pub command_timeout: Duration,
+    /// The namespace standing for the outside world (see the `public` module); `None` for
+    /// `PREFIX-public-<hash of state_dir>`, unique per installation.
+    pub public_netns: Option<String>,
+    /// The outside world's address in the public namespace: every VPC's next hop to the
+    /// internet, and a client address tests use. Must not be a public address Kumo hands out.
+    pub outside_address: Ipv4Addr,
 }
 
 impl LinuxFabricConfig {
@@ -56,6 +63,8 @@ impl LinuxFabricConfig {
             host_netns: None,
             prefix: "kumo".into(),
             command_timeout: Duration::from_secs(10),
+            public_netns: None,
+            outside_address: Ipv4Addr::new(203, 0, 113, 1),
         }
     }
 }
@@ -77,6 +86,10 @@ pub struct LinuxFabric {
     /// The security policy last written to each VPC's kernel table by this process (so an
     /// unchanged policy costs nothing, and a restarted process renders once in full).
     applied: Mutex<HashMap<String, SecurityPolicy>>,
+    /// The routing policy last applied to each VPC by this process.
+    applied_routing: Mutex<HashMap<String, RoutingPolicy>>,
+    /// The public namespace (resolved [`LinuxFabricConfig::public_netns`]).
+    public_netns: String,
 }
 
 impl LinuxFabric {
@@ -92,7 +105,21 @@ impl LinuxFabric {
         std::fs::create_dir_all(&cfg.state_dir)
             .map_err(|e| NetworkError::Failed(format!("{}: {e}", cfg.state_dir.display())))?;
         crate::dhcp::create_public_dir(&cfg.runtime_dir)?;
+        let public_netns = match &cfg.public_netns {
+            Some(n) if valid_id(n) => n.clone(),
+            Some(n) => return Err(NetworkError::Invalid(format!("bad namespace name {n:?}"))),
+            None => {
+                use sha2::{Digest, Sha256};
+                let dir =
+                    std::fs::canonicalize(&cfg.state_dir).unwrap_or_else(|_| cfg.state_dir.clone());
+                let digest = Sha256::digest(dir.to_string_lossy().as_bytes());
+                let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+                format!("{}-public-{hash}", cfg.prefix)
+            }
+        };
         Ok(Self {
+            applied_routing: Mutex::new(HashMap::new()),
+            public_netns,
             names: Names::new(&cfg.prefix),
             cfg,
             imds,
@@ -147,6 +174,7 @@ impl LinuxFabric {
     /// Re-renders a VPC's filter and DHCP from its record.
     fn converge_vpc(&self, vpc_id: &str, record: &VpcRecord) -> Result<(), NetworkError> {
         let ns = self.names.vpc_netns(vpc_id);
+        self.converge_routing(vpc_id, record)?;
         self.apply_nft(&ns, record)?;
         self.dnsmasq(vpc_id)
             .ensure(&ns, record, self.cfg.command_timeout)
@@ -255,6 +283,10 @@ impl NetworkFabric for LinuxFabric {
         check_id("VPC", vpc_id)?;
         let _g = self.guard();
         self.applied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(vpc_id);
+        self.applied_routing
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(vpc_id);
@@ -524,6 +556,35 @@ impl NetworkFabric for LinuxFabric {
             }
             None => self.nft(&ns, &full)?,
         }
+        applied.insert(vpc_id.to_string(), policy.clone());
+        Ok(())
+    }
+
+    fn apply_routing(&self, vpc_id: &str, policy: &RoutingPolicy) -> Result<(), NetworkError> {
+        check_id("VPC", vpc_id)?;
+        for id in policy.subnets.keys().chain(policy.nat_gateways.keys()) {
+            check_id("subnet or NAT gateway", id)?;
+        }
+        let _g = self.guard();
+        let mut applied = self
+            .applied_routing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut record = self.load(vpc_id)?;
+        if applied.get(vpc_id) == Some(policy) && record.routing.as_ref() == Some(policy) {
+            return Ok(());
+        }
+        record.routing = Some(policy.clone());
+        // Rendering validates the policy before anything is stored.
+        nft::render(&self.names, &record)?;
+        self.store(vpc_id, &record)?;
+        let ns = self.names.vpc_netns(vpc_id);
+        if !netns::exists(&ns) {
+            // A rebooted host: ensure_vpc renders the recorded policy with the router.
+            return Ok(());
+        }
+        self.converge_routing(vpc_id, &record)?;
+        self.apply_nft(&ns, &record)?;
         applied.insert(vpc_id.to_string(), policy.clone());
         Ok(())
     }

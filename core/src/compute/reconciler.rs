@@ -182,6 +182,24 @@ impl Compute {
                 }
             }
         });
+        // Load balancers: a loop of their own too, woken by commits to the records their proxy
+        // configuration derives from; the timer pass restarts dead proxies.
+        let balancers = self.clone();
+        let changed = self.ec2.store().watch(&load_balancer::WATCHED);
+        tokio::spawn(async move {
+            while !balancers.stop.load(Ordering::Relaxed) {
+                let pass = balancers.clone();
+                if let Err(e) =
+                    tokio::task::spawn_blocking(move || pass.reconcile_load_balancers()).await
+                {
+                    tracing::error!(error = %e, "load balancer pass panicked");
+                }
+                tokio::select! {
+                    () = changed.notified() => {}
+                    () = tokio::time::sleep(balancers.config.interval) => {}
+                }
+            }
+        });
         let this = self.clone();
         let mut wakes = self.ec2.compute().wakes();
         tokio::spawn(async move {
@@ -759,6 +777,7 @@ fn ignore_missing(e: HypervisorError) -> Result<(), HypervisorError> {
 }
 
 mod disk_orphans;
+mod load_balancer;
 mod network;
 mod security;
 #[cfg(test)]

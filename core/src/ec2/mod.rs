@@ -66,6 +66,8 @@ pub struct Ec2 {
     /// Checks `RegisterImage` locations (set by the server; see [`image::ImageLocations`]).
     image_locations: Option<Arc<dyn image::ImageLocations>>,
     compute: Arc<HostRegistry>,
+    /// The load balancer data plane, once the server has one (target health comes from it).
+    load_balancers: Arc<std::sync::OnceLock<Arc<dyn kumo_driver_api::LoadBalancerDriver>>>,
 }
 
 impl std::fmt::Debug for Ec2 {
@@ -86,6 +88,7 @@ impl Ec2 {
             paginator: Arc::new(Paginator::random()),
             image_locations: None,
             compute: Arc::new(HostRegistry::default()),
+            load_balancers: Arc::new(std::sync::OnceLock::new()),
         }
     }
 
@@ -117,6 +120,17 @@ impl Ec2 {
     #[must_use]
     pub fn compute(&self) -> &HostRegistry {
         &self.compute
+    }
+
+    /// Installs the load balancer data plane (once; later calls are ignored).
+    pub fn set_load_balancer_driver(&self, driver: Arc<dyn kumo_driver_api::LoadBalancerDriver>) {
+        let _ = self.load_balancers.set(driver);
+    }
+
+    /// The load balancer data plane, when the server runs one.
+    #[must_use]
+    pub fn load_balancer_driver(&self) -> Option<&Arc<dyn kumo_driver_api::LoadBalancerDriver>> {
+        self.load_balancers.get()
     }
 }
 

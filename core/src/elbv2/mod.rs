@@ -18,9 +18,11 @@
 pub mod actions;
 pub mod arn;
 pub mod attributes;
+pub mod data_plane;
 pub mod limits;
 pub mod listener;
 pub mod load_balancer;
+pub mod nodes;
 pub mod rule;
 pub mod tags;
 pub mod target_group;

@@ -366,24 +366,19 @@ impl LoadBalancerDriver for HaproxyLb {
     }
 
     fn list(&self) -> Result<Vec<String>, NetworkError> {
-        let prefix = format!("{}-lb-", self.cfg.prefix);
-        let mut ids: Vec<String> = match std::fs::read_dir(netns::NETNS_DIR) {
+        // Only what this driver's runtime directory records: other installations sharing the
+        // host (their own runtime directories) keep their load balancers out of this
+        // inventory, so an orphan sweep never removes them. The directory is written before
+        // the namespace exists and removed after it is gone.
+        let mut ids: Vec<String> = match std::fs::read_dir(&self.cfg.runtime_dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter_map(|n| n.strip_prefix(&prefix).map(str::to_owned))
+                .filter(|n| check_id(n).is_ok())
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io(Path::new(netns::NETNS_DIR), e)),
+            Err(e) => return Err(io(&self.cfg.runtime_dir, e)),
         };
-        if let Ok(entries) = std::fs::read_dir(&self.cfg.runtime_dir) {
-            ids.extend(
-                entries
-                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                    .filter(|n| check_id(n).is_ok()),
-            );
-        }
         ids.sort();
-        ids.dedup();
         Ok(ids)
     }
 

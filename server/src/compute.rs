@@ -425,9 +425,8 @@ fn load_balancers(dir: &Path) -> anyhow::Result<Arc<dyn kumo_driver_api::LoadBal
     if !kumo_lb_haproxy::available() {
         anyhow::bail!("haproxy is not installed (drivers/lb-haproxy/setup-haproxy.sh)");
     }
-    let driver = kumo_lb_haproxy::HaproxyLb::new(kumo_lb_haproxy::HaproxyLbConfig::new(
-        dir.join("lb"),
-    ))?;
+    let driver =
+        kumo_lb_haproxy::HaproxyLb::new(kumo_lb_haproxy::HaproxyLbConfig::new(dir.join("lb")))?;
     Ok(Arc::new(driver))
 }
 

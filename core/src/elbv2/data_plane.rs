@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use kumo_driver_api::{
-    LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec,
-    LbTarget, LbTargetGroup,
+    LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec, LbTarget,
+    LbTargetGroup,
 };
 
 use super::actions::{Action, ActionKind, Condition};
@@ -187,7 +187,8 @@ pub fn lb_spec(
         mine.sort_by_key(|r| r.priority);
         let mut out = Vec::new();
         for r in mine {
-            if let (Some(conditions), Some(action)) = (conditions(&r.conditions), action(&r.actions))
+            if let (Some(conditions), Some(action)) =
+                (conditions(&r.conditions), action(&r.actions))
             {
                 out.push(LbRule { conditions, action });
             }
@@ -248,4 +249,3 @@ pub fn lb_spec(
         enis,
     ))
 }
-

@@ -1086,7 +1086,8 @@ impl Elbv2 {
                 TargetHealth::HealthCheckDisabled
             } else if let Some(obs) = &observed {
                 let mine = obs.iter().filter(|o| {
-                    o.target_id == r.id && r.port.and_then(|p| u16::try_from(p).ok()) == Some(o.port)
+                    o.target_id == r.id
+                        && r.port.and_then(|p| u16::try_from(p).ok()) == Some(o.port)
                 });
                 let all: Vec<TargetHealth> =
                     mine.map(|o| TargetHealth::observed(&o.health)).collect();

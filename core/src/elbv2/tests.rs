@@ -890,14 +890,20 @@ fn load_balancer_nodes_are_enis_in_its_subnets() {
     let hex = super::nodes::data_plane_id(&lb);
     let mut ips = Vec::new();
     for s in &lb.subnets {
-        let id = s.network_interface_id.as_deref().expect("a node per subnet");
+        let id = s
+            .network_interface_id
+            .as_deref()
+            .expect("a node per subnet");
         let eni = store
             .get::<NetworkInterface>(ACCT, id)
             .expect("store")
             .expect("eni");
         assert_eq!(eni.subnet_id, s.subnet_id);
         assert_eq!(eni.description, format!("ELB app/nodes/{hex}"));
-        assert_eq!(eni.groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), [w.sg.as_str()]);
+        assert_eq!(
+            eni.groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+            [w.sg.as_str()]
+        );
         assert_eq!(eni.status, "in-use");
         ips.push(eni.private_ip);
     }
@@ -916,15 +922,28 @@ fn load_balancer_nodes_are_enis_in_its_subnets() {
     w.elb.delete_load_balancer(ACCT, &lb.id).expect("delete");
     for s in &lb.subnets {
         let id = s.network_interface_id.as_deref().expect("node");
-        assert!(store.get::<NetworkInterface>(ACCT, id).expect("store").is_none());
+        assert!(
+            store
+                .get::<NetworkInterface>(ACCT, id)
+                .expect("store")
+                .is_none()
+        );
     }
     // SetSubnets with the same subnets keeps the nodes.
-    let ids: Vec<_> = again.subnets.iter().map(|s| s.network_interface_id.clone()).collect();
+    let ids: Vec<_> = again
+        .subnets
+        .iter()
+        .map(|s| s.network_interface_id.clone())
+        .collect();
     let after = w
         .elb
         .set_subnets(ACCT, &again.id, &w.subnets, &[], None)
         .expect("set subnets");
-    let same: Vec<_> = after.subnets.iter().map(|s| s.network_interface_id.clone()).collect();
+    let same: Vec<_> = after
+        .subnets
+        .iter()
+        .map(|s| s.network_interface_id.clone())
+        .collect();
     assert_eq!(same, ids);
 }
 
@@ -1004,7 +1023,10 @@ fn data_plane_spec_and_observed_health() {
         rules[0].conditions,
         vec![LbCondition::PathPattern(vec!["/teapot".into()])]
     );
-    assert!(matches!(rules[0].action, LbAction::FixedResponse { status: 418, .. }));
+    assert!(matches!(
+        rules[0].action,
+        LbAction::FixedResponse { status: 418, .. }
+    ));
     assert_eq!(rules[1].action, LbAction::Forward(vec![(tg.id.clone(), 1)]));
     let group = &spec.target_groups[&tg.id];
     assert_eq!(group.targets.len(), 2);
@@ -1012,20 +1034,22 @@ fn data_plane_spec_and_observed_health() {
     assert_eq!(group.health.path, "/");
 
     // Observed health replaces `unavailable`.
-    w.elb.ec2().set_load_balancer_driver(std::sync::Arc::new(Observed(vec![
-        kumo_driver_api::TargetObservation {
-            target_group: tg.id.clone(),
-            target_id: "i-0000000000000000a".into(),
-            port: 80,
-            health: ObservedHealth::Healthy,
-        },
-        kumo_driver_api::TargetObservation {
-            target_group: tg.id.clone(),
-            target_id: "i-0000000000000000b".into(),
-            port: 80,
-            health: ObservedHealth::Unhealthy(UnhealthyReason::ResponseCodeMismatch(Some(503))),
-        },
-    ])));
+    w.elb
+        .ec2()
+        .set_load_balancer_driver(std::sync::Arc::new(Observed(vec![
+            kumo_driver_api::TargetObservation {
+                target_group: tg.id.clone(),
+                target_id: "i-0000000000000000a".into(),
+                port: 80,
+                health: ObservedHealth::Healthy,
+            },
+            kumo_driver_api::TargetObservation {
+                target_group: tg.id.clone(),
+                target_id: "i-0000000000000000b".into(),
+                port: 80,
+                health: ObservedHealth::Unhealthy(UnhealthyReason::ResponseCodeMismatch(Some(503))),
+            },
+        ])));
     let rows = w
         .elb
         .describe_target_health(ACCT, &tg.id, &[])

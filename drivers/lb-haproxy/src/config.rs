@@ -319,7 +319,10 @@ fn backend(
     } else {
         "tcp"
     };
-    let _ = writeln!(out, "backend {name}\n    mode {mode}\n    balance roundrobin");
+    let _ = writeln!(
+        out,
+        "backend {name}\n    mode {mode}\n    balance roundrobin"
+    );
     let h: &LbHealthCheck = &tg.health;
     if h.enabled {
         if h.protocol == LbProtocol::Http {
@@ -374,7 +377,9 @@ fn wildcard_safe_path(path: &str) -> Result<String, NetworkError> {
         } else if b.is_ascii_graphic() || b == b' ' {
             let _ = write!(out, "%{b:02X}");
         } else {
-            return Err(NetworkError::Invalid(format!("bad health-check path {path:?}")));
+            return Err(NetworkError::Invalid(format!(
+                "bad health-check path {path:?}"
+            )));
         }
     }
     Ok(out)

@@ -77,7 +77,9 @@ fn check_id(id: &str) -> Result<(), NetworkError> {
     if !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(())
     } else {
-        Err(NetworkError::Invalid(format!("bad load balancer id {id:?}")))
+        Err(NetworkError::Invalid(format!(
+            "bad load balancer id {id:?}"
+        )))
     }
 }
 
@@ -147,8 +149,8 @@ impl HaproxyLb {
                 self.ip(
                     host,
                     &[
-                        "link", "add", &node.tap, "type", "veth", "peer", "name", &inside,
-                        "netns", &ns,
+                        "link", "add", &node.tap, "type", "veth", "peer", "name", &inside, "netns",
+                        &ns,
                     ],
                 )?;
                 self.ip(Some(&ns), &["link", "set", &inside, "address", &node.mac])?;
@@ -195,7 +197,10 @@ impl HaproxyLb {
             }
         }
         for i in spec.nodes.len()..16 {
-            let _ = self.ip(Some(&ns), &["rule", "del", "priority", &(100 + i).to_string()]);
+            let _ = self.ip(
+                Some(&ns),
+                &["rule", "del", "priority", &(100 + i).to_string()],
+            );
         }
         // Links of nodes no longer in the spec (a subnet removed).
         let out = self.ip(Some(&ns), &["-o", "link", "show"])?;

@@ -125,8 +125,18 @@ impl Env {
         cmd::check(
             "ip",
             &[
-                "-n", &self.host_ns, "link", "add", &spec.tap, "type", "veth", "peer", "name",
-                "eth0", "netns", &ns,
+                "-n",
+                &self.host_ns,
+                "link",
+                "add",
+                &spec.tap,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                &ns,
             ],
             T,
         )
@@ -241,7 +251,12 @@ fn resolve(ns: &str, name: &str) -> Vec<Ipv4Addr> {
             let len = usize::from(u16::from_be_bytes([buf[at + 8], buf[at + 9]]));
             at += 10;
             if rtype == 1 && len == 4 && at + 4 <= n {
-                out.push(Ipv4Addr::new(buf[at], buf[at + 1], buf[at + 2], buf[at + 3]));
+                out.push(Ipv4Addr::new(
+                    buf[at],
+                    buf[at + 1],
+                    buf[at + 2],
+                    buf[at + 3],
+                ));
             }
             at += len;
         }
@@ -271,13 +286,22 @@ fn all_out() -> SgRuleSpec {
     }
 }
 
-fn health(obs: &[kumo_driver_api::TargetObservation], tg: &str, id: &str) -> Option<ObservedHealth> {
+fn health(
+    obs: &[kumo_driver_api::TargetObservation],
+    tg: &str,
+    id: &str,
+) -> Option<ObservedHealth> {
     obs.iter()
         .find(|o| o.target_group == tg && o.target_id == id)
         .map(|o| o.health.clone())
 }
 
-fn wait_health(env: &Env, tg: &str, id: &str, want: impl Fn(&ObservedHealth) -> bool) -> ObservedHealth {
+fn wait_health(
+    env: &Env,
+    tg: &str,
+    id: &str,
+    want: impl Fn(&ObservedHealth) -> bool,
+) -> ObservedHealth {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let obs = env.lb.target_health(&env.lb_id).expect("target_health");
@@ -286,7 +310,10 @@ fn wait_health(env: &Env, tg: &str, id: &str, want: impl Fn(&ObservedHealth) -> 
         {
             return h;
         }
-        assert!(Instant::now() < deadline, "{id} never reached the state: {obs:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{id} never reached the state: {obs:?}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -355,10 +382,18 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
             members: vec![client],
         },
     );
-    policy.enis.insert(lb_eni.eni_id.clone(), vec!["sg-lb".into()]);
-    policy.enis.insert(eni_a.eni_id.clone(), vec!["sg-web".into()]);
-    policy.enis.insert(eni_b.eni_id.clone(), vec!["sg-web".into()]);
-    policy.enis.insert(eni_c.eni_id.clone(), vec!["sg-client".into()]);
+    policy
+        .enis
+        .insert(lb_eni.eni_id.clone(), vec!["sg-lb".into()]);
+    policy
+        .enis
+        .insert(eni_a.eni_id.clone(), vec!["sg-web".into()]);
+    policy
+        .enis
+        .insert(eni_b.eni_id.clone(), vec!["sg-web".into()]);
+    policy
+        .enis
+        .insert(eni_c.eni_id.clone(), vec!["sg-client".into()]);
     env.fabric.apply_security(&vpc, &policy).expect("security");
 
     let hc = LbHealthCheck {
@@ -436,7 +471,9 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
         idle_timeout_secs: 60,
     };
     env.lb.apply(&spec).expect("apply");
-    env.fabric.plug(&lb_eni).expect("plug the load balancer's node");
+    env.fabric
+        .plug(&lb_eni)
+        .expect("plug the load balancer's node");
     assert_eq!(env.lb.list().expect("list"), vec![env.lb_id.clone()]);
     env.lb.apply(&spec).expect("apply again (unchanged)");
 
@@ -467,7 +504,10 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
     let (status, body) = get(&ns_c, LB_IP, "/fixed", "www.example.com:80").expect("fixed");
     assert_eq!((status, body.as_str()), (418, "short and stout"));
     let (status, _) = get(&ns_c, LB_IP, "/fixed", "web").expect("not fixed");
-    assert_eq!(status, 404, "the default rule forwards /fixed from another host");
+    assert_eq!(
+        status, 404,
+        "the default rule forwards /fixed from another host"
+    );
 
     // The DNS name resolves inside the VPC.
     assert_eq!(resolve(&ns_c, DNS_NAME), vec![LB_IP]);
@@ -530,8 +570,15 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
     env.lb.remove(&env.lb_id).expect("remove");
     assert!(!netns::exists(&ns));
     assert!(env.lb.list().expect("list").is_empty());
-    let host_links = cmd::check("ip", &["-n", &env.host_ns, "link", "show", "dev", &lb_eni.tap], T);
-    assert!(host_links.is_err(), "the node's host-side link is left: {host_links:?}");
+    let host_links = cmd::check(
+        "ip",
+        &["-n", &env.host_ns, "link", "show", "dev", &lb_eni.tap],
+        T,
+    );
+    assert!(
+        host_links.is_err(),
+        "the node's host-side link is left: {host_links:?}"
+    );
     assert!(
         get(&ns_c, LB_IP, "/", "web").is_none(),
         "a removed LB still answers"

@@ -2,8 +2,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use kumo_driver_api::{
-    LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec,
-    LbTarget, LbTargetGroup,
+    LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec, LbTarget,
+    LbTargetGroup,
 };
 
 use super::*;

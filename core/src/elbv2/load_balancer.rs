@@ -5,10 +5,11 @@
 //! region may have a single zone; there one zone is enough (the rule asks for
 //! `min(2, zones in the region)` distinct zones).
 //!
-//! DNS: each load balancer gets `[internal-]<name>-<10 digits>.<region>.elb.kumo.internal`;
-//! the data-plane issue makes it resolve. Provisioning is instantaneous until the data plane
-//! exists: the create answer says `provisioning` as AWS's does, the stored load balancer is
-//! `active` (so `load_balancer_available` succeeds at its first poll).
+//! DNS: each load balancer gets `[internal-]<name>-<10 digits>.<region>.elb.kumo.internal`,
+//! which AmazonProvidedDNS inside the VPC resolves to its nodes' addresses. Nodes
+//! (`elbv2::nodes`) are ENIs created in the same transaction. The create answer says
+//! `provisioning` as AWS's does; the stored load balancer is `active` at once (the proxy
+//! starts within a reconciler pass, well before a waiter's first poll).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;

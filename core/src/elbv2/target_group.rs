@@ -2,13 +2,13 @@
 //! protocol (as AWS fills them), registration rules per target type, deregistration with the
 //! group's delay, and target health.
 //!
-//! Health: until the data plane runs health checks, a registered target of a group that a
-//! load balancer uses reports `unavailable` (no reason: Kumo does not know its health yet);
-//! of an unused group `unused` / `Target.NotInUse`; a deregistered one `draining` /
-//! `Target.DeregistrationInProgress` for `deregistration_delay.timeout_seconds`, then
-//! `unused` / `Target.NotRegistered` — which is what the `target_deregistered` waiter waits for.
-//! The data plane will replace [`TargetHealth::Unavailable`] with `initial`, `healthy` and
-//! `unhealthy` from its probes.
+//! Health: a registered target of a group that a load balancer uses reports what the data
+//! plane's probes say (`initial` until they decide, `healthy`, `unhealthy` with a reason; a
+//! target is healthy when any load balancer using the group finds it so), or `unavailable`
+//! on an endpoint without a data plane; of an unused group `unused` / `Target.NotInUse`; a
+//! deregistered one `draining` / `Target.DeregistrationInProgress` for
+//! `deregistration_delay.timeout_seconds`, then `unused` / `Target.NotRegistered` — which is
+//! what the `target_deregistered` waiter waits for.
 //!
 //! Instance targets: instance records belong to the compute family (`ec2::instance`). Until it
 //! is merged, ids are checked by shape only; `check_instance_target` is the one place to add

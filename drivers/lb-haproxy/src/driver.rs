@@ -87,6 +87,16 @@ fn io(what: &Path, e: std::io::Error) -> NetworkError {
     NetworkError::Failed(format!("{}: {e}", what.display()))
 }
 
+/// Whether `pid` runs (exists and is not a zombie: a daemonised master's parent is whatever
+/// init the host has, which may reap late).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z' && state != 'X')
+    })
+}
+
 /// The inside name of a node's link (`n` + the tap's last 12 characters).
 fn inside_link(tap: &str) -> String {
     let tail = &tap[tap.len().saturating_sub(12)..];
@@ -225,7 +235,7 @@ impl HaproxyLb {
             .parse()
             .ok()?;
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        (comm.trim() == "haproxy").then_some(pid)
+        (comm.trim() == "haproxy" && alive(pid)).then_some(pid)
     }
 
     fn signal(&self, pid: u32, sig: &str) -> Result<(), NetworkError> {
@@ -350,7 +360,7 @@ impl LoadBalancerDriver for HaproxyLb {
         if let Some(pid) = self.master_pid(id) {
             let _ = self.signal(pid, "TERM");
             let deadline = Instant::now() + Duration::from_secs(5);
-            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            while alive(pid) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
             if self.master_pid(id).is_some() {

@@ -58,6 +58,7 @@ struct Env {
     servers: BTreeMap<String, Child>,
     vpc: String,
     lb_id: String,
+    extra_lbs: Vec<String>,
 }
 
 impl Env {
@@ -91,6 +92,7 @@ impl Env {
         Env {
             vpc: format!("vpc-{prefix}"),
             lb_id: format!("{prefix}0lb"),
+            extra_lbs: Vec::new(),
             prefix,
             host_ns: host_ns.clone(),
             fabric,
@@ -190,8 +192,10 @@ impl Drop for Env {
             let _ = c.kill();
             let _ = c.wait();
         }
-        if let Err(e) = self.lb.remove(&self.lb_id) {
-            eprintln!("cleanup: lb remove: {e}");
+        for id in std::iter::once(&self.lb_id).chain(&self.extra_lbs) {
+            if let Err(e) = self.lb.remove(id) {
+                eprintln!("cleanup: lb remove {id}: {e}");
+            }
         }
         if let Err(e) = self.fabric.remove_vpc(&self.vpc) {
             eprintln!("cleanup: remove_vpc: {e}");
@@ -538,6 +542,74 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
         reply.starts_with("HTTP/1.0 200") && reply.contains("\r\n\r\ni-000000"),
         "{reply}"
     );
+
+    // A network load balancer (TCP) in front of the same targets.
+    let nlb_id = format!("{}1lb", env.prefix);
+    env.extra_lbs.push(nlb_id.clone());
+    let nlb_ip = Ipv4Addr::new(10, 0, 1, 6);
+    let nlb_eni = env.eni("m", "02:00:0a:00:01:06", nlb_ip, &[]);
+    policy
+        .enis
+        .insert(nlb_eni.eni_id.clone(), vec!["sg-lb".into()]);
+    if let Some(g) = policy.groups.get_mut("sg-lb") {
+        g.members.push(nlb_ip);
+    }
+    env.fabric.apply_security(&vpc, &policy).expect("security");
+    let mut tcp_hc = hc.clone();
+    tcp_hc.protocol = LbProtocol::Tcp;
+    let nlb = LbSpec {
+        id: nlb_id.clone(),
+        application: false,
+        nodes: vec![LbNode {
+            eni_id: nlb_eni.eni_id.clone(),
+            tap: nlb_eni.tap.clone(),
+            mac: nlb_eni.mac.clone(),
+            ip: nlb_ip,
+            prefix_len: 24,
+            gateway: Ipv4Addr::new(10, 0, 1, 1),
+        }],
+        listeners: vec![LbListener {
+            port: 80,
+            protocol: LbProtocol::Tcp,
+            rules: vec![LbRule {
+                conditions: vec![],
+                action: LbAction::Forward(vec![(tg_all.clone(), 1)]),
+            }],
+        }],
+        target_groups: BTreeMap::from([(
+            tg_all.clone(),
+            LbTargetGroup {
+                protocol: LbProtocol::Tcp,
+                targets: vec![target("i-0000000a", ta), target("i-0000000b", tb)],
+                health: tcp_hc,
+            },
+        )]),
+        ..spec.clone()
+    };
+    env.lb.apply(&nlb).expect("apply the NLB");
+    env.fabric.plug(&nlb_eni).expect("plug the NLB's node");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut tcp_seen = BTreeSet::new();
+    while tcp_seen.len() < 2 && Instant::now() < deadline {
+        if let Some((200, body)) = get(&ns_c, nlb_ip, "/", "web") {
+            tcp_seen.insert(body);
+        } else {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    assert_eq!(tcp_seen.len(), 2, "{tcp_seen:?}");
+    // A proxy that died is restarted by the next apply.
+    let pid = std::fs::read_to_string(env.dir.path().join("lb").join(&nlb_id).join("haproxy.pid"))
+        .expect("pid");
+    cmd::check("kill", &["-KILL", pid.trim()], T).expect("kill");
+    std::thread::sleep(Duration::from_millis(300));
+    env.lb.apply(&nlb).expect("restart");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&ns_c, nlb_ip, "/", "web").is_none() {
+        assert!(Instant::now() < deadline, "the NLB did not come back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    env.lb.remove(&nlb_id).expect("remove the NLB");
 
     // Stop a's server: a turns unhealthy and every request goes to b.
     env.stop_server("i-0000000a");

@@ -23,7 +23,7 @@ use super::nodes::data_plane_id;
 use super::rule::Rule;
 use super::target_group::TargetGroup;
 use crate::Error;
-use crate::ec2::instance::Instance;
+use crate::ec2::instance::{Instance, InstanceState};
 use crate::ec2::network_interface::NetworkInterface;
 use crate::ec2::store::ResourceStore;
 use crate::ec2::subnet::Subnet;
@@ -118,11 +118,13 @@ fn targets(store: &ResourceStore, account: &str, tg: &TargetGroup) -> Vec<LbTarg
         let Some(port) = t.port.or(tg.port).and_then(|p| u16::try_from(p).ok()) else {
             continue;
         };
+        // Instances that are not running receive no traffic (`Target.InvalidState`).
         let ip = if tg.target_type == "instance" {
             store
                 .get::<Instance>(account, &t.id)
                 .ok()
                 .flatten()
+                .filter(|i| matches!(i.state, InstanceState::Running | InstanceState::Pending))
                 .and_then(|i| i.private_ip.parse::<Ipv4Addr>().ok())
         } else {
             t.id.parse().ok()

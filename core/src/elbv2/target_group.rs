@@ -179,6 +179,8 @@ pub enum TargetHealth {
     Unhealthy(UnhealthyCause),
     /// Registered, but no load balancer uses the group.
     NotInUse,
+    /// An instance target that is not running (stopped, stopping or terminated).
+    InvalidState,
     /// Deregistered and draining.
     Draining,
     /// Not registered.
@@ -241,6 +243,11 @@ impl TargetHealth {
                 "unused",
                 Some("Target.NotInUse"),
                 Some("Target group is not configured to receive traffic from the load balancer"),
+            ),
+            Self::InvalidState => (
+                "unused",
+                Some("Target.InvalidState"),
+                Some("Target is in the stopped state"),
             ),
             Self::Draining => (
                 "draining",
@@ -1082,6 +1089,18 @@ impl Elbv2 {
                 TargetHealth::Draining
             } else if !in_use {
                 TargetHealth::NotInUse
+            } else if tg.target_type == "instance"
+                && self
+                    .ec2()
+                    .store()
+                    .get::<Instance>(account, &r.id)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|i| {
+                        !matches!(i.state, InstanceState::Running | InstanceState::Pending)
+                    })
+            {
+                TargetHealth::InvalidState
             } else if !tg.health.enabled {
                 TargetHealth::HealthCheckDisabled
             } else if let Some(obs) = &observed {

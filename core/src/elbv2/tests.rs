@@ -1070,3 +1070,32 @@ fn data_plane_spec_and_observed_health() {
         )
     );
 }
+
+#[test]
+fn stopped_instance_targets_are_invalid_state_and_get_no_traffic() {
+    let w = world();
+    let lb = alb(&w, "stopped");
+    let tg = http_tg(&w, "stopped-tg");
+    put_instance(w.elb.ec2(), "i-0000000000000000c", &w.vpc, "running");
+    w.elb
+        .register_targets(
+            ACCT,
+            &tg.id,
+            &[TargetInput {
+                id: "i-0000000000000000c".into(),
+                ..Default::default()
+            }],
+        )
+        .expect("register");
+    listener(&w, &lb.id, 80, &tg.id).expect("listener");
+    put_instance(w.elb.ec2(), "i-0000000000000000c", &w.vpc, "stopped");
+    let rows = w
+        .elb
+        .describe_target_health(ACCT, &tg.id, &[])
+        .expect("health");
+    assert_eq!(rows[0].health, TargetHealth::InvalidState);
+    assert_eq!(rows[0].health.wire().1, Some("Target.InvalidState"));
+    let lb = w.elb.load_balancer(ACCT, &lb.id).expect("lb");
+    let (spec, _) = super::data_plane::lb_spec(w.elb.ec2().store(), ACCT, &lb).expect("spec");
+    assert!(spec.target_groups[&tg.id].targets.is_empty());
+}

@@ -488,7 +488,7 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
 
     // Spread: round robin over both targets.
     let mut seen = BTreeSet::new();
-    for _ in 0..10 {
+    for _ in 0..20 {
         let (status, body) = get(&ns_c, LB_IP, "/", "web").expect("through the LB");
         assert_eq!(status, 200, "{body}");
         seen.insert(body);

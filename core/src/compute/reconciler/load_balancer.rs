@@ -17,7 +17,6 @@ use crate::ec2::dhcp_options::DhcpOptions;
 use crate::ec2::instance::Instance;
 use crate::ec2::model::Record;
 use crate::ec2::network_interface::NetworkInterface;
-use crate::ec2::subnet::Subnet;
 use crate::ec2::vpc::Vpc;
 use crate::elbv2::data_plane::lb_spec;
 use crate::elbv2::listener::Listener;
@@ -51,20 +50,25 @@ impl Compute {
             .scan_all(|a, lb: &LoadBalancer| Some((a.to_owned(), lb.clone())))
             .unwrap_or_default();
         let region = &self.ec2.placement().region;
+        // Nodes already plugged with their device joined need no fabric call: a pass then
+        // costs one driver `apply` per load balancer (free when its config is unchanged).
+        let attached = self.attached_enis().unwrap_or_default();
         for (account, lb) in &lbs {
             let done = (|| -> Result<(), WorldError> {
                 let (spec, nodes) = lb_spec(store, account, lb)?;
+                driver.apply(&spec)?;
+                if nodes.iter().all(|(eni, _)| attached.contains(&eni.id)) {
+                    return Ok(());
+                }
                 if let Some(vpc) = store.get::<Vpc>(account, &lb.vpc_id)? {
                     let dhcp = store.get::<DhcpOptions>(account, &vpc.dhcp_options_id)?;
                     fabric.ensure_vpc(&vpc_spec(&vpc, dhcp.as_ref(), region)?)?;
                 }
-                for s in &lb.subnets {
-                    if let Some(subnet) = store.get::<Subnet>(account, &s.subnet_id)? {
-                        fabric.ensure_subnet(&subnet_spec(&subnet)?)?;
-                    }
+                for (_, subnet) in &nodes {
+                    fabric.ensure_subnet(&subnet_spec(subnet)?)?;
                 }
+                // The nodes' groups are in force before they carry traffic.
                 self.apply_security(account, &lb.vpc_id)?;
-                driver.apply(&spec)?;
                 for (eni, subnet) in &nodes {
                     let mut e = eni_spec(eni, subnet)?;
                     e.dns_names = vec![lb.dns_name.to_ascii_lowercase()];

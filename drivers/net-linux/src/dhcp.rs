@@ -302,6 +302,14 @@ mod tests {
             Dnsmasq::render_dns_hosts(&rec),
             "10.0.1.10 ip-10-0-1-10.r.compute.internal ip-10-0-1-10\n"
         );
+        // Further names (a load balancer's on its nodes) join the address's line.
+        if let Some(e) = rec.enis.get_mut("eni-1") {
+            e.dns_names = vec!["internal-web-1.r.elb.kumo.internal".into()];
+        }
+        assert_eq!(
+            Dnsmasq::render_dns_hosts(&rec),
+            "10.0.1.10 ip-10-0-1-10.r.compute.internal ip-10-0-1-10 internal-web-1.r.elb.kumo.internal\n"
+        );
         rec.dns_support = false;
         let dhcp_only = d.render_conf(&rec).expect("renders");
         assert!(

@@ -451,9 +451,24 @@ def terminate_all_instances(ep: "Endpoint", timeout: float = 180.0) -> None:
         time.sleep(2)
 
 
+def remove_lb_namespaces(data_dir: Path) -> None:
+    """Stops the load balancers' haproxy processes and removes their namespaces (recorded
+    under DATA_DIR/compute/lb/<id>; they outlive the server by design, as VPC routers)."""
+    lbs = Path(data_dir) / "compute" / "lb"
+    if not lbs.is_dir():
+        return
+    for lb in lbs.iterdir():
+        try:
+            os.kill(int((lb / "haproxy.pid").read_text().strip()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        subprocess.run(["ip", "netns", "delete", f"kumo-lb-{lb.name}"], capture_output=True, timeout=30)
+
+
 def remove_vpc_namespaces(data_dir: Path) -> None:
     """Removes the VPC router namespaces and DHCP servers a stopped test server left (they
-    outlive the server by design: a restarted server adopts them)."""
+    outlive the server by design: a restarted server adopts them), and its load balancers'."""
+    remove_lb_namespaces(data_dir)
     vpcs = Path(data_dir) / "compute" / "net" / "vpcs"
     if not vpcs.is_dir():
         return

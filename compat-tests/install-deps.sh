@@ -15,7 +15,8 @@ log() { echo "install-deps: $*" >&2; }
 # --- Debian packages -------------------------------------------------------------------------
 missing_debs=()
 # qemu-img/qemu-io: the BlockStore contract tests of drivers/blocks-local (they SKIP without them).
-for pair in s3cmd:s3cmd rclone:rclone curl:curl qemu-img:qemu-utils qemu-io:qemu-utils; do
+# haproxy: the load balancer data plane (drivers/lb-haproxy; its tests SKIP without it).
+for pair in s3cmd:s3cmd rclone:rclone curl:curl qemu-img:qemu-utils qemu-io:qemu-utils haproxy:haproxy; do
     cmd="${pair%%:*}"
     pkg="${pair##*:}"
     command -v "$cmd" >/dev/null 2>&1 || missing_debs+=("$pkg")

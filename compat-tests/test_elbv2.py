@@ -140,6 +140,11 @@ def network(ep):
         for i, z in enumerate(zones)
     ]
     yield vpc, subnets, "10.42"
+    # A failed test may leave its load balancers: their nodes' interfaces hold the subnets.
+    elb = harness.client(ep, "elbv2")
+    for lb in elb.describe_load_balancers()["LoadBalancers"]:
+        if lb["VpcId"] == vpc:
+            elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
     for s in subnets:
         ec2.delete_subnet(SubnetId=s)
     ec2.delete_vpc(VpcId=vpc)
@@ -202,7 +207,8 @@ def test_application_load_balancer_scenario(ep, network):
     assert _code(exc) == ("ResourceInUse", 400)
 
     health = elb.describe_target_health(TargetGroupArn=tg_arn)["TargetHealthDescriptions"]
-    assert {h["TargetHealth"]["State"] for h in health} == {"unavailable"}
+    # With the data plane the probes decide (no target answers here); without one, unavailable.
+    assert {h["TargetHealth"]["State"] for h in health} <= {"initial", "unhealthy", "unavailable"}
     elb.modify_target_group_attributes(TargetGroupArn=tg_arn, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "2"}])
     elb.deregister_targets(TargetGroupArn=tg_arn, Targets=[{"Id": f"{net}.0.10"}])
     state = elb.describe_target_health(TargetGroupArn=tg_arn, Targets=[{"Id": f"{net}.0.10"}])["TargetHealthDescriptions"][0]["TargetHealth"]

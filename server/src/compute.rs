@@ -137,6 +137,15 @@ pub async fn start(
         Some(f) => compute.with_network(f.clone()),
         None => compute,
     };
+    if fabric.is_some() {
+        match load_balancers(&dir) {
+            Ok(driver) => ec2.set_load_balancer_driver(driver),
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "load balancer data plane unavailable: load balancers are records only"
+            ),
+        }
+    }
     let _loop = compute.spawn_reconciler();
     let _builder = builder.map(|b| b.spawn());
     let site = Arc::new(HostSite::new(SiteParts {
@@ -312,6 +321,7 @@ const SETUP_LIBVIRT: &str = include_str!("../../drivers/compute-libvirt/setup-li
 const BUILD_IMAGE: &str = include_str!("../../drivers/compute-libvirt/image/build-image.sh");
 const IMAGE_INIT: &str = include_str!("../../drivers/compute-libvirt/image/init.sh");
 const IMAGE_UDHCPC: &str = include_str!("../../drivers/compute-libvirt/image/udhcpc.sh");
+const SETUP_HAPROXY: &str = include_str!("../../drivers/lb-haproxy/setup-haproxy.sh");
 /// Installing packages on a fresh machine takes about a minute; never wait forever.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -334,6 +344,11 @@ fn host_setup(image_dir: &Path) -> anyhow::Result<()> {
     std::fs::write(image.join("init.sh"), IMAGE_INIT)?;
     std::fs::write(image.join("udhcpc.sh"), IMAGE_UDHCPC)?;
     run_script(&work.path().join("setup-libvirt.sh"), &[])?;
+    // The load balancer data plane's proxy; its failure leaves load balancers without one.
+    std::fs::write(work.path().join("setup-haproxy.sh"), SETUP_HAPROXY)?;
+    if let Err(e) = run_script(&work.path().join("setup-haproxy.sh"), &[]) {
+        tracing::warn!(error = format!("{e:#}"), "haproxy setup failed");
+    }
     run_script(&image.join("build-image.sh"), &[image_dir.as_os_str()])?;
     Ok(())
 }
@@ -403,6 +418,17 @@ fn start_libvirt_daemons() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The ELBv2 data plane: a namespace and an haproxy per load balancer, runtime files under
+/// `DATA_DIR/compute/lb` (this installation's inventory for the orphan sweep).
+fn load_balancers(dir: &Path) -> anyhow::Result<Arc<dyn kumo_driver_api::LoadBalancerDriver>> {
+    if !kumo_lb_haproxy::available() {
+        anyhow::bail!("haproxy is not installed (drivers/lb-haproxy/setup-haproxy.sh)");
+    }
+    let driver =
+        kumo_lb_haproxy::HaproxyLb::new(kumo_lb_haproxy::HaproxyLbConfig::new(dir.join("lb")))?;
+    Ok(Arc::new(driver))
 }
 
 /// The Linux network fabric with the metadata service answering from the EC2 records.

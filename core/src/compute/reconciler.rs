@@ -167,39 +167,17 @@ impl Compute {
                     }
                 }
             });
-        // Security groups and ACLs: their own loop, woken by the store after every commit that
-        // touches a record they derive from, so a rule change reaches the kernel at once.
-        let security = self.clone();
-        let changed = self.ec2.store().watch(&security::WATCHED);
-        tokio::spawn(async move {
-            while !security.stop.load(Ordering::Relaxed) {
-                let pass = security.clone();
-                if let Err(e) = tokio::task::spawn_blocking(move || pass.reconcile_security()).await
-                {
-                    tracing::error!(error = %e, "security pass panicked");
-                }
-                tokio::select! {
-                    () = changed.notified() => {}
-                    () = tokio::time::sleep(security.config.interval) => {}
-                }
-            }
-        });
-        // Routes and public addresses: the same, so that an AssociateAddress moves traffic at once.
-        let routing = self.clone();
-        let changed = self.ec2.store().watch(&routing::WATCHED);
-        tokio::spawn(async move {
-            while !routing.stop.load(Ordering::Relaxed) {
-                let pass = routing.clone();
-                if let Err(e) = tokio::task::spawn_blocking(move || pass.reconcile_routing()).await
-                {
-                    tracing::error!(error = %e, "routing pass panicked");
-                }
-                tokio::select! {
-                    () = changed.notified() => {}
-                    () = tokio::time::sleep(routing.config.interval) => {}
-                }
-            }
-        });
+        // Security groups and ACLs, routes and public addresses, load balancers: each has a loop
+        // of its own, woken by the store after every commit touching a record it derives from
+        // (so a rule change or an AssociateAddress reaches the kernel at once), and by a timer
+        // (which also restarts what died, such as a proxy).
+        self.spawn_watched("security", &security::WATCHED, Self::reconcile_security);
+        self.spawn_watched("routing", &routing::WATCHED, Self::reconcile_routing);
+        self.spawn_watched(
+            "load balancer",
+            &load_balancer::WATCHED,
+            Self::reconcile_load_balancers,
+        );
         let this = self.clone();
         let mut wakes = self.ec2.compute().wakes();
         tokio::spawn(async move {
@@ -214,6 +192,25 @@ impl Compute {
                 }
             }
         })
+    }
+
+    /// Runs `pass` on the blocking pool whenever the store commits a record of one of the
+    /// `kinds`, and at least every `config.interval`, until the reconciler stops.
+    fn spawn_watched(&self, what: &'static str, kinds: &[&'static str], pass: fn(&Self)) {
+        let this = self.clone();
+        let changed = self.ec2.store().watch(kinds);
+        tokio::spawn(async move {
+            while !this.stop.load(Ordering::Relaxed) {
+                let run = this.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || pass(&run)).await {
+                    tracing::error!(error = %e, "{what} pass panicked");
+                }
+                tokio::select! {
+                    () = changed.notified() => {}
+                    () = tokio::time::sleep(this.config.interval) => {}
+                }
+            }
+        });
     }
 
     /// The host this reconciler drives.
@@ -854,6 +851,7 @@ fn ignore_missing(e: HypervisorError) -> Result<(), HypervisorError> {
 }
 
 mod disk_orphans;
+mod load_balancer;
 mod network;
 mod routing;
 mod security;

@@ -68,6 +68,8 @@ pub struct Ec2 {
     compute: Arc<HostRegistry>,
     /// Where public addresses come from (elastic IPs, launch-time public IPs).
     public_pool: cidr::Cidr,
+    /// The load balancer data plane, once the server has one (target health comes from it).
+    load_balancers: Arc<std::sync::OnceLock<Arc<dyn kumo_driver_api::LoadBalancerDriver>>>,
 }
 
 impl std::fmt::Debug for Ec2 {
@@ -89,6 +91,7 @@ impl Ec2 {
             image_locations: None,
             compute: Arc::new(HostRegistry::default()),
             public_pool: address::default_pool(),
+            load_balancers: Arc::new(std::sync::OnceLock::new()),
         }
     }
 
@@ -135,6 +138,17 @@ impl Ec2 {
     #[must_use]
     pub fn compute(&self) -> &HostRegistry {
         &self.compute
+    }
+
+    /// Installs the load balancer data plane (once; later calls are ignored).
+    pub fn set_load_balancer_driver(&self, driver: Arc<dyn kumo_driver_api::LoadBalancerDriver>) {
+        let _ = self.load_balancers.set(driver);
+    }
+
+    /// The load balancer data plane, when the server runs one.
+    #[must_use]
+    pub fn load_balancer_driver(&self) -> Option<&Arc<dyn kumo_driver_api::LoadBalancerDriver>> {
+        self.load_balancers.get()
     }
 }
 

@@ -5,10 +5,11 @@
 //! region may have a single zone; there one zone is enough (the rule asks for
 //! `min(2, zones in the region)` distinct zones).
 //!
-//! DNS: each load balancer gets `[internal-]<name>-<10 digits>.<region>.elb.kumo.internal`;
-//! the data-plane issue makes it resolve. Provisioning is instantaneous until the data plane
-//! exists: the create answer says `provisioning` as AWS's does, the stored load balancer is
-//! `active` (so `load_balancer_available` succeeds at its first poll).
+//! DNS: each load balancer gets `[internal-]<name>-<10 digits>.<region>.elb.kumo.internal`,
+//! which AmazonProvidedDNS inside the VPC resolves to its nodes' addresses. Nodes
+//! (`elbv2::nodes`) are ENIs created in the same transaction. The create answer says
+//! `provisioning` as AWS's does; the stored load balancer is `active` at once (the proxy
+//! starts within a reconciler pass, well before a waiter's first poll).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -47,6 +48,9 @@ pub struct LbSubnet {
     /// IPv6 address.
     #[serde(default)]
     pub ipv6: Option<String>,
+    /// The node's ENI in this subnet (see `elbv2::nodes`).
+    #[serde(default)]
+    pub network_interface_id: Option<String>,
 }
 
 /// A load balancer.
@@ -265,6 +269,7 @@ impl Elbv2 {
                 tags: req.tags.clone(),
                 id,
             };
+            super::nodes::sync(t, account, &region, &mut lb, &[])?;
             t.put(account, lb.clone());
             lb.state = "provisioning".into();
             Ok(lb)
@@ -360,6 +365,7 @@ impl Elbv2 {
                     t.delete::<Listener>(account, &l.id);
                 }
             }
+            super::nodes::release(t, account, &lb);
             t.delete::<LoadBalancer>(account, arn);
             Ok(())
         })
@@ -409,6 +415,7 @@ impl Elbv2 {
         groups: &[String],
         enforce_private_link_inbound: Option<&str>,
     ) -> Result<LoadBalancer, Error> {
+        let region = self.region().to_owned();
         self.ec2().store().transaction(|t| {
             let mut lb = get(t, account, arn)?;
             let groups = check_security_groups(t, account, &lb.vpc_id, groups)?;
@@ -446,6 +453,8 @@ impl Elbv2 {
                 }
             }
             lb.security_groups = groups;
+            let kept = lb.subnets.clone();
+            super::nodes::sync(t, account, &region, &mut lb, &kept)?;
             t.put(account, lb.clone());
             Ok(lb)
         })
@@ -461,6 +470,7 @@ impl Elbv2 {
         ip_address_type: Option<&str>,
     ) -> Result<LoadBalancer, Error> {
         let zones_in_region = self.ec2().placement().zones.len();
+        let region = self.region().to_owned();
         self.ec2().store().transaction(|t| {
             let mut lb = get(t, account, arn)?;
             let mappings = mappings_of(subnets, mappings)?;
@@ -492,7 +502,8 @@ impl Elbv2 {
                 check_ip_type(ip, &lb.lb_type, &lb.scheme)?;
                 lb.ip_address_type = ip.to_owned();
             }
-            lb.subnets = new;
+            let previous = std::mem::replace(&mut lb.subnets, new);
+            super::nodes::sync(t, account, &region, &mut lb, &previous)?;
             t.put(account, lb.clone());
             Ok(lb)
         })
@@ -630,6 +641,7 @@ fn resolve_subnets(
                 private_ipv4: m.private_ipv4.clone(),
                 allocation_id: None,
                 ipv6: None,
+                network_interface_id: None,
             },
             subnet.availability_zone.clone(),
         ));

@@ -11,16 +11,20 @@
 //! Errors are [`Fault`]s with ELBv2's own codes (`LoadBalancerNotFound`, `PriorityInUse`, …);
 //! all of them are HTTP 400 in the botocore model.
 //!
-//! What is not here yet (the data-plane issue): DNS names are minted but do not resolve, and
-//! targets of a group in use report `unavailable` (see [`target_group`]) until real health
-//! checks run. HTTPS/TLS listeners (certificates) and authentication actions are refused.
+//! The data plane: each load balancer has a node ENI per subnet ([`nodes`]); the compute
+//! reconciler turns the records into a [`data_plane`] spec for the host's
+//! `LoadBalancerDriver` (HAProxy), plugs the nodes, and the VPC's DNS resolves the load
+//! balancer's name to them; target health comes from the driver's probes. HTTPS/TLS listeners
+//! (certificates) and authentication actions are refused.
 
 pub mod actions;
 pub mod arn;
 pub mod attributes;
+pub mod data_plane;
 pub mod limits;
 pub mod listener;
 pub mod load_balancer;
+pub mod nodes;
 pub mod rule;
 pub mod tags;
 pub mod target_group;

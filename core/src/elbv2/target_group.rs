@@ -2,13 +2,13 @@
 //! protocol (as AWS fills them), registration rules per target type, deregistration with the
 //! group's delay, and target health.
 //!
-//! Health: until the data plane runs health checks, a registered target of a group that a
-//! load balancer uses reports `unavailable` (no reason: Kumo does not know its health yet);
-//! of an unused group `unused` / `Target.NotInUse`; a deregistered one `draining` /
-//! `Target.DeregistrationInProgress` for `deregistration_delay.timeout_seconds`, then
-//! `unused` / `Target.NotRegistered` — which is what the `target_deregistered` waiter waits for.
-//! The data plane will replace [`TargetHealth::Unavailable`] with `initial`, `healthy` and
-//! `unhealthy` from its probes.
+//! Health: a registered target of a group that a load balancer uses reports what the data
+//! plane's probes say (`initial` until they decide, `healthy`, `unhealthy` with a reason; a
+//! target is healthy when any load balancer using the group finds it so), or `unavailable`
+//! on an endpoint without a data plane; of an unused group `unused` / `Target.NotInUse`; a
+//! deregistered one `draining` / `Target.DeregistrationInProgress` for
+//! `deregistration_delay.timeout_seconds`, then `unused` / `Target.NotRegistered` — which is
+//! what the `target_deregistered` waiter waits for.
 //!
 //! Instance targets: instance records belong to the compute family (`ec2::instance`). Until it
 //! is merged, ids are checked by shape only; `check_instance_target` is the one place to add
@@ -167,37 +167,87 @@ pub struct TargetInput {
 /// A target's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetHealth {
-    /// In use by a load balancer; health not known until the data plane probes it.
+    /// In use by a load balancer on an endpoint without a data plane: health unknown.
     Unavailable,
     /// In use, health checks disabled.
     HealthCheckDisabled,
+    /// In use; the first health checks have not decided yet.
+    Initial,
+    /// In use and passing its health checks.
+    Healthy,
+    /// In use and failing its health checks.
+    Unhealthy(UnhealthyCause),
     /// Registered, but no load balancer uses the group.
     NotInUse,
+    /// An instance target that is not running (stopped, stopping or terminated).
+    InvalidState,
     /// Deregistered and draining.
     Draining,
     /// Not registered.
     NotRegistered,
 }
 
+/// Why a target fails its health checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnhealthyCause {
+    /// The check's HTTP status was outside the matcher (the status, when known).
+    ResponseCodeMismatch(Option<u16>),
+    /// The check timed out.
+    Timeout,
+    /// The check failed otherwise (refused, reset).
+    FailedHealthChecks,
+}
+
 impl TargetHealth {
     /// `(State, Reason, Description)` as `DescribeTargetHealth` reports them.
     #[must_use]
-    pub fn wire(self) -> (&'static str, Option<&'static str>, Option<&'static str>) {
-        match self {
+    pub fn wire(self) -> (&'static str, Option<&'static str>, Option<String>) {
+        let (state, reason, description): (&str, Option<&str>, Option<&str>) = match self {
             Self::Unavailable => (
                 "unavailable",
                 None,
-                Some("Health checks are not running on this Kumo endpoint yet"),
+                Some("Health checks are not running on this Kumo endpoint"),
             ),
             Self::HealthCheckDisabled => (
                 "unavailable",
                 Some("Target.HealthCheckDisabled"),
                 Some("Health checks disabled"),
             ),
+            Self::Initial => (
+                "initial",
+                Some("Elb.InitialHealthChecking"),
+                Some("Initial health checks in progress"),
+            ),
+            Self::Healthy => ("healthy", None, None),
+            Self::Unhealthy(UnhealthyCause::ResponseCodeMismatch(code)) => {
+                return (
+                    "unhealthy",
+                    Some("Target.ResponseCodeMismatch"),
+                    Some(match code {
+                        Some(c) => format!("Health checks failed with these codes: [{c}]"),
+                        None => "Health checks failed".to_owned(),
+                    }),
+                );
+            }
+            Self::Unhealthy(UnhealthyCause::Timeout) => (
+                "unhealthy",
+                Some("Target.Timeout"),
+                Some("Request timed out"),
+            ),
+            Self::Unhealthy(UnhealthyCause::FailedHealthChecks) => (
+                "unhealthy",
+                Some("Target.FailedHealthChecks"),
+                Some("Health checks failed"),
+            ),
             Self::NotInUse => (
                 "unused",
                 Some("Target.NotInUse"),
                 Some("Target group is not configured to receive traffic from the load balancer"),
+            ),
+            Self::InvalidState => (
+                "unused",
+                Some("Target.InvalidState"),
+                Some("Target is in the stopped state"),
             ),
             Self::Draining => (
                 "draining",
@@ -209,6 +259,24 @@ impl TargetHealth {
                 Some("Target.NotRegistered"),
                 Some("Target is not registered to the target group"),
             ),
+        };
+        (state, reason, description.map(str::to_owned))
+    }
+
+    /// What the data plane observed, as ELBv2 reports it.
+    #[must_use]
+    pub fn observed(h: &kumo_driver_api::ObservedHealth) -> Self {
+        use kumo_driver_api::{ObservedHealth as O, UnhealthyReason as R};
+        match h {
+            O::Initial => Self::Initial,
+            O::Healthy => Self::Healthy,
+            O::Unhealthy(R::ResponseCodeMismatch(c)) => {
+                Self::Unhealthy(UnhealthyCause::ResponseCodeMismatch(*c))
+            }
+            O::Unhealthy(R::Timeout) => Self::Unhealthy(UnhealthyCause::Timeout),
+            O::Unhealthy(R::FailedHealthChecks) => {
+                Self::Unhealthy(UnhealthyCause::FailedHealthChecks)
+            }
         }
     }
 }
@@ -1002,13 +1070,53 @@ impl Elbv2 {
         let now = now_ms();
         let in_use = !lbs.is_empty();
         let live: Vec<&RegisteredTarget> = tg.live(now).collect();
+        // What the data plane's probes say, from every load balancer using the group (a target
+        // is healthy when one of them finds it so).
+        let observed: Option<Vec<kumo_driver_api::TargetObservation>> =
+            self.ec2().load_balancer_driver().map(|driver| {
+                lbs.iter()
+                    .filter_map(|lb| self.ec2().store().get::<LoadBalancer>(account, lb).ok()?)
+                    .flat_map(|lb| {
+                        driver
+                            .target_health(&super::nodes::data_plane_id(&lb))
+                            .unwrap_or_default()
+                    })
+                    .filter(|o| o.target_group == tg.id)
+                    .collect()
+            });
         let health_of = |r: &RegisteredTarget| {
             if r.draining_until_ms.is_some() {
                 TargetHealth::Draining
             } else if !in_use {
                 TargetHealth::NotInUse
+            } else if tg.target_type == "instance"
+                && self
+                    .ec2()
+                    .store()
+                    .get::<Instance>(account, &r.id)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|i| {
+                        !matches!(i.state, InstanceState::Running | InstanceState::Pending)
+                    })
+            {
+                TargetHealth::InvalidState
             } else if !tg.health.enabled {
                 TargetHealth::HealthCheckDisabled
+            } else if let Some(obs) = &observed {
+                let mine = obs.iter().filter(|o| {
+                    o.target_id == r.id
+                        && r.port.and_then(|p| u16::try_from(p).ok()) == Some(o.port)
+                });
+                let all: Vec<TargetHealth> =
+                    mine.map(|o| TargetHealth::observed(&o.health)).collect();
+                if all.contains(&TargetHealth::Healthy) {
+                    TargetHealth::Healthy
+                } else {
+                    all.into_iter()
+                        .find(|h| matches!(h, TargetHealth::Unhealthy(_)))
+                        .unwrap_or(TargetHealth::Initial)
+                }
             } else {
                 TargetHealth::Unavailable
             }

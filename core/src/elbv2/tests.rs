@@ -880,3 +880,222 @@ fn seed_network_for_terraform() {
         .expect("put");
     println!("seeded {} {} {:?}", vpc.id, sg.id, w.subnets);
 }
+
+#[test]
+fn load_balancer_nodes_are_enis_in_its_subnets() {
+    use crate::ec2::network_interface::NetworkInterface;
+    let w = world();
+    let lb = alb(&w, "nodes");
+    let store = w.elb.ec2().store();
+    let hex = super::nodes::data_plane_id(&lb);
+    let mut ips = Vec::new();
+    for s in &lb.subnets {
+        let id = s
+            .network_interface_id
+            .as_deref()
+            .expect("a node per subnet");
+        let eni = store
+            .get::<NetworkInterface>(ACCT, id)
+            .expect("store")
+            .expect("eni");
+        assert_eq!(eni.subnet_id, s.subnet_id);
+        assert_eq!(eni.description, format!("ELB app/nodes/{hex}"));
+        assert_eq!(
+            eni.groups.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
+            [w.sg.as_str()]
+        );
+        assert_eq!(eni.status, "in-use");
+        ips.push(eni.private_ip);
+    }
+    assert_eq!(ips.len(), 2);
+    // The addresses are booked: a subnet's address book no longer offers them.
+    let again = alb(&w, "nodes2");
+    for s in &again.subnets {
+        let id = s.network_interface_id.as_deref().expect("node");
+        let eni = store
+            .get::<NetworkInterface>(ACCT, id)
+            .expect("store")
+            .expect("eni");
+        assert!(!ips.contains(&eni.private_ip), "{ips:?} reused");
+    }
+    // Deleting the load balancer deletes its nodes.
+    w.elb.delete_load_balancer(ACCT, &lb.id).expect("delete");
+    for s in &lb.subnets {
+        let id = s.network_interface_id.as_deref().expect("node");
+        assert!(
+            store
+                .get::<NetworkInterface>(ACCT, id)
+                .expect("store")
+                .is_none()
+        );
+    }
+    // SetSubnets with the same subnets keeps the nodes.
+    let ids: Vec<_> = again
+        .subnets
+        .iter()
+        .map(|s| s.network_interface_id.clone())
+        .collect();
+    let after = w
+        .elb
+        .set_subnets(ACCT, &again.id, &w.subnets, &[], None)
+        .expect("set subnets");
+    let same: Vec<_> = after
+        .subnets
+        .iter()
+        .map(|s| s.network_interface_id.clone())
+        .collect();
+    assert_eq!(same, ids);
+}
+
+/// A data plane double for the health mapping (unit tests only).
+struct Observed(Vec<kumo_driver_api::TargetObservation>);
+
+impl kumo_driver_api::LoadBalancerDriver for Observed {
+    fn apply(&self, _: &kumo_driver_api::LbSpec) -> Result<(), kumo_driver_api::NetworkError> {
+        Ok(())
+    }
+    fn remove(&self, _: &str) -> Result<(), kumo_driver_api::NetworkError> {
+        Ok(())
+    }
+    fn list(&self) -> Result<Vec<String>, kumo_driver_api::NetworkError> {
+        Ok(Vec::new())
+    }
+    fn target_health(
+        &self,
+        _: &str,
+    ) -> Result<Vec<kumo_driver_api::TargetObservation>, kumo_driver_api::NetworkError> {
+        Ok(self.0.clone())
+    }
+}
+
+#[test]
+fn data_plane_spec_and_observed_health() {
+    use kumo_driver_api::{LbAction, LbCondition, ObservedHealth, UnhealthyReason};
+    let w = world();
+    let lb = alb(&w, "dp");
+    let tg = http_tg(&w, "dp-tg");
+    put_instance(w.elb.ec2(), "i-0000000000000000a", &w.vpc, "running");
+    put_instance(w.elb.ec2(), "i-0000000000000000b", &w.vpc, "running");
+    w.elb
+        .register_targets(
+            ACCT,
+            &tg.id,
+            &[
+                TargetInput {
+                    id: "i-0000000000000000a".into(),
+                    ..Default::default()
+                },
+                TargetInput {
+                    id: "i-0000000000000000b".into(),
+                    ..Default::default()
+                },
+            ],
+        )
+        .expect("register");
+    let l = listener(&w, &lb.id, 80, &tg.id).expect("listener");
+    w.elb
+        .create_rule(
+            ACCT,
+            &l.id,
+            Some(5),
+            path("/teapot"),
+            vec![ActionInput {
+                kind: "fixed-response".into(),
+                fixed_response: Some((
+                    Some("418".into()),
+                    Some("text/plain".into()),
+                    Some("short".into()),
+                )),
+                ..Default::default()
+            }],
+            Vec::new(),
+        )
+        .expect("rule");
+    let lb = w.elb.load_balancer(ACCT, &lb.id).expect("lb");
+    let (spec, nodes) = super::data_plane::lb_spec(w.elb.ec2().store(), ACCT, &lb).expect("spec");
+    assert_eq!(spec.nodes.len(), 2);
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(spec.id, super::nodes::data_plane_id(&lb));
+    assert!(spec.application);
+    let rules = &spec.listeners[0].rules;
+    assert_eq!(rules.len(), 2, "{rules:?}");
+    assert_eq!(
+        rules[0].conditions,
+        vec![LbCondition::PathPattern(vec!["/teapot".into()])]
+    );
+    assert!(matches!(
+        rules[0].action,
+        LbAction::FixedResponse { status: 418, .. }
+    ));
+    assert_eq!(rules[1].action, LbAction::Forward(vec![(tg.id.clone(), 1)]));
+    let group = &spec.target_groups[&tg.id];
+    assert_eq!(group.targets.len(), 2);
+    assert_eq!(group.targets[0].port, 80);
+    assert_eq!(group.health.path, "/");
+
+    // Observed health replaces `unavailable`.
+    w.elb
+        .ec2()
+        .set_load_balancer_driver(std::sync::Arc::new(Observed(vec![
+            kumo_driver_api::TargetObservation {
+                target_group: tg.id.clone(),
+                target_id: "i-0000000000000000a".into(),
+                port: 80,
+                health: ObservedHealth::Healthy,
+            },
+            kumo_driver_api::TargetObservation {
+                target_group: tg.id.clone(),
+                target_id: "i-0000000000000000b".into(),
+                port: 80,
+                health: ObservedHealth::Unhealthy(UnhealthyReason::ResponseCodeMismatch(Some(503))),
+            },
+        ])));
+    let rows = w
+        .elb
+        .describe_target_health(ACCT, &tg.id, &[])
+        .expect("health");
+    let by_id = |id: &str| {
+        rows.iter()
+            .find(|r| r.target.id == id)
+            .map(|r| r.health.wire())
+            .expect("row")
+    };
+    assert_eq!(by_id("i-0000000000000000a"), ("healthy", None, None));
+    assert_eq!(
+        by_id("i-0000000000000000b"),
+        (
+            "unhealthy",
+            Some("Target.ResponseCodeMismatch"),
+            Some("Health checks failed with these codes: [503]".to_owned())
+        )
+    );
+}
+
+#[test]
+fn stopped_instance_targets_are_invalid_state_and_get_no_traffic() {
+    let w = world();
+    let lb = alb(&w, "stopped");
+    let tg = http_tg(&w, "stopped-tg");
+    put_instance(w.elb.ec2(), "i-0000000000000000c", &w.vpc, "running");
+    w.elb
+        .register_targets(
+            ACCT,
+            &tg.id,
+            &[TargetInput {
+                id: "i-0000000000000000c".into(),
+                ..Default::default()
+            }],
+        )
+        .expect("register");
+    listener(&w, &lb.id, 80, &tg.id).expect("listener");
+    put_instance(w.elb.ec2(), "i-0000000000000000c", &w.vpc, "stopped");
+    let rows = w
+        .elb
+        .describe_target_health(ACCT, &tg.id, &[])
+        .expect("health");
+    assert_eq!(rows[0].health, TargetHealth::InvalidState);
+    assert_eq!(rows[0].health.wire().1, Some("Target.InvalidState"));
+    let lb = w.elb.load_balancer(ACCT, &lb.id).expect("lb");
+    let (spec, _) = super::data_plane::lb_spec(w.elb.ec2().store(), ACCT, &lb).expect("spec");
+    assert!(spec.target_groups[&tg.id].targets.is_empty());
+}

@@ -7,6 +7,7 @@
 
 pub mod block_store;
 pub mod hypervisor;
+pub mod load_balancer;
 pub mod metadata;
 pub mod network;
 pub mod object_store;
@@ -23,6 +24,10 @@ pub use block_store::{BlockStore, BlockStoreError, VolumeInfo};
 pub use hypervisor::{
     Boot, CephxKey, DiskMedia, DiskSource, DiskSpec, DomainEvent, DomainSpec, DomainState,
     DomainStats, HostInfo, Hypervisor, HypervisorError, NicSpec, RbdAuth,
+};
+pub use load_balancer::{
+    LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec, LbTarget,
+    LbTargetGroup, LoadBalancerDriver, ObservedHealth, TargetObservation, UnhealthyReason,
 };
 pub use metadata::{InstanceMetadata, InterfaceMetadata, MetadataSource, PublicKey};
 pub use network::{

@@ -138,6 +138,9 @@ pub struct EniSpec {
     pub gateway: Ipv4Addr,
     /// The instance it is attached to, if any (host name in DHCP, metadata lookup).
     pub instance_id: Option<String>,
+    /// Further DNS names AmazonProvidedDNS resolves to this ENI's address besides its private
+    /// name (a load balancer's DNS name on each of its nodes' ENIs).
+    pub dns_names: Vec<String>,
 }
 
 /// What plugging an ENI produced, for the hypervisor driver.

@@ -50,6 +50,7 @@ pub fn network_fabric_suite(fabric: &dyn NetworkFabric, ids: &NetworkSuiteIds) {
         prefix_len: 24,
         gateway: Ipv4Addr::new(10, 77, 1, 1),
         instance_id: Some("i-0contract".into()),
+        dns_names: Vec::new(),
     };
 
     // Nothing depends on a VPC that does not exist.

@@ -137,7 +137,8 @@ impl Dnsmasq {
             .values()
             .map(|e| {
                 let name = format!("ip-{}", e.ip.to_string().replace('.', "-"));
-                format!("{} {name}.{} {name}\n", e.ip, record.domain_name)
+                let extra: String = e.dns_names.iter().map(|n| format!(" {n}")).collect();
+                format!("{} {name}.{} {name}{extra}\n", e.ip, record.domain_name)
             })
             .collect()
     }
@@ -288,6 +289,7 @@ mod tests {
                 mac: "02:00:00:00:00:01".into(),
                 ip: "10.0.1.10".parse().expect("ip"),
                 instance_id: None,
+                dns_names: Vec::new(),
             },
         );
         let conf = d.render_conf(&rec).expect("renders");
@@ -299,6 +301,14 @@ mod tests {
         assert_eq!(
             Dnsmasq::render_dns_hosts(&rec),
             "10.0.1.10 ip-10-0-1-10.r.compute.internal ip-10-0-1-10\n"
+        );
+        // Further names (a load balancer's on its nodes) join the address's line.
+        if let Some(e) = rec.enis.get_mut("eni-1") {
+            e.dns_names = vec!["internal-web-1.r.elb.kumo.internal".into()];
+        }
+        assert_eq!(
+            Dnsmasq::render_dns_hosts(&rec),
+            "10.0.1.10 ip-10-0-1-10.r.compute.internal ip-10-0-1-10 internal-web-1.r.elb.kumo.internal\n"
         );
         rec.dns_support = false;
         let dhcp_only = d.render_conf(&rec).expect("renders");

@@ -439,6 +439,7 @@ mod tests {
             mac: "02:00:00:00:00:01".into(),
             ip: ip.parse().expect("ip"),
             instance_id: None,
+            dns_names: Vec::new(),
         }
     }
 

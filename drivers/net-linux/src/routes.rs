@@ -152,6 +152,7 @@ mod tests {
                 mac: "02:00:00:00:00:01".into(),
                 ip: "10.0.1.9".parse().expect("ip"),
                 instance_id: None,
+                dns_names: Vec::new(),
             },
         );
         let mut p = RoutingPolicy {

@@ -43,6 +43,9 @@ pub struct EniRecord {
     pub ip: Ipv4Addr,
     /// The attached instance.
     pub instance_id: Option<String>,
+    /// Further DNS names of its address (`EniSpec::dns_names`).
+    #[serde(default)]
+    pub dns_names: Vec<String>,
 }
 
 /// Everything recorded about one VPC.

@@ -48,6 +48,7 @@ fn eni(
         prefix_len: 24,
         gateway: Ipv4Addr::new(10, 0, 1, 1),
         instance_id: Some(instance.into()),
+        dns_names: Vec::new(),
     }
 }
 

@@ -162,6 +162,7 @@ fn a_qemu_guest_gets_its_lease_and_its_metadata() {
         prefix_len: 24,
         gateway: Ipv4Addr::new(10, 0, 1, 1),
         instance_id: Some("i-0qemu".into()),
+        dns_names: Vec::new(),
     };
     // 1. Plug before the guest starts: the VPC side is ready, the tap does not exist yet.
     assert!(

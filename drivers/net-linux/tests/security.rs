@@ -259,6 +259,7 @@ impl<'a> Vpc<'a> {
                 prefix_len: 24,
                 gateway: gw,
                 instance_id: None,
+                dns_names: Vec::new(),
             })
             .expect("plug");
         self.env.static_ip(&ns, addr, &gw.to_string());

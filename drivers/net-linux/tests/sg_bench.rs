@@ -322,6 +322,7 @@ fn security_group_rules_cost() {
                     prefix_len: 24,
                     gateway: gw,
                     instance_id: None,
+                    dns_names: Vec::new(),
                 })
                 .expect("plug");
             env.static_ip(&ns, addr, &gw.to_string());

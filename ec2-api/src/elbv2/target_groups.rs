@@ -240,7 +240,7 @@ fn health_out(row: TargetHealthRow) -> wire::TargetHealthDescription {
         target_health: Some(wire::TargetHealth {
             state: wire_enum(state),
             reason: reason.and_then(wire_enum),
-            description: description.map(str::to_owned),
+            description,
         }),
         ..Default::default()
     }

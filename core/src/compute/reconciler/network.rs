@@ -96,6 +96,7 @@ pub(super) fn eni_spec(eni: &NetworkInterface, subnet: &Subnet) -> Result<EniSpe
         prefix_len: c.prefix_len,
         gateway: nth(&c, 1)?,
         instance_id: eni.attachment.as_ref().map(|a| a.instance_id.clone()),
+        dns_names: Vec::new(),
     })
 }
 

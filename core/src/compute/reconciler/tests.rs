@@ -1605,3 +1605,130 @@ fn elastic_ip_association_reaches_the_fabric_within_a_second() {
     );
     compute.shutdown();
 }
+
+/// A load balancer data plane double: records what it was told.
+#[derive(Default)]
+struct FakeLbs {
+    applied: Mutex<BTreeMap<String, kumo_driver_api::LbSpec>>,
+    removed: Mutex<Vec<String>>,
+}
+
+impl kumo_driver_api::LoadBalancerDriver for FakeLbs {
+    fn apply(&self, spec: &kumo_driver_api::LbSpec) -> Result<(), NetworkError> {
+        self.applied
+            .lock()
+            .expect("lock")
+            .insert(spec.id.clone(), spec.clone());
+        Ok(())
+    }
+    fn remove(&self, id: &str) -> Result<(), NetworkError> {
+        self.applied.lock().expect("lock").remove(id);
+        self.removed.lock().expect("lock").push(id.to_owned());
+        Ok(())
+    }
+    fn list(&self) -> Result<Vec<String>, NetworkError> {
+        Ok(self.applied.lock().expect("lock").keys().cloned().collect())
+    }
+    fn target_health(
+        &self,
+        _: &str,
+    ) -> Result<Vec<kumo_driver_api::TargetObservation>, NetworkError> {
+        Ok(Vec::new())
+    }
+}
+
+#[test]
+fn load_balancers_run_their_nodes_and_orphans_go() {
+    let (ec2, hv, _blocks, compute) = setup(false);
+    let fabric = Arc::new(FakeFabric::new(hv.clone()));
+    let compute = compute.with_network(fabric.clone());
+    let lbs = Arc::new(FakeLbs::default());
+    ec2.set_load_balancer_driver(lbs.clone());
+    // A proxy a crash left behind, with no record.
+    kumo_driver_api::LoadBalancerDriver::apply(
+        &*lbs,
+        &kumo_driver_api::LbSpec {
+            id: "00000000deadbeef".into(),
+            vpc_id: "vpc-00000000000000001".into(),
+            application: true,
+            nodes: Vec::new(),
+            listeners: Vec::new(),
+            target_groups: BTreeMap::new(),
+            idle_timeout_secs: 60,
+        },
+    )
+    .expect("orphan");
+    let elb = crate::elbv2::Elbv2::new(ec2.clone());
+    let lb = elb
+        .create_load_balancer(
+            ACCT,
+            crate::elbv2::load_balancer::CreateLoadBalancer {
+                name: "nlb".into(),
+                lb_type: Some("network".into()),
+                scheme: Some("internal".into()),
+                subnets: vec!["subnet-00000000000000001".into()],
+                ..Default::default()
+            },
+        )
+        .expect("nlb");
+    let tg = elb
+        .create_target_group(
+            ACCT,
+            crate::elbv2::target_group::CreateTargetGroup {
+                name: "tcp".into(),
+                protocol: Some("TCP".into()),
+                port: Some(22),
+                vpc_id: Some("vpc-00000000000000001".into()),
+                ..Default::default()
+            },
+        )
+        .expect("tg");
+    elb.create_listener(
+        ACCT,
+        &lb.id,
+        crate::elbv2::listener::ListenerInput {
+            protocol: Some("TCP".into()),
+            port: Some(22),
+            default_actions: Some(vec![crate::elbv2::actions::ActionInput {
+                kind: "forward".into(),
+                target_group_arn: Some(tg.id.clone()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        },
+    )
+    .expect("listener");
+    compute.reconcile_load_balancers();
+    let id = crate::elbv2::nodes::data_plane_id(&lb);
+    let spec = lbs.applied.lock().expect("lock")[&id].clone();
+    assert!(!spec.application);
+    assert_eq!(spec.nodes.len(), 1);
+    assert_eq!(spec.listeners[0].port, 22);
+    assert_eq!(
+        lbs.removed.lock().expect("lock").as_slice(),
+        ["00000000deadbeef"]
+    );
+    // The node is plugged like an instance's ENI, answering to the load balancer's name.
+    let node = fabric
+        .specs
+        .lock()
+        .expect("lock")
+        .iter()
+        .find(|e| e.eni_id == spec.nodes[0].eni_id)
+        .cloned()
+        .expect("node plugged");
+    assert_eq!(node.ip, spec.nodes[0].ip);
+    assert_eq!(node.dns_names, vec![lb.dns_name.to_ascii_lowercase()]);
+    assert!(
+        fabric.policies.lock().expect("lock")["vpc-00000000000000001"]
+            .enis
+            .contains_key(&node.eni_id),
+        "the node is in the VPC's security policy"
+    );
+    // Deleted: the proxy goes on the next pass, the node's ENI with the network sweep.
+    elb.delete_load_balancer(ACCT, &lb.id).expect("delete");
+    compute.reconcile_load_balancers();
+    assert!(lbs.removed.lock().expect("lock").contains(&id));
+    compute.reconcile_once();
+    assert!(!fabric.enis.lock().expect("lock").contains_key(&node.eni_id));
+}

@@ -210,6 +210,16 @@ fn check_id(kind: &str, id: &str) -> Result<(), NetworkError> {
     }
 }
 
+/// A DNS name safe for dnsmasq's hosts file: letters, digits, `-` and `.`, at most 253 bytes.
+fn valid_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && !name.starts_with(['.', '-'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
 fn normalise_mac(mac: &str) -> Result<String, NetworkError> {
     let parts: Vec<&str> = mac.split(':').collect();
     let ok = parts.len() == 6
@@ -412,6 +422,9 @@ impl NetworkFabric for LinuxFabric {
             check_id("instance", i)?;
         }
         let mac = normalise_mac(&eni.mac)?;
+        if let Some(bad) = eni.dns_names.iter().find(|n| !valid_dns_name(n)) {
+            return Err(NetworkError::Invalid(format!("bad DNS name {bad:?}")));
+        }
         let _g = self.guard();
         let mut record = self.load(&eni.vpc_id)?;
         let subnet = record.subnets.get(&eni.subnet_id).ok_or_else(|| {
@@ -464,6 +477,7 @@ impl NetworkFabric for LinuxFabric {
                 mac,
                 ip: eni.ip,
                 instance_id: eni.instance_id.clone(),
+                dns_names: eni.dns_names.clone(),
             },
         );
         self.store(&eni.vpc_id, &record)?;

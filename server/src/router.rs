@@ -219,16 +219,15 @@ impl Router {
             Route::UnknownService(_) => "unknown",
         };
         // The query string is not logged: presigned URLs carry credentials in it.
-        span.in_scope(|| {
-            tracing::info!(
-                %method,
-                path = %path,
-                service,
-                status = resp.status().as_u16(),
-                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-                "request"
-            );
-        });
+        crate::access_log::AccessLine {
+            request_id: &request_id,
+            method: &method,
+            path: &path,
+            service,
+            status: resp.status().as_u16(),
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+        .emit(&span);
         Ok(resp)
     }
 

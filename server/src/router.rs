@@ -294,7 +294,9 @@ impl Router {
             .extensions()
             .get::<kumo_s3_api::client::Connection>()
             .copied();
-        let call = self.s3.call(req.map(Body::from));
+        // Boxed: s3s's future is several KiB, and unboxed it is copied into every enclosing
+        // future (this one, the request span's, hyper's slot) as each is created.
+        let call = Box::pin(self.s3.call(req.map(Body::from)));
         let result = match conn {
             Some(c) => kumo_s3_api::client::scope(c.tls, Some(c.peer.ip()), call).await,
             None => call.await,

@@ -8,6 +8,7 @@
 //!
 //! This is the only crate that picks concrete drivers.
 
+mod access_log;
 mod admin;
 mod compute;
 mod credentials;

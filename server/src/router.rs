@@ -219,16 +219,15 @@ impl Router {
             Route::UnknownService(_) => "unknown",
         };
         // The query string is not logged: presigned URLs carry credentials in it.
-        span.in_scope(|| {
-            tracing::info!(
-                %method,
-                path = %path,
-                service,
-                status = resp.status().as_u16(),
-                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-                "request"
-            );
-        });
+        crate::access_log::AccessLine {
+            request_id: &request_id,
+            method: &method,
+            path: &path,
+            service,
+            status: resp.status().as_u16(),
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+        .emit(&span);
         Ok(resp)
     }
 
@@ -310,7 +309,9 @@ impl Router {
                 }
             };
         }
-        let call = self.s3.call(req);
+        // Boxed: s3s's future is several KiB, and unboxed it is copied into every enclosing
+        // future (this one, the request span's, hyper's slot) as each is created.
+        let call = Box::pin(self.s3.call(req));
         let result = match conn {
             Some(c) => kumo_s3_api::client::scope(c.tls, Some(c.peer.ip()), call).await,
             None => call.await,

@@ -25,9 +25,13 @@ pub fn init_tracing() -> crate::log::LogGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // s3s logs every error response at ERROR level; the access line already records them.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !ansi {
+        crate::access_log::write_directly_to(writer.clone());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
         .with_writer(writer)
         .with_target(false)
         .init();

@@ -18,6 +18,10 @@ use super::model::ObjectVersion;
 use super::{OBJECTS, ObjectService, VERSIONS, keys};
 
 const BATCH: usize = 1000;
+/// The first batch after a seek past a common prefix: the next row is often another prefix's
+/// first key, so reading a full batch there would decode rows only to drop them. Batches grow
+/// back (×8) while rows are consumed.
+const SEEK_BATCH: usize = 8;
 /// Upper bound on scan calls of one listing (each returns at least one row or ends it).
 const MAX_SCANS: usize = 100_000;
 
@@ -138,6 +142,7 @@ fn walk<T>(
     } = w;
     let scan_prefix = keys::object_key(bucket, prefix);
     let mut items = Vec::new();
+    let mut batch = BATCH;
     for _ in 0..MAX_SCANS {
         let range = KeyRange {
             start: if start_inclusive {
@@ -147,8 +152,8 @@ fn walk<T>(
             },
             end: Bound::Unbounded,
         };
-        let rows = state.scan(table, &scan_prefix, range, BATCH)?;
-        let exhausted = rows.len() < BATCH;
+        let rows = state.scan(table, &scan_prefix, range, batch)?;
+        let exhausted = rows.len() < batch;
         if rows.is_empty() {
             return Ok((items, false));
         }
@@ -175,6 +180,11 @@ fn walk<T>(
         if !seeked && exhausted {
             return Ok((items, false));
         }
+        batch = if seeked {
+            SEEK_BATCH
+        } else {
+            (batch * 8).min(BATCH)
+        };
     }
     Err(Error::Task("listing exceeded its scan budget".to_owned()))
 }
@@ -329,4 +339,108 @@ fn after_key_rows(bucket: &str, key: &str) -> Vec<u8> {
     let mut k = keys::object_key(bucket, key);
     k.push(1);
     k
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use kumo_driver_api::state_store::{Row, Table, WriteTxn};
+    use kumo_driver_api::{StateError, StateStore};
+
+    use super::*;
+
+    /// The real redb store, counting the rows its scans hand out.
+    struct Counting {
+        inner: kumo_state_redb::RedbStateStore,
+        rows: AtomicUsize,
+    }
+
+    impl StateStore for Counting {
+        fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+            self.inner.get(table, key)
+        }
+        fn scan(
+            &self,
+            table: Table,
+            prefix: &[u8],
+            range: KeyRange<'_>,
+            limit: usize,
+        ) -> Result<Vec<Row>, StateError> {
+            let rows = self.inner.scan(table, prefix, range, limit)?;
+            self.rows.fetch_add(rows.len(), Ordering::Relaxed);
+            Ok(rows)
+        }
+        fn write(
+            &self,
+            f: &mut dyn FnMut(&mut dyn WriteTxn) -> Result<(), StateError>,
+        ) -> Result<(), StateError> {
+            self.inner.write(f)
+        }
+    }
+
+    /// 100 "directories" of 200 keys each: a delimiter listing returns the 100 prefixes and
+    /// reads about one batch of rows per prefix — the first after each seek is small, so it is
+    /// a few rows, not a full batch of keys under the next prefix.
+    #[test]
+    fn a_delimiter_listing_reads_a_few_rows_per_common_prefix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Counting {
+            inner: kumo_state_redb::RedbStateStore::open(&dir.path().join("s.redb")).expect("redb"),
+            rows: AtomicUsize::new(0),
+        });
+        store
+            .write(&mut |t| {
+                for d in 0..100 {
+                    for k in 0..200 {
+                        t.put(
+                            OBJECTS,
+                            &keys::object_key("b", &format!("dir{d:03}/key{k:03}")),
+                            b"{}",
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+            .expect("rows");
+        let walk = |delimiter: Option<&str>| {
+            store.rows.store(0, Ordering::Relaxed);
+            let (items, more) = walk(
+                store.as_ref(),
+                Walk {
+                    table: OBJECTS,
+                    bucket: "b",
+                    prefix: "",
+                    delimiter,
+                    start: keys::object_key("b", ""),
+                    start_inclusive: true,
+                    max: 1000,
+                    with_suffix: false,
+                },
+                |key, _| Ok(key.to_owned()),
+            )
+            .expect("walk");
+            (items, more, store.rows.load(Ordering::Relaxed))
+        };
+        let (items, more, rows) = walk(Some("/"));
+        assert!(!more);
+        let prefixes: Vec<String> = items
+            .into_iter()
+            .map(|i| match i {
+                Item::Prefix(p) => p,
+                Item::Entry(k) => panic!("entry {k} under a delimiter"),
+            })
+            .collect();
+        assert_eq!(prefixes.len(), 100);
+        assert_eq!(prefixes[0], "dir000/");
+        assert_eq!(prefixes[99], "dir099/");
+        eprintln!("a delimiter listing of 100 prefixes over 20,000 keys read {rows} rows");
+        assert!(rows <= 2_000, "read {rows} rows for 100 prefixes");
+        // Without a delimiter, pages of keys stream in full batches.
+        let (items, more, rows) = walk(None);
+        assert!(more);
+        assert_eq!(items.len(), 1000);
+        assert!(rows <= 2 * BATCH, "read {rows} rows for a 1000-key page");
+    }
 }

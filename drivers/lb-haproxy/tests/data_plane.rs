@@ -176,6 +176,25 @@ impl Env {
             .spawn()
             .expect("http.server");
         self.servers.insert(instance.to_owned(), child);
+        // Serving before the load balancer's first check: a check that finds nothing counts
+        // against the target, and on a loaded machine python takes a while to listen.
+        let probe = format!(
+            "import urllib.request; urllib.request.urlopen('http://{ip}/health', timeout=1).read()"
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", &probe])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                Instant::now() < deadline,
+                "{instance}'s server never listened"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn stop_server(&mut self, instance: &str) {
@@ -405,10 +424,12 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
         protocol: LbProtocol::Http,
         port: None,
         path: "/health".into(),
-        interval_secs: 1,
-        timeout_secs: 1,
+        // Lenient enough that a check delayed by a loaded machine (CI runs test binaries
+        // beside each other) never flaps a live target: 3 misses of 2 s.
+        interval_secs: 2,
+        timeout_secs: 2,
         healthy_threshold: 2,
-        unhealthy_threshold: 2,
+        unhealthy_threshold: 3,
         matcher: "200".into(),
     };
     let target = |id: &str, ip| LbTarget {

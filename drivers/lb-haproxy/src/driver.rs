@@ -369,7 +369,21 @@ impl LoadBalancerDriver for HaproxyLb {
         }
         let ns = self.netns(id);
         if netns::exists(&ns) {
-            // Deleting the namespace deletes the inside ends, and with them the host ends.
+            // The nodes' veths go first, explicitly: `ip netns del` only unmounts the name, and
+            // the namespace (with the veths whose host ends sit in the fabric's bridges) lives
+            // on while any process is still in it — an exiting haproxy worker, say.
+            let links = cmd::check(
+                "ip",
+                &["-n", &ns, "-o", "link", "show", "type", "veth"],
+                self.cfg.command_timeout,
+            )?;
+            for name in veth_names(&links) {
+                cmd::check(
+                    "ip",
+                    &["-n", &ns, "link", "del", name],
+                    self.cfg.command_timeout,
+                )?;
+            }
             cmd::check("ip", &["netns", "del", &ns], self.cfg.command_timeout)?;
         }
         let dir = self.dir(id);
@@ -404,5 +418,26 @@ impl LoadBalancerDriver for HaproxyLb {
         }
         let csv = self.runtime_api(id, "show stat")?;
         Ok(stat::parse(&csv, &self.backends(id)))
+    }
+}
+
+/// Link names in `ip -o link show` output (`11: name@if2: <…> …`).
+fn veth_names(listing: &str) -> Vec<&str> {
+    listing
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n))
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn veth_names_are_read_from_ip_link_output() {
+        let out = "11: klb1tl@if2: <BROADCAST,UP> mtu 1500 qdisc noqueue\\    link/ether fa:10\n\
+                   12: n0@if7: <BROADCAST> mtu 1500\n";
+        assert_eq!(super::veth_names(out), vec!["klb1tl", "n0"]);
+        assert!(super::veth_names("").is_empty());
     }
 }

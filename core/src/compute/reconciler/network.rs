@@ -101,6 +101,35 @@ pub(super) fn eni_spec(eni: &NetworkInterface, subnet: &Subnet) -> Result<EniSpe
 }
 
 impl Compute {
+    /// Runs `apply` for every VPC this host's fabric has (nothing without a fabric), logging
+    /// failures per VPC: one VPC's trouble does not hold up the others.
+    pub(super) fn for_each_fabric_vpc(
+        &self,
+        what: &str,
+        apply: impl Fn(&str, &str) -> Result<(), WorldError>,
+    ) {
+        let Some(fabric) = &self.network else {
+            return;
+        };
+        let here: BTreeSet<String> = match fabric.list() {
+            Ok(inv) => inv.vpcs.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "network fabric inventory failed");
+                return;
+            }
+        };
+        let vpcs = self
+            .ec2
+            .store()
+            .scan_all(|a, v: &Vpc| here.contains(&v.id).then(|| (a.to_owned(), v.id.clone())))
+            .unwrap_or_default();
+        for (account, vpc_id) in vpcs {
+            if let Err(e) = apply(&account, &vpc_id) {
+                tracing::warn!(vpc = %vpc_id, error = %e, "{what} policy not applied");
+            }
+        }
+    }
+
     /// Ensures the VPC, subnet and plug of each of the instance's ENIs (idempotent). A no-op
     /// without a fabric.
     pub(super) fn plug(&self, account: &str, i: &Instance) -> Result<(), WorldError> {

@@ -203,25 +203,9 @@ impl Compute {
     /// Applies the security posture of every VPC this host's fabric has (a no-op without a
     /// fabric). Failures are per VPC: one VPC's trouble does not hold up the others.
     pub fn reconcile_security(&self) {
-        let Some(fabric) = &self.network else {
-            return;
-        };
-        let here: BTreeSet<String> = match fabric.list() {
-            Ok(inv) => inv.vpcs.into_iter().collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "network fabric inventory failed");
-                return;
-            }
-        };
-        let store = self.ec2.store();
-        let vpcs = store
-            .scan_all(|a, v: &Vpc| here.contains(&v.id).then(|| (a.to_owned(), v.id.clone())))
-            .unwrap_or_default();
-        for (account, vpc_id) in vpcs {
-            if let Err(e) = self.apply_security(&account, &vpc_id) {
-                tracing::warn!(vpc = %vpc_id, error = %e, "security policy not applied");
-            }
-        }
+        self.for_each_fabric_vpc("security", |account, vpc_id| {
+            self.apply_security(account, vpc_id)
+        });
     }
 
     /// Computes and applies one VPC's posture.

@@ -21,7 +21,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 import harness
-from ec2_compute import require_compute
+from ec2_compute import require_compute, wait_console
 
 pytestmark = pytest.mark.usefixtures("kumo_server")
 
@@ -74,17 +74,6 @@ def upload(s3, bucket: str, key: str, path: Path) -> None:
     report(f"S3 upload of {path.name}", f"{path.stat().st_size / 1e6:.1f} MB in {dt:.2f} s")
 
 
-def wait_console(ec2, iid: str, marker: str, timeout: float = 240.0) -> str:
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
-        if marker in text:
-            return text
-        time.sleep(3)
-    raise AssertionError(f"{marker} not on {iid}'s console within {timeout}s:\n{text[-3000:]}")
-
-
 def boot(ec2, made, ami: str, marker: str) -> str:
     """Launches `ami` with a user-data script printing `marker`; returns the instance id once
     the guest has printed its id (from IMDS) and the marker."""
@@ -99,7 +88,7 @@ def boot(ec2, made, ami: str, marker: str) -> str:
     iid = r["Instances"][0]["InstanceId"]
     made["instances"].append(iid)
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
-    console = wait_console(ec2, iid, "KUMO-READY")
+    console = wait_console(ec2, iid, "KUMO-READY", timeout=240.0)
     report(f"boot of {ami} to KUMO-READY", f"{time.monotonic() - t0:.1f} s")
     assert f"instance-id={iid}" in console, console[-2000:]
     assert marker in console, console[-2000:]
@@ -206,11 +195,11 @@ def test_an_installer_iso_boots_from_a_cdrom_over_a_blank_root(world):
     iid = r["Instances"][0]["InstanceId"]
     made["instances"].append(iid)
     ec2.get_waiter("instance_running").wait(InstanceIds=[iid], WaiterConfig=WAIT)
-    console = wait_console(ec2, iid, marker)
+    console = wait_console(ec2, iid, marker, timeout=240.0)
     assert f"instance-id={iid}" in console, console[-2000:]
     # ISOLINUX (El Torito, from the CD-ROM) loaded the kernel, not a disk's SYSLINUX.
     assert "ISOLINUX" in console, console[-2000:]
-    wait_console(ec2, iid, "ROOT-NONZERO=")
+    wait_console(ec2, iid, "ROOT-NONZERO=", timeout=240.0)
     console = ec2.get_console_output(InstanceId=iid, Latest=True)["Output"]
     assert f"ROOT-SECTORS={8 << 21}" in console, console[-2000:]
     assert "ROOT-NONZERO=0" in console, console[-2000:]

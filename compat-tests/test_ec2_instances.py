@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import harness
-from ec2_compute import compute_host_registered, require_compute
+from ec2_compute import compute_host_registered, require_compute, wait_console
 
 pytestmark = pytest.mark.usefixtures("kumo_server")
 
@@ -105,19 +105,6 @@ def test_run_instances_without_a_compute_host_is_refused(ep):
     with pytest.raises(ClientError) as exc:
         ec2.run_instances(MinCount=1, MaxCount=1, InstanceType="t3.micro", ImageId="")
     assert code(exc) in ("MissingParameter", "InvalidAMIID.Malformed", "InsufficientInstanceCapacity")
-
-
-def wait_console(ec2, iid: str, marker: str, timeout: float = 180.0) -> str:
-    """The guest's console once it shows `marker` (bounded wait)."""
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        out = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
-        text = out
-        if marker in text:
-            return text
-        time.sleep(3)
-    raise AssertionError(f"{marker} not on {iid}'s console within {timeout}s:\n{text[-3000:]}")
 
 
 def test_instance_lifecycle(ep):

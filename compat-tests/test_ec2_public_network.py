@@ -19,7 +19,7 @@ import time
 import uuid
 
 import harness
-from ec2_compute import require_compute
+from ec2_compute import require_compute, wait_console
 
 PORT = 8080
 
@@ -109,17 +109,6 @@ def wait_fetch(ns: str, url: str, want: str, timeout: float) -> float:
     raise AssertionError(f"{url} from {ns} answered {got!r}, not {want!r}, within {timeout}s")
 
 
-def wait_console(ec2, iid: str, marker: str, timeout: float = 240.0) -> str:
-    deadline = time.monotonic() + timeout
-    out = ""
-    while time.monotonic() < deadline:
-        out = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
-        if marker in out:
-            return out
-        time.sleep(3)
-    raise AssertionError(f"{marker} not on {iid}'s console within {timeout}s:\n{out[-3000:]}")
-
-
 def test_elastic_ip_reaches_and_follows_the_instance(ep):
     ec2 = harness.client(ep, "ec2")
     ami = require_compute(ec2)
@@ -147,7 +136,7 @@ def test_elastic_ip_reaches_and_follows_the_instance(ep):
             )["Instances"][0]
             ids.append(i["InstanceId"])
         for iid in ids:
-            wait_console(ec2, iid, "EIPSERVER up")
+            wait_console(ec2, iid, "EIPSERVER up", timeout=240.0)
         eip = ec2.allocate_address(Domain="vpc")
         alloc, public_ip = eip["AllocationId"], eip["PublicIp"]
         ec2.associate_address(AllocationId=alloc, InstanceId=ids[0])

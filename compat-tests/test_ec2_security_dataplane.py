@@ -18,7 +18,7 @@ import uuid
 import pytest
 
 import harness
-from ec2_compute import require_compute
+from ec2_compute import require_compute, wait_console
 
 PORT = 8080
 
@@ -70,17 +70,6 @@ def wait_probe(ec2, iid: str, want: str, timeout: float = 60.0) -> float:
         time.sleep(1)
     out = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
     raise AssertionError(f"probe never reported {want!r} within {timeout}s:\n{out[-2500:]}")
-
-
-def wait_console(ec2, iid: str, marker: str, timeout: float = 240.0) -> str:
-    deadline = time.monotonic() + timeout
-    out = ""
-    while time.monotonic() < deadline:
-        out = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
-        if marker in out:
-            return out
-        time.sleep(3)
-    raise AssertionError(f"{marker} not on {iid}'s console within {timeout}s:\n{out[-3000:]}")
 
 
 def wait_user_data(ec2, iid: str, marker: str) -> None:

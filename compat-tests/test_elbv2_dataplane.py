@@ -21,7 +21,7 @@ import uuid
 import pytest
 
 import harness
-from ec2_compute import require_compute
+from ec2_compute import require_compute, wait_console
 
 TARGET_USER_DATA = """#!/bin/sh
 mkdir -p /www/cgi-bin
@@ -42,17 +42,6 @@ def in_vpc(vpc: str, *cmd: str, timeout: float = 10.0) -> subprocess.CompletedPr
 def fetch(vpc: str, url: str) -> str | None:
     r = in_vpc(vpc, "wget", "-q", "-T", "3", "-O", "-", url)
     return r.stdout.strip() if r.returncode == 0 else None
-
-
-def wait_console(ec2, iid: str, marker: str, timeout: float = 240.0) -> str:
-    deadline = time.monotonic() + timeout
-    out = ""
-    while time.monotonic() < deadline:
-        out = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
-        if marker in out:
-            return out
-        time.sleep(3)
-    raise AssertionError(f"{marker} not on {iid}'s console within {timeout}s:\n{out[-3000:]}")
 
 
 def health(elb, tg: str) -> dict[str, dict]:
@@ -117,7 +106,7 @@ def test_load_balancer_spreads_and_drops_an_unhealthy_target(ep):
         node_ips = {e["PrivateIpAddress"] for e in enis}
 
         for i in ids:
-            wait_console(ec2, i, "ELBTARGET up")
+            wait_console(ec2, i, "ELBTARGET up", timeout=240.0)
         wait_health(elb, tg_arn, {i: "healthy" for i in ids}, timeout=120)
 
         # The DNS name resolves inside the VPC to the nodes.

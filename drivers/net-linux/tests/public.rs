@@ -8,24 +8,19 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{Env, Vpc, cidr, ip};
 use kumo_driver_api::{
-    EniSpec, NatGatewaySpec, NetworkFabric, PublicMapping, RouteSpec, RouteTarget, RoutingPolicy,
-    SubnetSpec, VpcSpec,
+    NatGatewaySpec, NetworkFabric, PublicMapping, RouteSpec, RouteTarget, RoutingPolicy, VpcSpec,
 };
 use kumo_net_linux::netns;
 
 const PORT: u16 = 7000;
 const OUTSIDE: &str = "203.0.113.1";
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().expect("ip")
-}
 
 /// A TCP server in a namespace answering each connection with `<tag>:<peer address>` (so a
 /// client learns both who answered and which source address it arrived from).
@@ -99,10 +94,6 @@ fn settle(ns: &str, addr: &str, want: &str) -> Option<String> {
     }
 }
 
-fn cidr(s: &str) -> kumo_driver_api::Ipv4Cidr {
-    s.parse().expect("cidr")
-}
-
 fn route(d: &str, target: RouteTarget) -> RouteSpec {
     RouteSpec {
         destination: cidr(d),
@@ -119,62 +110,7 @@ impl Drop for PublicSide<'_> {
     }
 }
 
-struct Vpc<'a> {
-    env: &'a Env,
-    id: String,
-}
-
-impl<'a> Vpc<'a> {
-    fn new(env: &'a Env, id: &str, subnets: &[(&str, &str)]) -> Self {
-        env.track_vpc(id);
-        env.fabric
-            .ensure_vpc(&VpcSpec {
-                vpc_id: id.into(),
-                cidrs: vec![cidr("10.0.0.0/16")],
-                dns: ip("10.0.0.2"),
-                domain_name: "kumo-1.compute.internal".into(),
-                enable_dns_support: true,
-            })
-            .expect("ensure_vpc");
-        for (subnet, c) in subnets {
-            let c = cidr(c);
-            env.fabric
-                .ensure_subnet(&SubnetSpec {
-                    subnet_id: (*subnet).into(),
-                    vpc_id: id.into(),
-                    cidr: c,
-                    gateway: c.nth(1).expect("gateway"),
-                })
-                .expect("ensure_subnet");
-        }
-        Vpc { env, id: id.into() }
-    }
-
-    fn guest(&self, name: &str, subnet: &str, addr: &str, mac: &str) -> String {
-        let p = &self.env.prefix;
-        let tap = format!("{p}{name}");
-        let ns = self.env.guest(name, &tap, mac);
-        let a = ip(addr);
-        let gw = Ipv4Addr::new(a.octets()[0], a.octets()[1], a.octets()[2], 1);
-        self.env
-            .fabric
-            .plug(&EniSpec {
-                eni_id: format!("eni-{p}{name}"),
-                vpc_id: self.id.clone(),
-                subnet_id: subnet.into(),
-                tap,
-                mac: mac.into(),
-                ip: a,
-                prefix_len: 24,
-                gateway: gw,
-                instance_id: None,
-                dns_names: Vec::new(),
-            })
-            .expect("plug");
-        self.env.static_ip(&ns, addr, &gw.to_string());
-        ns
-    }
-
+impl Vpc<'_> {
     fn route(&self, policy: &RoutingPolicy) -> Duration {
         let t = Instant::now();
         self.env

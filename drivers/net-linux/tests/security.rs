@@ -7,23 +7,19 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::net::{SocketAddr, SocketAddrV4, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{Env, Vpc, cidr, ip};
 use kumo_driver_api::{
-    AclRuleSpec, AclSpec, EniSpec, NetworkFabric, Peer, PortMatch, Protocol, SecurityGroupSpec,
-    SecurityPolicy, SgRuleSpec, SubnetSpec, VpcSpec,
+    AclRuleSpec, AclSpec, NetworkFabric, Peer, PortMatch, Protocol, SecurityGroupSpec,
+    SecurityPolicy, SgRuleSpec,
 };
 use kumo_net_linux::netns;
 
 const PORT: u16 = 7000;
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().expect("ip")
-}
 
 /// A TCP server in a namespace: answers every line with `<tag>:<line>` until dropped.
 struct Server {
@@ -161,10 +157,6 @@ fn probe(ns: &str, addr: &str) -> Option<String> {
     exchange(&mut connect(ns, addr)?, "hi")
 }
 
-fn cidr(s: &str) -> kumo_driver_api::Ipv4Cidr {
-    s.parse().expect("cidr")
-}
-
 fn tcp(port: u16, peer: Peer) -> SgRuleSpec {
     SgRuleSpec {
         protocol: Protocol::Tcp,
@@ -208,64 +200,7 @@ fn default_acl() -> AclSpec {
     }
 }
 
-struct Vpc<'a> {
-    env: &'a Env,
-    id: String,
-}
-
-impl<'a> Vpc<'a> {
-    fn new(env: &'a Env, id: &str, subnets: &[(&str, &str)]) -> Self {
-        env.track_vpc(id);
-        env.fabric
-            .ensure_vpc(&VpcSpec {
-                vpc_id: id.into(),
-                cidrs: vec![cidr("10.0.0.0/16")],
-                dns: ip("10.0.0.2"),
-                domain_name: "kumo-1.compute.internal".into(),
-                enable_dns_support: true,
-            })
-            .expect("ensure_vpc");
-        for (subnet, c) in subnets {
-            let c = cidr(c);
-            env.fabric
-                .ensure_subnet(&SubnetSpec {
-                    subnet_id: (*subnet).into(),
-                    vpc_id: id.into(),
-                    cidr: c,
-                    gateway: c.nth(1).expect("gateway"),
-                })
-                .expect("ensure_subnet");
-        }
-        Vpc { env, id: id.into() }
-    }
-
-    /// A simulated guest `name` with ENI `eni-<prefix><name>` at `addr` in `subnet`
-    /// (`10.0.N.0/24`); returns its namespace.
-    fn guest(&self, name: &str, subnet: &str, addr: &str, mac: &str) -> String {
-        let p = &self.env.prefix;
-        let tap = format!("{p}{name}");
-        let ns = self.env.guest(name, &tap, mac);
-        let a = ip(addr);
-        let gw = Ipv4Addr::new(a.octets()[0], a.octets()[1], a.octets()[2], 1);
-        self.env
-            .fabric
-            .plug(&EniSpec {
-                eni_id: format!("eni-{p}{name}"),
-                vpc_id: self.id.clone(),
-                subnet_id: subnet.into(),
-                tap,
-                mac: mac.into(),
-                ip: a,
-                prefix_len: 24,
-                gateway: gw,
-                instance_id: None,
-                dns_names: Vec::new(),
-            })
-            .expect("plug");
-        self.env.static_ip(&ns, addr, &gw.to_string());
-        ns
-    }
-
+impl Vpc<'_> {
     fn eni(&self, name: &str) -> String {
         format!("eni-{}{name}", self.env.prefix)
     }

@@ -11,7 +11,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kumo_driver_api::{InstanceMetadata, InterfaceMetadata, MetadataSource};
+use kumo_driver_api::{
+    EniSpec, InstanceMetadata, InterfaceMetadata, MetadataSource, NetworkFabric as _, SubnetSpec,
+    VpcSpec,
+};
 use kumo_net_linux::{LinuxFabric, LinuxFabricConfig, cmd, netns};
 
 pub const T: Duration = Duration::from_secs(20);
@@ -462,4 +465,73 @@ pub fn ttl1_packets(guest_ns: &str) -> u64 {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .expect("packet count")
+}
+
+pub fn ip(s: &str) -> Ipv4Addr {
+    s.parse().expect("ip")
+}
+
+pub fn cidr(s: &str) -> kumo_driver_api::Ipv4Cidr {
+    s.parse().expect("cidr")
+}
+
+/// A VPC of the fabric under test, with its subnets (`(id, cidr)`), whose simulated guests
+/// plug ENIs named `eni-<prefix><name>`.
+pub struct Vpc<'a> {
+    pub env: &'a Env,
+    pub id: String,
+}
+
+impl<'a> Vpc<'a> {
+    pub fn new(env: &'a Env, id: &str, subnets: &[(&str, &str)]) -> Self {
+        env.track_vpc(id);
+        env.fabric
+            .ensure_vpc(&VpcSpec {
+                vpc_id: id.into(),
+                cidrs: vec![cidr("10.0.0.0/16")],
+                dns: ip("10.0.0.2"),
+                domain_name: "kumo-1.compute.internal".into(),
+                enable_dns_support: true,
+            })
+            .expect("ensure_vpc");
+        for (subnet, c) in subnets {
+            let c = cidr(c);
+            env.fabric
+                .ensure_subnet(&SubnetSpec {
+                    subnet_id: (*subnet).into(),
+                    vpc_id: id.into(),
+                    cidr: c,
+                    gateway: c.nth(1).expect("gateway"),
+                })
+                .expect("ensure_subnet");
+        }
+        Vpc { env, id: id.into() }
+    }
+
+    /// A simulated guest `name` with ENI `eni-<prefix><name>` at `addr` in `subnet`
+    /// (`10.0.N.0/24`); returns its namespace.
+    pub fn guest(&self, name: &str, subnet: &str, addr: &str, mac: &str) -> String {
+        let p = &self.env.prefix;
+        let tap = format!("{p}{name}");
+        let ns = self.env.guest(name, &tap, mac);
+        let a = ip(addr);
+        let gw = Ipv4Addr::new(a.octets()[0], a.octets()[1], a.octets()[2], 1);
+        self.env
+            .fabric
+            .plug(&EniSpec {
+                eni_id: format!("eni-{p}{name}"),
+                vpc_id: self.id.clone(),
+                subnet_id: subnet.into(),
+                tap,
+                mac: mac.into(),
+                ip: a,
+                prefix_len: 24,
+                gateway: gw,
+                instance_id: None,
+                dns_names: Vec::new(),
+            })
+            .expect("plug");
+        self.env.static_ip(&ns, addr, &gw.to_string());
+        ns
+    }
 }

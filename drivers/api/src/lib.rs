@@ -35,7 +35,9 @@ pub use network::{
     SubnetSpec, VpcSpec,
 };
 pub use object_store::{BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError};
-pub use routing::{NatGatewaySpec, PublicMapping, RouteSpec, RouteTarget, RoutingPolicy};
+pub use routing::{
+    NatGatewaySpec, PublicMapping, RemoteEni, RouteSpec, RouteTarget, RoutingPolicy,
+};
 pub use security::{
     AclRuleSpec, AclSpec, Peer, PortMatch, Protocol, SecurityGroupSpec, SecurityPolicy, SgRuleSpec,
 };

@@ -102,6 +102,10 @@ pub struct VpcSpec {
     pub domain_name: String,
     /// `enableDnsSupport`: whether AmazonProvidedDNS answers (the VPC's private names).
     pub enable_dns_support: bool,
+    /// The VPC's VXLAN network identifier (1 – 16,777,215), unique in the installation: the
+    /// VPC's routers on different hosts exchange its traffic under it (see
+    /// [`crate::routing::RemoteEni`]). A fabric without an underlay ignores it.
+    pub vni: u32,
 }
 
 /// A subnet of a VPC.

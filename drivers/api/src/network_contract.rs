@@ -33,6 +33,7 @@ pub fn network_fabric_suite(fabric: &dyn NetworkFabric, ids: &NetworkSuiteIds) {
         dns: Ipv4Addr::new(10, 77, 0, 2),
         domain_name: "kumo-1.compute.internal".into(),
         enable_dns_support: true,
+        vni: 1,
     };
     let subnet = SubnetSpec {
         subnet_id: ids.subnet_id.clone(),

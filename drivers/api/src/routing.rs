@@ -87,6 +87,30 @@ pub struct RoutingPolicy {
     /// address (an instance acting as a router or NAT, the target of a route).
     #[serde(default)]
     pub unchecked_enis: BTreeSet<String>,
+    /// ENIs of the VPC plugged on *other* hosts: the local route to each of their addresses
+    /// crosses the VPC's VXLAN tunnel ([`crate::network::VpcSpec::vni`]) to the router of the
+    /// host holding it, which applies the receiving side's network ACL and security groups.
+    /// Empty on a single host.
+    #[serde(default)]
+    pub remote_enis: Vec<RemoteEni>,
+}
+
+/// An ENI of the VPC that lives on another host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RemoteEni {
+    /// `eni-…`.
+    pub eni_id: String,
+    /// Its subnet (network ACLs do not apply between two ENIs of one subnet, wherever they
+    /// are).
+    pub subnet_id: String,
+    /// Its primary private address.
+    pub ip: Ipv4Addr,
+    /// The underlay (tunnel endpoint) address of the host it is plugged on.
+    pub host: Ipv4Addr,
+    /// Further DNS names AmazonProvidedDNS resolves to its address (as
+    /// [`crate::network::EniSpec::dns_names`]).
+    #[serde(default)]
+    pub dns_names: Vec<String>,
 }
 
 mod cidr_text {

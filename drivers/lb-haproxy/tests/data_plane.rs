@@ -356,6 +356,7 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
             dns: Ipv4Addr::new(10, 0, 0, 2),
             domain_name: "kumo-1.compute.internal".into(),
             enable_dns_support: true,
+            vni: 1,
         })
         .expect("ensure_vpc");
     env.fabric

@@ -17,6 +17,7 @@ fn vpc(id: &str) -> VpcSpec {
         dns: Ipv4Addr::new(10, 0, 0, 2),
         domain_name: "kumo-1.compute.internal".into(),
         enable_dns_support: true,
+        vni: 1,
     }
 }
 
@@ -352,6 +353,7 @@ fn two_vpcs_with_the_same_cidr() {
         // The second VPC has DNS support off: its dnsmasq is DHCP-only (`port=0`).
         let spec = VpcSpec {
             enable_dns_support: n == "1",
+            vni: 1,
             ..vpc(&vpc_id)
         };
         env.fabric.ensure_vpc(&spec).expect("ensure_vpc");

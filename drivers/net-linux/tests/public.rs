@@ -319,6 +319,7 @@ fn public_addresses_nat_gateways_and_route_targets() {
             dns: ip("10.0.0.2"),
             domain_name: "kumo-1.compute.internal".into(),
             enable_dns_support: true,
+            vni: 1,
         })
         .expect("ensure_vpc");
     let _outside = Server::start(&public, OUTSIDE, "outside");

@@ -142,6 +142,7 @@ fn a_qemu_guest_gets_its_lease_and_its_metadata() {
             dns: Ipv4Addr::new(10, 0, 0, 2),
             domain_name: "kumo-1.compute.internal".into(),
             enable_dns_support: true,
+            vni: 1,
         })
         .expect("ensure_vpc");
     env.fabric

@@ -290,6 +290,7 @@ fn security_group_rules_cost() {
                 dns: ip("10.0.0.2"),
                 domain_name: "kumo-1.compute.internal".into(),
                 enable_dns_support: true,
+                vni: 1,
             })
             .expect("vpc");
         let mut guests = Vec::new();

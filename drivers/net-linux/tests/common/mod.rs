@@ -492,6 +492,7 @@ impl<'a> Vpc<'a> {
                 dns: ip("10.0.0.2"),
                 domain_name: "kumo-1.compute.internal".into(),
                 enable_dns_support: true,
+                vni: 1,
             })
             .expect("ensure_vpc");
         for (subnet, c) in subnets {

@@ -51,6 +51,13 @@ pub struct LinuxFabricConfig {
     /// The outside world's address in the public namespace: every VPC's next hop to the
     /// internet, and a client address tests use. Must not be a public address Kumo hands out.
     pub outside_address: Ipv4Addr,
+    /// This host's underlay (tunnel endpoint) address, which must be configured in the host
+    /// namespace ([`Self::host_netns`]): with one, every VPC router gets a VXLAN link (the VPC's
+    /// `vni`) to the same VPC's routers on the other hosts named in its routing policy's
+    /// `remote_enis`. `None`: a single host, no tunnels.
+    pub underlay: Option<Ipv4Addr>,
+    /// The UDP port of the tunnels (4789, IANA's VXLAN port); every host must use the same.
+    pub vxlan_port: u16,
 }
 
 impl LinuxFabricConfig {
@@ -65,6 +72,8 @@ impl LinuxFabricConfig {
             command_timeout: Duration::from_secs(10),
             public_netns: None,
             outside_address: Ipv4Addr::new(203, 0, 113, 1),
+            underlay: None,
+            vxlan_port: 4789,
         }
     }
 }

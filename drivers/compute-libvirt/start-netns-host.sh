@@ -122,7 +122,7 @@ unix_sock_rw_perms = "0700"
 unix_sock_admin_perms = "0700"
 auth_unix_ro = "none"
 auth_unix_rw = "none"
-host_uuid = "$(uuidgen)"
+host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
 log_outputs = "3:file:$STATE/libvirtd.log"
 EOF
     cat >"$STATE/virtlogd.conf" <<EOF

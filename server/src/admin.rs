@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use clap::Subcommand;
+use kumo_core::compute::hosts::HostFabric;
 use kumo_core::iam::{AccessKey, Account, Iam, KeyStatus};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -61,6 +62,13 @@ pub enum AdminCommand {
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum HostCommand {
     /// Registers a host by its libvirt URI; the scheduler places instances there from now on.
+    ///
+    /// Without --netns the host shares this server's network fabric (its libvirtd creates taps
+    /// in this server's namespace: a second libvirtd on this machine). With --netns NS
+    /// --underlay ADDR it gets a fabric of its own: its libvirtd runs in network namespace NS,
+    /// where ADDR is configured, and the VPC routers of the hosts reach each other's ENIs
+    /// through VXLAN between underlay addresses (set `[network] underlay_address` for this
+    /// server's own host).
     Add {
         /// libvirt URI (`qemu:///session`, `qemu+ssh://root@host2/system`…).
         #[arg(long)]
@@ -71,8 +79,18 @@ pub enum HostCommand {
         /// Host name (default: derived from the URI).
         #[arg(long)]
         name: Option<String>,
+        /// The network namespace the host's libvirtd runs in (the host gets its own network
+        /// fabric there; needs --underlay).
+        #[arg(long, requires = "underlay")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        netns: Option<String>,
+        /// The host's underlay (VXLAN tunnel endpoint) address, configured in --netns.
+        #[arg(long, requires = "netns")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        underlay: Option<std::net::Ipv4Addr>,
     },
-    /// Lists hosts: state, CPUs, vCPUs offered/used/free, memory total/used/free.
+    /// Lists hosts: state, CPUs, vCPUs offered/used/free, memory total/used/free, and the
+    /// network fabric (namespace, underlay address, prefix of its VPC router namespaces).
     List,
     /// Forgets a host; refused while instances run there unless --force.
     Remove {
@@ -115,9 +133,23 @@ fn execute_host(
     runtime: &tokio::runtime::Handle,
 ) -> anyhow::Result<String> {
     match command {
-        HostCommand::Add { uri, zone, name } => {
+        HostCommand::Add {
+            uri,
+            zone,
+            name,
+            netns,
+            underlay,
+        } => {
             let name = name.clone().unwrap_or_else(|| name_from_uri(uri));
-            site.add(&name, uri, zone.as_deref(), runtime)
+            let fabric = match (netns, underlay) {
+                (Some(netns), Some(underlay)) => Some(HostFabric {
+                    netns: netns.clone(),
+                    underlay: *underlay,
+                }),
+                (None, None) => None,
+                _ => anyhow::bail!("--netns and --underlay go together"),
+            };
+            site.add(&name, uri, zone.as_deref(), fabric.as_ref(), runtime)
         }
         HostCommand::List => site.list(),
         HostCommand::Remove { name, force } => site.remove(name, *force),

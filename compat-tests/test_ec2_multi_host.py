@@ -57,7 +57,7 @@ CLIENT_USER_DATA = """#!/bin/sh
     h=$(timeout 3 wget -q -O - http://{server}:{port}/ 2>/dev/null | head -1)
     echo "MHPROBE seq=$n ping=$p http=${{h:-fail}}"
     sleep 1
-  done ) > /dev/console 2>&1 &
+  done ) > /dev/console 2>/dev/null &
 """
 
 
@@ -142,6 +142,20 @@ def wait_probe(ec2, iid: str, ok, what: str, timeout: float, need: int = 1) -> t
         time.sleep(1)
     out = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
     raise AssertionError(f"{iid}: probes never showed {what} within {timeout}s (last {p}):\n{out[-2500:]}")
+
+
+def network_state(vpc: str | None, netns: str) -> str:
+    """The links, addresses and routes of the test's VPC routers and of the second host's
+    namespace: what a failure report needs to say where packets stopped."""
+    out = []
+    names = run("ip", "netns", "list", timeout=30, check=False).stdout.split()
+    for ns in [n for n in names if vpc and vpc in n] + [netns]:
+        for what in (("link",), ("-d", "link", "show", "type", "vxlan"), ("-br", "addr"), ("route",)):
+            cp = run("ip", "-n", ns, *what, timeout=30, check=False)
+            out.append(f"--- ip -n {ns} {' '.join(what)}\n{cp.stdout}{cp.stderr}")
+        cp = run("ip", "netns", "exec", ns, "bridge", "fdb", "show", timeout=30, check=False)
+        out.append(f"--- bridge fdb ({ns})\n" + "\n".join(l for l in cp.stdout.splitlines() if "dst" in l))
+    return "\n".join(out)
 
 
 def remove_vpc_leftovers(vpc: str | None) -> None:
@@ -231,8 +245,11 @@ def test_vpc_across_two_hosts(kumo_bin):
         wait_console(ec2, b["InstanceId"], "MHSERVER up", timeout=150)
         wait_console(ec2, a["InstanceId"], "MHPROBE seq=", timeout=150)
         answer = f"mh-answer-{b['InstanceId']}"
-        got = wait_probe(ec2, a["InstanceId"], lambda p, h: p == "ok" and h == answer,
-                         f"ping=ok http={answer}", timeout=60)
+        try:
+            got = wait_probe(ec2, a["InstanceId"], lambda p, h: p == "ok" and h == answer,
+                             f"ping=ok http={answer}", timeout=60)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{network_state(vpc, netns)}") from None
         print(f"A {a['InstanceId']} reached B {b['InstanceId']} across hosts: {got} "
               f"({time.monotonic() - started:.0f}s after start)")
 

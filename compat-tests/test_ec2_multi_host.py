@@ -21,6 +21,7 @@ failure; traffic stays in namespaces the test (or the Kumo it started) created.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import random
@@ -110,6 +111,13 @@ def domains(uri: str) -> list[str]:
 def links(netns: str | None) -> str:
     cmd = ["ip", *(["-n", netns] if netns else []), "-o", "link", "show"]
     return run(*cmd, timeout=30).stdout
+
+
+def underlay_packets(netns: str) -> tuple[int, int]:
+    """(received, sent) packets on the root end of the underlay (named as the start script does)."""
+    link = "ul" + hashlib.md5(netns.encode()).hexdigest()[:10]
+    stats = Path("/sys/class/net") / link / "statistics"
+    return int((stats / "rx_packets").read_text()), int((stats / "tx_packets").read_text())
 
 
 def tap_of(eni: str) -> str:
@@ -245,11 +253,15 @@ def test_vpc_across_two_hosts(kumo_bin):
         wait_console(ec2, b["InstanceId"], "MHSERVER up", timeout=150)
         wait_console(ec2, a["InstanceId"], "MHPROBE seq=", timeout=150)
         answer = f"mh-answer-{b['InstanceId']}"
+        before = underlay_packets(netns)
         try:
             got = wait_probe(ec2, a["InstanceId"], lambda p, h: p == "ok" and h == answer,
                              f"ping=ok http={answer}", timeout=60)
         except AssertionError as e:
             raise AssertionError(f"{e}\n{network_state(vpc, netns)}") from None
+        # ... and the packets went over the underlay (encapsulated), both ways.
+        after = underlay_packets(netns)
+        assert after[0] - before[0] >= 4 and after[1] - before[1] >= 4, (before, after)
         print(f"A {a['InstanceId']} reached B {b['InstanceId']} across hosts: {got} "
               f"({time.monotonic() - started:.0f}s after start)")
 
@@ -265,11 +277,16 @@ def test_vpc_across_two_hosts(kumo_bin):
         ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig=WAIT)
         assert b["InstanceId"] not in domains(uri)
         assert tap_b not in links(netns)
-        assert "removed" in host_cli(server, "remove", h2).stdout
         ec2.delete_security_group(GroupId=sg)
         ec2.delete_subnet(SubnetId=sub_a)
         ec2.delete_subnet(SubnetId=sub_b)
         ec2.delete_vpc(VpcId=vpc)
+        # Each host's reconciler removes the VPC's router from its own fabric (bounded wait).
+        deadline = time.monotonic() + 60
+        while left := [n for n in run("ip", "netns", "list", timeout=30).stdout.split() if vpc in n]:
+            assert time.monotonic() < deadline, f"VPC routers left after DeleteVpc: {left}"
+            time.sleep(1)
+        assert "removed" in host_cli(server, "remove", h2).stdout
         assert server.stop() == 0
         print(f"multi-host scenario took {time.monotonic() - started:.0f}s")
     finally:

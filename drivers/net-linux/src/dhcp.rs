@@ -130,15 +130,30 @@ impl Dnsmasq {
             .collect()
     }
 
-    /// The DNS names of `record`'s ENIs (`ip-a-b-c-d.<domain>`, as EC2's private DNS names).
+    /// The DNS names of `record`'s ENIs (`ip-a-b-c-d.<domain>`, as EC2's private DNS names),
+    /// those on other hosts included.
     pub fn render_dns_hosts(record: &VpcRecord) -> String {
+        let local: std::collections::BTreeSet<std::net::Ipv4Addr> =
+            record.enis.values().map(|e| e.ip).collect();
+        let remote = record
+            .routing
+            .iter()
+            .flat_map(|p| &p.remote_enis)
+            .filter(|r| !local.contains(&r.ip))
+            .map(|r| (r.ip, &r.dns_names));
         record
             .enis
             .values()
-            .map(|e| {
-                let name = format!("ip-{}", e.ip.to_string().replace('.', "-"));
-                let extra: String = e.dns_names.iter().map(|n| format!(" {n}")).collect();
-                format!("{} {name}.{} {name}{extra}\n", e.ip, record.domain_name)
+            .map(|e| (e.ip, &e.dns_names))
+            .chain(remote)
+            .map(|(ip, dns_names)| {
+                let name = format!("ip-{}", ip.to_string().replace('.', "-"));
+                let extra: String = dns_names
+                    .iter()
+                    .filter(|n| crate::names::valid_dns_name(n))
+                    .map(|n| format!(" {n}"))
+                    .collect();
+                format!("{ip} {name}.{} {name}{extra}\n", record.domain_name)
             })
             .collect()
     }
@@ -301,6 +316,27 @@ mod tests {
         assert_eq!(
             Dnsmasq::render_dns_hosts(&rec),
             "10.0.1.10 ip-10-0-1-10.r.compute.internal ip-10-0-1-10\n"
+        );
+        // ENIs on other hosts are named too, but never over a local ENI's address.
+        let mut with_remote = rec.clone();
+        let remote = |eni: &str, ip: &str, names: &[&str]| kumo_driver_api::RemoteEni {
+            eni_id: eni.into(),
+            subnet_id: "subnet-1".into(),
+            ip: ip.parse().expect("ip"),
+            host: "10.255.0.2".parse().expect("ip"),
+            dns_names: names.iter().map(|n| n.to_string()).collect(),
+        };
+        with_remote.routing = Some(kumo_driver_api::RoutingPolicy {
+            remote_enis: vec![
+                remote("eni-2", "10.0.1.20", &["lb.example", "bad name"]),
+                remote("eni-3", "10.0.1.10", &[]),
+            ],
+            ..Default::default()
+        });
+        assert_eq!(
+            Dnsmasq::render_dns_hosts(&with_remote),
+            "10.0.1.10 ip-10-0-1-10.r.compute.internal ip-10-0-1-10\n\
+             10.0.1.20 ip-10-0-1-20.r.compute.internal ip-10-0-1-20 lb.example\n"
         );
         // Further names (a load balancer's on its nodes) join the address's line.
         if let Some(e) = rec.enis.get_mut("eni-1") {

@@ -47,6 +47,11 @@
 //! in nftables) and routes in the public namespace; each subnet has a routing table chosen by
 //! a packet mark after the main table.
 //!
+//! **Across hosts** ([`fabric`]'s `overlay` module): with an underlay address
+//! ([`LinuxFabricConfig::underlay`]), each VPC router has a VXLAN link `overlay` (the VPC's
+//! VNI, its socket in the host namespace) and routes the routing policy's `remote_enis` through
+//! it to the router of the host holding them, each side filtering what it owns.
+//!
 //! Names: `kb`/`kh`/`ke` + 12 hex digits of a hash of the ENI id (Linux allows 15 bytes); every
 //! link carries the alias `PREFIX:vpc-…:eni-…`, which [`LinuxFabric::list`] reads back.
 //!
@@ -67,5 +72,5 @@ pub mod nft;
 pub mod routes;
 pub mod state;
 
-pub use fabric::{LinuxFabric, LinuxFabricConfig};
+pub use fabric::{LinuxFabric, LinuxFabricConfig, MAX_VNI, OVERLAY, overlay_mac};
 pub use imds::Imds;

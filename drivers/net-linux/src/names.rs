@@ -68,6 +68,12 @@ impl Names {
         format!("kp{}", self.hash(vpc_id))
     }
 
+    /// Host namespace: a VPC's tunnel while it is created, before it moves into the VPC
+    /// namespace as `overlay` (see the fabric's `overlay` module).
+    pub fn overlay_link(&self, vpc_id: &str) -> String {
+        format!("kx{}", self.hash(vpc_id))
+    }
+
     /// The alias of a VPC's uplink in the public namespace (not an ENI alias: no `:` after the
     /// prefix, so [`Names::parse_alias`] never mistakes it for one).
     pub fn uplink_alias(&self, vpc_id: &str) -> String {
@@ -99,6 +105,16 @@ pub fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// A DNS name safe for dnsmasq's hosts file: letters, digits, `-` and `.`, at most 253 bytes.
+pub fn valid_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && !name.starts_with(['.', '-'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +135,8 @@ mod tests {
         assert_eq!(n.parse_alias("other:vpc-1:eni-1"), None);
         assert_eq!(n.parse_alias(&n.uplink_alias("vpc-1")), None);
         assert!(n.public_link("vpc-1").len() <= 15);
+        assert!(n.overlay_link("vpc-1").len() <= 15);
+        assert_ne!(n.overlay_link("vpc-1"), n.public_link("vpc-1"));
         assert!(valid_id("vpc-0a1b"));
         assert!(!valid_id("vpc/../x") && !valid_id("") && !valid_id("a b"));
     }

@@ -124,11 +124,15 @@ fn sg_rule(
     Ok(Some(format!("\t\t{}\n", m.trim_start())))
 }
 
-/// A subnet's ACL chain for one direction.
-fn acl_chain(name: &str, same_subnet: &str, rules: &[AclRuleSpec], field: &str) -> String {
+/// A subnet's ACL chain for one direction; `same_subnet` are the matches of traffic within
+/// the subnet, which ACLs do not see.
+fn acl_chain(name: &str, same_subnet: &[String], rules: &[AclRuleSpec], field: &str) -> String {
     let mut sorted: Vec<&AclRuleSpec> = rules.iter().collect();
     sorted.sort_by_key(|r| r.number);
-    let mut c = format!("\tchain {name} {{\n\t\t{same_subnet} return\n");
+    let mut c = format!("\tchain {name} {{\n");
+    for m in same_subnet {
+        let _ = writeln!(c, "\t\t{m} return");
+    }
     for r in sorted {
         let verdict = if r.allow { "return" } else { "drop" };
         let m = format!(
@@ -216,21 +220,30 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
                 elements(&members)
             );
             let acl = policy.acls.get(subnet_id).cloned().unwrap_or_default();
+            // Through the tunnel the other end is known by its address (its link is remote).
+            let cidr = record.subnets[subnet_id].cidr()?;
             chains.push_str(&acl_chain(
                 &format!("ai_{s}"),
-                &format!("iifname @sl_{s}"),
+                &[
+                    format!("iifname @sl_{s}"),
+                    format!("iifname @overlay ip saddr {cidr}"),
+                ],
                 &acl.inbound,
                 "saddr",
             ));
             chains.push_str(&acl_chain(
                 &format!("ae_{s}"),
-                &format!("oifname @sl_{s}"),
+                &[
+                    format!("oifname @sl_{s}"),
+                    format!("oifname @overlay ip daddr {cidr}"),
+                ],
                 &acl.outbound,
                 "daddr",
             ));
         }
     }
     let public = render_public(names, record)?;
+    let overlay = render_overlay(record);
     Ok(format!(
         "table inet {TABLE}\n\
          delete table inet {TABLE}\n\
@@ -242,6 +255,7 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
          \tmap acl_eg {{\n\t\ttype ifname : verdict{acl_eg}\n\t}}\n\
          {sets}\
          {public}\
+         {overlay}\
          \tchain input {{\n\
          \t\ttype filter hook input priority filter; policy drop;\n\
          \t\tiifname \"lo\" accept\n\
@@ -258,7 +272,8 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
          \tchain forward {{\n\
          \t\ttype filter hook forward priority filter; policy drop;\n\
          \t\tmeta nfproto ipv6 drop\n\
-         \t\tiifname != @uplink iifname != @src_unchecked iifname . ip saddr != @eni_src drop\n\
+         \t\tiifname != @uplink iifname != @overlay iifname != @src_unchecked iifname . ip saddr != @eni_src drop\n\
+         \t\tiifname @overlay ip saddr != @remote_src drop\n\
          \t\tct state invalid drop\n\
          \t\tiifname vmap @acl_eg\n\
          \t\toifname vmap @acl_in\n\
@@ -266,10 +281,12 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
          \t\tiifname vmap @eni_eg\n\
          \t\toifname vmap @eni_in\n\
          \t\tiifname != @uplink oifname @uplink accept\n\
+         \t\tiifname != @uplink iifname != @overlay oifname @overlay accept\n\
          \t}}\n\
          \tchain to_dest {{\n\
          \t\toifname vmap @eni_in\n\
          \t\toifname @uplink accept\n\
+         \t\toifname @overlay accept\n\
          \t}}\n\
          {chains}\
          }}\n",
@@ -284,6 +301,50 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
         acl_in = elements(&acl_in),
         acl_eg = elements(&acl_eg),
     ))
+}
+
+/// The tunnel to the VPC's routers on other hosts (see the fabric's `overlay` module): the
+/// set naming the `overlay` link (empty without one) and `remote_src`, the addresses a
+/// tunnelled packet may come from: the remote ENIs' (their own router checked the sender);
+/// any address when a remote ENI's source/destination check is off (it may route for others).
+fn render_overlay(record: &VpcRecord) -> String {
+    let policy = record.routing.clone().unwrap_or_default();
+    let link = if record.vni.is_some() {
+        vec![format!("\"{}\"", crate::fabric::OVERLAY)]
+    } else {
+        Vec::new()
+    };
+    let any = policy
+        .remote_enis
+        .iter()
+        .any(|r| policy.unchecked_enis.contains(&r.eni_id));
+    let remote: Vec<String> = if any {
+        vec!["0.0.0.0/0".to_string()]
+    } else {
+        crate::fabric::remote_routes(record)
+            .keys()
+            .map(ToString::to_string)
+            .collect()
+    };
+    format!(
+        "\tset overlay {{\n\t\ttype ifname{}\n\t}}\n\
+         \tset remote_src {{\n\t\ttype ipv4_addr\n\t\tflags interval{}\n\t}}\n",
+        elements(&link),
+        elements(&remote),
+    )
+}
+
+/// The public mappings this host's router applies: all but those of ENIs plugged on other
+/// hosts (their own router translates them, and their host answers for the address).
+pub fn local_mappings(record: &VpcRecord) -> Vec<kumo_driver_api::PublicMapping> {
+    let remote = crate::fabric::remote_routes(record);
+    record
+        .routing
+        .iter()
+        .flat_map(|p| &p.public_ips)
+        .filter(|m| !remote.contains_key(&m.private_ip))
+        .cloned()
+        .collect()
 }
 
 /// The public side: the uplink set, subnet marks for policy routing ([`crate::routes`]), and
@@ -320,7 +381,7 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
         }
     }
     let (mut dnat, mut snat) = (Vec::new(), Vec::new());
-    for m in &policy.public_ips {
+    for m in &local_mappings(record) {
         dnat.push(format!("{} : {}", m.public_ip, m.private_ip));
         snat.push(format!("{} : {}", m.private_ip, m.public_ip));
     }
@@ -635,12 +696,14 @@ mod tests {
         // subnet without an ACL denies everything crossing its boundary.
         assert!(
             out.contains(
-                "chain ai_subnet_a {\n\t\tiifname @sl_subnet_a return\n\t\tip saddr 10.0.2.0/24 tcp dport 22 drop\n\t\treturn\n\t\tdrop\n\t}"
+                "chain ai_subnet_a {\n\t\tiifname @sl_subnet_a return\n\t\tiifname @overlay ip saddr 10.0.1.0/24 return\n\t\tip saddr 10.0.2.0/24 tcp dport 22 drop\n\t\treturn\n\t\tdrop\n\t}"
             ),
             "{out}"
         );
         assert!(
-            out.contains("chain ae_subnet_b {\n\t\toifname @sl_subnet_b return\n\t\tdrop\n\t}"),
+            out.contains(
+                "chain ae_subnet_b {\n\t\toifname @sl_subnet_b return\n\t\toifname @overlay ip daddr 10.0.2.0/24 return\n\t\tdrop\n\t}"
+            ),
             "{out}"
         );
         assert!(
@@ -757,6 +820,61 @@ mod tests {
         );
         // Local routes never leave by the uplink: no rule.
         assert!(!out.contains("ip daddr 10.0.0.0/16 accept"), "{out}");
+    }
+
+    #[test]
+    fn renders_the_tunnel_and_leaves_remote_mappings_to_their_host() {
+        use kumo_driver_api::{PublicMapping, RemoteEni, RoutingPolicy};
+        let (names, mut rec) = policy();
+        let none = render(&names, &rec).expect("renders");
+        assert!(
+            none.contains("set overlay {\n\t\ttype ifname\n\t}"),
+            "{none}"
+        );
+        let remote = |eni: &str, ip: &str| RemoteEni {
+            eni_id: eni.into(),
+            subnet_id: "subnet-b".into(),
+            ip: ip.parse().expect("ip"),
+            host: "10.255.0.2".parse().expect("ip"),
+            dns_names: Vec::new(),
+        };
+        let mapping = |public: &str, private: &str| PublicMapping {
+            public_ip: public.parse().expect("ip"),
+            private_ip: private.parse().expect("ip"),
+        };
+        rec.vni = Some(7);
+        rec.routing = Some(RoutingPolicy {
+            internet_gateway: true,
+            remote_enis: vec![remote("eni-far", "10.0.2.50")],
+            public_ips: vec![
+                mapping("198.51.100.10", "10.0.1.10"),
+                mapping("198.51.100.50", "10.0.2.50"),
+            ],
+            ..Default::default()
+        });
+        let out = render(&names, &rec).expect("renders");
+        assert!(out.contains("elements = { \"overlay\" }"), "{out}");
+        assert!(
+            out.contains("set remote_src {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { 10.0.2.50 }"),
+            "{out}"
+        );
+        assert!(
+            out.contains("iifname @overlay ip saddr != @remote_src drop"),
+            "{out}"
+        );
+        assert!(out.contains("\t\toifname @overlay accept\n"), "{out}");
+        // The remote ENI's public address is translated by its own host's router.
+        assert!(
+            out.contains("elements = { 198.51.100.10 : 10.0.1.10 }"),
+            "{out}"
+        );
+        assert!(!out.contains("198.51.100.50"), "{out}");
+        // A remote ENI whose source check is off may send from any address.
+        if let Some(p) = rec.routing.as_mut() {
+            p.unchecked_enis.insert("eni-far".into());
+        }
+        let out = render(&names, &rec).expect("renders");
+        assert!(out.contains("elements = { 0.0.0.0/0 }"), "{out}");
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct VpcRecord {
     /// Whether AmazonProvidedDNS answers (`enableDnsSupport`).
     #[serde(default)]
     pub dns_support: bool,
+    /// The VNI of the VPC's tunnel to its routers on other hosts; `None` when this fabric has
+    /// no underlay (a single host).
+    #[serde(default)]
+    pub vni: Option<u32>,
     /// Subnets by id.
     pub subnets: BTreeMap<String, SubnetRecord>,
     /// ENIs by id.

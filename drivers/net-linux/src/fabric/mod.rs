@@ -18,11 +18,14 @@ use kumo_driver_api::{
 };
 
 mod links;
+mod overlay;
 mod public;
+
+pub use overlay::{MAX_VNI, OVERLAY, overlay_mac, remote_routes};
 
 use crate::dhcp::Dnsmasq;
 use crate::imds::{self, Imds};
-use crate::names::{Names, valid_id};
+use crate::names::{Names, valid_dns_name, valid_id};
 use crate::state::{self, EniRecord, SubnetRecord, VpcRecord};
 use crate::{cmd, netns, nft};
 
@@ -184,6 +187,7 @@ impl LinuxFabric {
     fn converge_vpc(&self, vpc_id: &str, record: &VpcRecord) -> Result<(), NetworkError> {
         let ns = self.names.vpc_netns(vpc_id);
         self.converge_routing(vpc_id, record)?;
+        self.converge_overlay(vpc_id, record)?;
         self.apply_nft(&ns, record)?;
         self.dnsmasq(vpc_id)
             .ensure(&ns, record, self.cfg.command_timeout)
@@ -217,16 +221,6 @@ fn check_id(kind: &str, id: &str) -> Result<(), NetworkError> {
     } else {
         Err(NetworkError::Invalid(format!("bad {kind} id {id:?}")))
     }
-}
-
-/// A DNS name safe for dnsmasq's hosts file: letters, digits, `-` and `.`, at most 253 bytes.
-fn valid_dns_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && !name.starts_with(['.', '-'])
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 fn normalise_mac(mac: &str) -> Result<String, NetworkError> {
@@ -264,8 +258,15 @@ impl NetworkFabric for LinuxFabric {
                 vpc.domain_name
             )));
         }
+        if self.cfg.underlay.is_some() && !(1..=MAX_VNI).contains(&vpc.vni) {
+            return Err(NetworkError::Invalid(format!(
+                "VNI {} of {} is outside 1..={MAX_VNI}",
+                vpc.vni, vpc.vpc_id
+            )));
+        }
         let _g = self.guard();
         let mut record = state::load(&self.cfg.state_dir, &vpc.vpc_id)?.unwrap_or_default();
+        record.vni = self.cfg.underlay.map(|_| vpc.vni);
         record.cidrs = vpc.cidrs.iter().map(ToString::to_string).collect();
         record.dns = Some(vpc.dns);
         record.domain_name = vpc.domain_name.clone();
@@ -327,6 +328,11 @@ impl NetworkFabric for LinuxFabric {
         let ns = self.names.vpc_netns(vpc_id);
         if netns::exists(&ns) {
             cmd::check("ip", &["netns", "del", &ns], self.cfg.command_timeout)?;
+        }
+        // A tunnel whose creation died before it moved into the VPC namespace.
+        let temp = self.names.overlay_link(vpc_id);
+        if self.links(self.host())?.iter().any(|l| l.name == temp) {
+            let _ = self.ip(self.host(), &["link", "del", &temp]);
         }
         for dir in [
             self.cfg.runtime_dir.join(vpc_id),
@@ -588,6 +594,13 @@ impl NetworkFabric for LinuxFabric {
         for id in policy.subnets.keys().chain(policy.nat_gateways.keys()) {
             check_id("subnet or NAT gateway", id)?;
         }
+        for r in &policy.remote_enis {
+            check_id("ENI", &r.eni_id)?;
+            check_id("subnet", &r.subnet_id)?;
+            if let Some(bad) = r.dns_names.iter().find(|n| !valid_dns_name(n)) {
+                return Err(NetworkError::Invalid(format!("bad DNS name {bad:?}")));
+            }
+        }
         let _g = self.guard();
         let mut applied = self
             .applied_routing
@@ -606,8 +619,8 @@ impl NetworkFabric for LinuxFabric {
             // A rebooted host: ensure_vpc renders the recorded policy with the router.
             return Ok(());
         }
-        self.converge_routing(vpc_id, &record)?;
-        self.apply_nft(&ns, &record)?;
+        // The whole router: remote ENIs also change the tunnel, the filter and the DNS names.
+        self.converge_vpc(vpc_id, &record)?;
         applied.insert(vpc_id.to_string(), policy.clone());
         Ok(())
     }

@@ -74,14 +74,15 @@ impl LinuxFabric {
         netns::sysctl(Some(ns), "net/ipv6/conf/all/disable_ipv6", "1")
     }
 
-    /// Every public address the VPC answers for: mapped ENIs' and NAT gateways'.
+    /// Every public address the VPC answers for on this host: mapped ENIs' (except those of
+    /// ENIs on other hosts, whose host answers for them) and NAT gateways'.
     fn public_ips(record: &VpcRecord) -> Vec<Ipv4Addr> {
         let mut ips: Vec<Ipv4Addr> = record
             .routing
             .iter()
             .flat_map(|p| {
-                p.public_ips
-                    .iter()
+                crate::nft::local_mappings(record)
+                    .into_iter()
                     .map(|m| m.public_ip)
                     .chain(p.nat_gateways.values().map(|n| n.public_ip))
             })
@@ -176,7 +177,7 @@ impl LinuxFabric {
     }
 
     /// `ip -j -4 ARGS` as a JSON array.
-    fn json(
+    pub(super) fn json(
         &self,
         ns: Option<&str>,
         args: &[&str],

@@ -121,6 +121,11 @@ pub struct Env {
 
 impl Env {
     pub fn new(tag: &str) -> Env {
+        Self::with_config(tag, |_| {})
+    }
+
+    /// An environment whose fabric configuration `adjust` changes first.
+    pub fn with_config(tag: &str, adjust: impl FnOnce(&mut LinuxFabricConfig)) -> Env {
         let prefix = format!("kt{tag}{}", std::process::id() % 100_000);
         let host_ns = format!("{prefix}-host");
         let _ = cmd::run("ip", &["netns", "del", &host_ns], None, T);
@@ -134,12 +139,13 @@ impl Env {
         let source = Arc::new(Source::default());
         let imds = kumo_net_linux::Imds::new(source.clone(), runtime.handle().clone());
         let state = tempfile::tempdir().expect("state dir");
-        let cfg = LinuxFabricConfig {
+        let mut cfg = LinuxFabricConfig {
             host_netns: Some(host_ns.clone()),
             prefix: prefix.clone(),
             runtime_dir: state.path().join("run"),
             ..LinuxFabricConfig::new(state.path().join("state"))
         };
+        adjust(&mut cfg);
         // The dnsmasq user must reach its files: open up the (0700) temporary directory.
         std::fs::set_permissions(
             state.path(),
@@ -484,6 +490,11 @@ pub struct Vpc<'a> {
 
 impl<'a> Vpc<'a> {
     pub fn new(env: &'a Env, id: &str, subnets: &[(&str, &str)]) -> Self {
+        Self::with_vni(env, id, 1, subnets)
+    }
+
+    /// A VPC whose tunnel between hosts uses `vni`.
+    pub fn with_vni(env: &'a Env, id: &str, vni: u32, subnets: &[(&str, &str)]) -> Self {
         env.track_vpc(id);
         env.fabric
             .ensure_vpc(&VpcSpec {
@@ -492,7 +503,7 @@ impl<'a> Vpc<'a> {
                 dns: ip("10.0.0.2"),
                 domain_name: "kumo-1.compute.internal".into(),
                 enable_dns_support: true,
-                vni: 1,
+                vni,
             })
             .expect("ensure_vpc");
         for (subnet, c) in subnets {

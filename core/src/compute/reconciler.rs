@@ -860,6 +860,7 @@ fn ignore_missing(e: HypervisorError) -> Result<(), HypervisorError> {
 mod disk_orphans;
 mod load_balancer;
 mod network;
+mod remote;
 mod routing;
 mod security;
 #[cfg(test)]

@@ -12,9 +12,11 @@ subnet's zone, so A (subnet in zone 1) runs on the local host and B (zone 2) on 
 B serves HTTP (busybox httpd) with its own instance id; A probes B's private address once a
 second (ping and HTTP) and prints `MHPROBE seq=N ping=ok|fail http=<answer>|fail` on its
 console. B's id on A's console means a TCP connection crossed from one host's VPC router to the
-other's over the tunnel and back. Revoking the group's TCP rule then makes new connections fail
-while ping still answers: security groups hold across hosts. Also checked: B is a domain of the
-second libvirtd and its tap lives in the second host's namespace, not in the root one.
+other's over the tunnel and back (the underlay's packet counters grow too). Revoking the group's
+TCP rule then makes new connections fail while ping still answers: security groups hold across
+hosts; after a restart of Kumo, revoking ICMP stops ping while HTTP still answers. Also checked:
+B is a domain of the second libvirtd and its tap lives in the second host's namespace, not in
+the root one; after DeleteVpc both hosts' VPC routers go.
 Everything the test creates (guests, host, namespaces, links, daemons) is removed, also on
 failure; traffic stays in namespaces the test (or the Kumo it started) created.
 """
@@ -272,6 +274,20 @@ def test_vpc_across_two_hosts(kumo_bin):
                    "ping=ok http=fail after the revoke", timeout=45, need=2)
         ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=tcp)
         wait_probe(ec2, a["InstanceId"], lambda p, h: h == answer, "http back after the re-authorize", timeout=45)
+
+        # A restarted Kumo drives the second host's fabric again from its record: a new rule
+        # (ICMP revoked) is enforced there, and the tunnel still carries HTTP.
+        assert server.stop() == 0
+        server.start()
+        ec2 = harness.client(server.endpoint("http"), "ec2")
+        require_compute(ec2)
+        deadline = time.monotonic() + 60
+        while host_rows(server).get(h2, {}).get("STATE") != "up (registered)":
+            assert time.monotonic() < deadline, host_rows(server)
+            time.sleep(1)
+        ec2.revoke_security_group_ingress(GroupId=sg, IpPermissions=icmp)
+        wait_probe(ec2, a["InstanceId"], lambda p, h: p == "fail" and h == answer,
+                   "ping=fail http=ok after a restart and the ICMP revoke", timeout=60, need=2)
 
         ec2.terminate_instances(InstanceIds=ids)
         ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig=WAIT)

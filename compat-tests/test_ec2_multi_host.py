@@ -45,10 +45,12 @@ START = REPO / "drivers/compute-libvirt/start-netns-host.sh"
 STOP = REPO / "drivers/compute-libvirt/stop-netns-host.sh"
 ZONES = ("us-east-1a", "us-east-1b")
 PORT = 8080
+BIG = 200_000  # bytes B serves at /big: full-size segments through the tunnel
 WAIT = {"Delay": 2, "MaxAttempts": 90}
 
 SERVER_USER_DATA = f"""#!/bin/sh
 mkdir -p /www && echo "mh-answer-$(hostname)" > /www/index.html
+head -c {BIG} /dev/zero > /www/big
 httpd -p {PORT} -h /www
 echo "MHSERVER up $(hostname)" > /dev/console
 """
@@ -58,7 +60,9 @@ CLIENT_USER_DATA = """#!/bin/sh
     n=$((n+1))
     if ping -c 1 -W 1 {server} >/dev/null 2>&1; then p=ok; else p=fail; fi
     h=$(timeout 3 wget -q -O - http://{server}:{port}/ 2>/dev/null | head -1)
-    echo "MHPROBE seq=$n ping=$p http=${{h:-fail}}"
+    b=0; [ -n "$h" ] && b=$(timeout 5 wget -q -O - http://{server}:{port}/big 2>/dev/null | wc -c)
+    if timeout 3 nslookup {name} 2>/dev/null | grep -q "{server}"; then d=ok; else d=fail; fi
+    echo "MHPROBE seq=$n ping=$p http=${{h:-fail}} big=$b dns=$d"
     sleep 1
   done ) > /dev/console 2>/dev/null &
 """
@@ -127,17 +131,19 @@ def tap_of(eni: str) -> str:
     return "tap" + eni.removeprefix("eni-")[-12:]
 
 
-def last_probe(ec2, iid: str) -> tuple[int, str, str] | None:
+def last_probe(ec2, iid: str) -> tuple[int, str, str, dict[str, str]] | None:
+    """(seq, ping, http, all fields) of the client's latest probe line."""
     out = ec2.get_console_output(InstanceId=iid, Latest=True).get("Output") or ""
     lines = [l.strip() for l in out.splitlines() if l.startswith("MHPROBE seq=")]
     if not lines:
         return None
     fields = dict(f.split("=", 1) for f in lines[-1].split()[1:] if "=" in f)
-    return int(fields.get("seq", "0")), fields.get("ping", ""), fields.get("http", "")
+    return int(fields.get("seq", "0")), fields.get("ping", ""), fields.get("http", ""), fields
 
 
-def wait_probe(ec2, iid: str, ok, what: str, timeout: float, need: int = 1) -> tuple[int, str, str]:
-    """Waits (bounded) until `need` consecutive new probes satisfy `ok(ping, http)`."""
+def wait_probe(ec2, iid: str, ok, what: str, timeout: float, need: int = 1):
+    """Waits (bounded) until `need` consecutive new probes satisfy `ok(ping, http, fields)`; returns
+    the last probe (see `last_probe`)."""
     deadline = time.monotonic() + timeout
     first = last_probe(ec2, iid)
     after = first[0] if first else 0
@@ -146,7 +152,7 @@ def wait_probe(ec2, iid: str, ok, what: str, timeout: float, need: int = 1) -> t
         p = last_probe(ec2, iid)
         if p and p[0] > after and p[0] != seen:
             seen = p[0]
-            streak = streak + 1 if ok(p[1], p[2]) else 0
+            streak = streak + 1 if ok(p[1], p[2], p[3]) else 0
             if streak >= need:
                 return p
         time.sleep(1)
@@ -237,7 +243,8 @@ def test_vpc_across_two_hosts(kumo_bin):
         ids.append(b["InstanceId"])
         a = ec2.run_instances(ImageId=ami, InstanceType="t2.nano", MinCount=1, MaxCount=1, SubnetId=sub_a,
                               SecurityGroupIds=[sg],
-                              UserData=CLIENT_USER_DATA.format(server=b["PrivateIpAddress"], port=PORT))["Instances"][0]
+                              UserData=CLIENT_USER_DATA.format(server=b["PrivateIpAddress"], port=PORT,
+                                                                name=b["PrivateDnsName"]))["Instances"][0]
         ids.append(a["InstanceId"])
         ec2.get_waiter("instance_running").wait(InstanceIds=ids, WaiterConfig=WAIT)
 
@@ -257,23 +264,27 @@ def test_vpc_across_two_hosts(kumo_bin):
         answer = f"mh-answer-{b['InstanceId']}"
         before = underlay_packets(netns)
         try:
-            got = wait_probe(ec2, a["InstanceId"], lambda p, h: p == "ok" and h == answer,
-                             f"ping=ok http={answer}", timeout=60)
+            # Full-size packets cross too (a 1500-byte guest packet is 1550 bytes encapsulated),
+            # and B's name resolves on A's side (the VPC's DNS knows ENIs of other hosts).
+            got = wait_probe(ec2, a["InstanceId"],
+                             lambda p, h, f: p == "ok" and h == answer and f.get("big") == str(BIG)
+                             and f.get("dns") == "ok",
+                             f"ping=ok http={answer} big={BIG} dns=ok", timeout=60)
         except AssertionError as e:
             raise AssertionError(f"{e}\n{network_state(vpc, netns)}") from None
         # ... and the packets went over the underlay (encapsulated), both ways.
         after = underlay_packets(netns)
         assert after[0] - before[0] >= 4 and after[1] - before[1] >= 4, (before, after)
-        print(f"A {a['InstanceId']} reached B {b['InstanceId']} across hosts: {got} "
+        print(f"A {a['InstanceId']} reached B {b['InstanceId']} across hosts: {got[3]} "
               f"({time.monotonic() - started:.0f}s after start)")
 
         # Security groups hold across hosts: without the TCP rule, new connections fail (ping,
         # still allowed, keeps answering: the tunnel is up, the group decides).
         ec2.revoke_security_group_ingress(GroupId=sg, IpPermissions=tcp)
-        wait_probe(ec2, a["InstanceId"], lambda p, h: p == "ok" and h == "fail",
+        wait_probe(ec2, a["InstanceId"], lambda p, h, _: p == "ok" and h == "fail",
                    "ping=ok http=fail after the revoke", timeout=45, need=2)
         ec2.authorize_security_group_ingress(GroupId=sg, IpPermissions=tcp)
-        wait_probe(ec2, a["InstanceId"], lambda p, h: h == answer, "http back after the re-authorize", timeout=45)
+        wait_probe(ec2, a["InstanceId"], lambda p, h, _: h == answer, "http back after the re-authorize", timeout=45)
 
         # A restarted Kumo drives the second host's fabric again from its record: a new rule
         # (ICMP revoked) is enforced there, and the tunnel still carries HTTP.
@@ -286,7 +297,7 @@ def test_vpc_across_two_hosts(kumo_bin):
             assert time.monotonic() < deadline, host_rows(server)
             time.sleep(1)
         ec2.revoke_security_group_ingress(GroupId=sg, IpPermissions=icmp)
-        wait_probe(ec2, a["InstanceId"], lambda p, h: p == "fail" and h == answer,
+        wait_probe(ec2, a["InstanceId"], lambda p, h, _: p == "fail" and h == answer,
                    "ping=fail http=ok after a restart and the ICMP revoke", timeout=60, need=2)
 
         ec2.terminate_instances(InstanceIds=ids)

@@ -30,6 +30,7 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -317,6 +318,8 @@ def test_vpc_across_two_hosts(kumo_bin):
         assert server.stop() == 0
         print(f"multi-host scenario took {time.monotonic() - started:.0f}s")
     finally:
+        exc = sys.exc_info()[0]
+        failed = exc is not None and not issubclass(exc, pytest.skip.Exception)
         if server.running and ec2 is not None:
             try:
                 harness.terminate_all_instances(server.endpoint("http"), timeout=120)
@@ -333,6 +336,8 @@ def test_vpc_across_two_hosts(kumo_bin):
                     if f"kumo-owner:{owner}" in desc:
                         run("virsh", "-c", u, "destroy", d, check=False, timeout=30)
                         run("virsh", "-c", u, "undefine", d, check=False, timeout=30)
+        if failed and server.log_path.exists():
+            print(f"--- kumo log tail ({server.log_path.name})\n{harness.tail(server.log_path, 80)}")
         run("bash", str(STOP), netns, check=False, timeout=120)
         harness.remove_vpc_namespaces(work / "data")
         remove_vpc_leftovers(vpc)

@@ -11,8 +11,9 @@
 #            10.255.0.1/30): the local host's `[network] underlay_address`.
 # NS_CIDR    underlay address inside NAME (default $KUMO_UNDERLAY_NS or 10.255.0.2/30): the
 #            address given to `kumo host add --underlay`.
-# The underlay is a veth pair `ul<hash of NAME>` (root) ↔ `ul0` (in NAME), MTU 1600 (≥ 1550:
-# a 1500-byte guest packet plus VXLAN's 50 bytes). Use a range that is private to this machine.
+# The underlay is a veth pair `ul<hash of NAME>` (root) ↔ `ul0` (in NAME), MTU $KUMO_UNDERLAY_MTU
+# or 1600 (≥ 1550: a 1500-byte guest packet plus VXLAN's 50 bytes). Use a range that is private
+# to this machine.
 #
 # Prints the libvirt URI of the new host on stdout:
 #   qemu+unix:///system?socket=/run/kumo-hosts/NAME/libvirt-sock

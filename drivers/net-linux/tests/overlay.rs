@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
-
 use common::{Env, Vpc, cidr, ip, tcp_echo};
 use kumo_driver_api::{
     AclRuleSpec, AclSpec, NetworkFabric, Peer, PortMatch, Protocol, RemoteEni, RoutingPolicy,
@@ -20,58 +18,6 @@ use kumo_net_linux::cmd;
 const T: std::time::Duration = std::time::Duration::from_secs(10);
 const H1: &str = "10.255.0.1";
 const H2: &str = "10.255.0.2";
-
-fn host(tag: &str, underlay: &str) -> Env {
-    let addr: Ipv4Addr = underlay.parse().expect("underlay");
-    Env::with_config(tag, |cfg| cfg.underlay = Some(addr))
-}
-
-/// The underlay: a veth between the two host namespaces, MTU 1550 (VXLAN adds 50 bytes).
-fn join(h1: &Env, h2: &Env) {
-    let (l1, l2) = (format!("{}u", h1.prefix), format!("{}u", h2.prefix));
-    for args in [
-        vec![
-            "-n",
-            &h1.host_ns,
-            "link",
-            "add",
-            &l1,
-            "mtu",
-            "1550",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &l2,
-            "mtu",
-            "1550",
-            "netns",
-            &h2.host_ns,
-        ],
-        vec![
-            "-n",
-            &h1.host_ns,
-            "addr",
-            "add",
-            "10.255.0.1/24",
-            "dev",
-            &l1,
-        ],
-        vec![
-            "-n",
-            &h2.host_ns,
-            "addr",
-            "add",
-            "10.255.0.2/24",
-            "dev",
-            &l2,
-        ],
-        vec!["-n", &h1.host_ns, "link", "set", &l1, "up"],
-        vec!["-n", &h2.host_ns, "link", "set", &l2, "up"],
-    ] {
-        cmd::check("ip", &args, T).expect("underlay");
-    }
-}
 
 fn remote(env: &Env, name: &str, subnet: &str, addr: &str, host: &str) -> RemoteEni {
     RemoteEni {
@@ -190,9 +136,9 @@ fn one_vpc_spans_two_hosts_through_its_tunnel() {
     if common::skipped("one_vpc_spans_two_hosts_through_its_tunnel") {
         return;
     }
-    let h1 = host("o1", H1);
-    let h2 = host("o2", H2);
-    join(&h1, &h2);
+    let h1 = common::host_on_underlay("o1", H1);
+    let h2 = common::host_on_underlay("o2", H2);
+    common::join_underlay(&h1, &h2);
     let subnets = [("subnet-a", "10.0.1.0/24"), ("subnet-b", "10.0.2.0/24")];
     let vpc_id = "vpc-0verlay0000000001";
     let v1 = Vpc::with_vni(&h1, vpc_id, 4100, &subnets);

@@ -17,6 +17,9 @@
 //!   client's, the allowing one last (99 CIDR/port rules that do not match are evaluated
 //!   first for every new connection).
 //!
+//! * `2 hosts`: no policy, the client and the server on two simulated hosts joined by an
+//!   underlay veth (MTU 1550), so every packet crosses the VPC's VXLAN tunnel and two routers.
+//!
 //! Rounds alternate the VPCs so drift on a shared machine hits them alike; medians reported.
 //! Traffic flows only inside namespaces this benchmark creates.
 
@@ -28,10 +31,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::Env;
+use common::{Env, Vpc};
 use kumo_driver_api::{
-    AclRuleSpec, AclSpec, EniSpec, NetworkFabric, Peer, PortMatch, Protocol, SecurityGroupSpec,
-    SecurityPolicy, SgRuleSpec, SubnetSpec, VpcSpec,
+    AclRuleSpec, AclSpec, EniSpec, NetworkFabric, Peer, PortMatch, Protocol, RemoteEni,
+    RoutingPolicy, SecurityGroupSpec, SecurityPolicy, SgRuleSpec, SubnetSpec, VpcSpec,
 };
 use kumo_net_linux::netns;
 
@@ -269,7 +272,9 @@ fn security_group_rules_cost() {
     if common::skipped("security_group_rules_cost") {
         return;
     }
-    let env = Env::new("bn");
+    let env = common::host_on_underlay("bn", "10.255.0.1");
+    let far = common::host_on_underlay("bm", "10.255.0.2");
+    common::join_underlay(&env, &far);
     let p = env.prefix.clone();
     let mut paths = Vec::new();
     for (k, (name, rules)) in [
@@ -290,7 +295,7 @@ fn security_group_rules_cost() {
                 dns: ip("10.0.0.2"),
                 domain_name: "kumo-1.compute.internal".into(),
                 enable_dns_support: true,
-                vni: 1,
+                vni: 4200 + u32::try_from(k).expect("small"),
             })
             .expect("vpc");
         let mut guests = Vec::new();
@@ -342,6 +347,48 @@ fn security_group_rules_cost() {
             _servers: servers,
         });
     }
+    // One VPC on two hosts, no policy: the client here, the server on the other host, so
+    // every packet crosses the VXLAN tunnel (to compare with `none`, the same path within one
+    // host).
+    let vpc = format!("vpc-{p}3");
+    let subnets = [("subnet-a", "10.0.1.0/24"), ("subnet-b", "10.0.2.0/24")];
+    let here = Vpc::with_vni(&env, &vpc, 4300, &subnets);
+    let there = Vpc::with_vni(&far, &vpc, 4300, &subnets);
+    let client = here.guest("3c", "subnet-a", "10.0.1.10", "02:00:00:00:03:01");
+    let server = there.guest("3s", "subnet-b", "10.0.2.10", "02:00:00:00:03:02");
+    let remote = |env: &Env, name: &str, subnet: &str, addr: &str, host: &str| RemoteEni {
+        eni_id: format!("eni-{}{name}", env.prefix),
+        subnet_id: subnet.into(),
+        ip: ip(addr),
+        host: ip(host),
+        dns_names: Vec::new(),
+    };
+    for (fabric, r) in [
+        (
+            &env.fabric,
+            remote(&far, "3s", "subnet-b", "10.0.2.10", "10.255.0.2"),
+        ),
+        (
+            &far.fabric,
+            remote(&env, "3c", "subnet-a", "10.0.1.10", "10.255.0.1"),
+        ),
+    ] {
+        fabric
+            .apply_routing(
+                &vpc,
+                &RoutingPolicy {
+                    remote_enis: vec![r],
+                    ..Default::default()
+                },
+            )
+            .expect("routing");
+    }
+    paths.push(Path {
+        name: "2 hosts",
+        client,
+        server: ip("10.0.2.10"),
+        _servers: servers(&server, ip("10.0.2.10")),
+    });
     // New links need a moment; then one warm-up exchange per path.
     for path in &paths {
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -547,3 +547,57 @@ impl<'a> Vpc<'a> {
         ns
     }
 }
+
+/// A simulated host whose fabric has the underlay address `underlay`.
+pub fn host_on_underlay(tag: &str, underlay: &str) -> Env {
+    let addr: Ipv4Addr = underlay.parse().expect("underlay");
+    Env::with_config(tag, |cfg| cfg.underlay = Some(addr))
+}
+
+/// The underlay between two simulated hosts: a veth between their host namespaces
+/// (10.255.0.1/24 and 10.255.0.2/24), MTU 1550 (VXLAN adds 50 bytes).
+pub fn join_underlay(h1: &Env, h2: &Env) {
+    let (l1, l2) = (format!("{}u", h1.prefix), format!("{}u", h2.prefix));
+    for args in [
+        vec![
+            "-n",
+            &h1.host_ns,
+            "link",
+            "add",
+            &l1,
+            "mtu",
+            "1550",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &l2,
+            "mtu",
+            "1550",
+            "netns",
+            &h2.host_ns,
+        ],
+        vec![
+            "-n",
+            &h1.host_ns,
+            "addr",
+            "add",
+            "10.255.0.1/24",
+            "dev",
+            &l1,
+        ],
+        vec![
+            "-n",
+            &h2.host_ns,
+            "addr",
+            "add",
+            "10.255.0.2/24",
+            "dev",
+            &l2,
+        ],
+        vec!["-n", &h1.host_ns, "link", "set", &l1, "up"],
+        vec!["-n", &h2.host_ns, "link", "set", &l2, "up"],
+    ] {
+        cmd::check("ip", &args, T).expect("underlay");
+    }
+}

@@ -373,7 +373,37 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::name_from_uri;
+    use super::{HostCommand, name_from_uri};
+
+    #[test]
+    fn host_add_travels_with_and_without_a_fabric() {
+        // A request from a client that predates --netns/--underlay still parses.
+        let old = r#"{"op":"add","uri":"qemu:///session","zone":null,"name":"h2"}"#;
+        match serde_json::from_str::<HostCommand>(old).expect("old request") {
+            HostCommand::Add {
+                netns: None,
+                underlay: None,
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
+        let new = HostCommand::Add {
+            uri: "qemu:///session".into(),
+            zone: None,
+            name: Some("h2".into()),
+            netns: Some("ns2".into()),
+            underlay: Some(std::net::Ipv4Addr::new(10, 99, 0, 2)),
+        };
+        let json = serde_json::to_string(&new).expect("json");
+        match serde_json::from_str::<HostCommand>(&json).expect("round trip") {
+            HostCommand::Add {
+                netns: Some(ns),
+                underlay: Some(u),
+                ..
+            } => assert_eq!((ns.as_str(), u.to_string().as_str()), ("ns2", "10.99.0.2")),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn host_names_from_uris() {

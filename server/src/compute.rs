@@ -501,7 +501,7 @@ impl HostNetwork {
         name: &str,
         host: &kumo_core::compute::hosts::HostFabric,
         runtime: &tokio::runtime::Handle,
-    ) -> anyhow::Result<Arc<dyn NetworkFabric>> {
+    ) -> anyhow::Result<Arc<kumo_net_linux::LinuxFabric>> {
         let prefix = crate::hosts::fabric_prefix(name);
         let state_dir = self.dir.join("hosts").join(name).join("net");
         std::fs::create_dir_all(&state_dir)

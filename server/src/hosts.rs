@@ -29,6 +29,8 @@ use kumo_driver_api::{BlockStore, Hypervisor, NetworkFabric};
 struct Driven {
     compute: Compute,
     hypervisor: Arc<dyn Hypervisor>,
+    /// Its own network fabric (`--netns`), torn down when the host is removed.
+    own_fabric: Option<Arc<kumo_net_linux::LinuxFabric>>,
 }
 
 /// The hosts of this server.
@@ -80,6 +82,7 @@ impl HostSite {
             local: Driven {
                 compute: p.local,
                 hypervisor: p.local_hypervisor,
+                own_fabric: None,
             },
             registered: Mutex::new(BTreeMap::new()),
         }
@@ -90,9 +93,15 @@ impl HostSite {
     }
 
     /// Connects to a host and starts its reconciler (blocking: libvirt connects synchronously).
-    /// A host with its own fabric gets it built here; one that cannot be built leaves the
-    /// host without VPC networking (logged), as for the local host.
-    fn drive(&self, rec: &HostRecord, runtime: &tokio::runtime::Handle) -> anyhow::Result<Driven> {
+    /// A host with its own fabric gets it built here; one that cannot be built fails `strict`
+    /// (`kumo host add`: the operator is there to fix it), else leaves the host without VPC
+    /// networking (logged), as for the local host.
+    fn drive(
+        &self,
+        rec: &HostRecord,
+        runtime: &tokio::runtime::Handle,
+        strict: bool,
+    ) -> anyhow::Result<Driven> {
         let lv = LibvirtConfig {
             uri: rec.uri.clone(),
             ..self.libvirt.clone()
@@ -111,10 +120,11 @@ impl HostSite {
                 .map_or(self.reconciler.underlay, |f| Some(f.underlay)),
             ..self.reconciler.clone()
         };
-        let network = match &rec.fabric {
-            None => self.network.clone(),
+        let own_fabric = match &rec.fabric {
+            None => None,
             Some(f) => match self.host_network.fabric(&rec.name, f, runtime) {
                 Ok(n) => Some(n),
+                Err(e) if strict => return Err(e),
                 Err(e) => {
                     tracing::error!(
                         host = %rec.name,
@@ -126,6 +136,11 @@ impl HostSite {
                 }
             },
         };
+        let network = if rec.fabric.is_some() {
+            own_fabric.clone().map(|f| -> Arc<dyn NetworkFabric> { f })
+        } else {
+            self.network.clone()
+        };
         let mut compute = Compute::new(self.ec2.clone(), hv.clone(), self.blocks.clone(), cfg)
             .with_context(|| format!("reading {}'s capacity", rec.uri))?;
         if let Some(n) = network {
@@ -134,6 +149,7 @@ impl HostSite {
         Ok(Driven {
             compute,
             hypervisor: hv,
+            own_fabric,
         })
     }
 
@@ -154,7 +170,7 @@ impl HostSite {
             }
         };
         for rec in records {
-            match self.drive(&rec, runtime) {
+            match self.drive(&rec, runtime, false) {
                 Ok(d) => {
                     tracing::info!(host = %rec.name, uri = %rec.uri, zone = %rec.zone, "compute host driven");
                     self.spawn(&rec.name, d, runtime);
@@ -212,7 +228,7 @@ impl HostSite {
                 underlay: self.reconciler.underlay,
             },
         )?;
-        let driven = match self.drive(&rec, runtime) {
+        let driven = match self.drive(&rec, runtime, true) {
             Ok(d) => d,
             Err(e) => {
                 let _ = self.ec2.remove_host(name, true);
@@ -238,11 +254,16 @@ impl HostSite {
             anyhow::bail!("{name} is this server's own host (configured in [compute])");
         }
         let rec = self.ec2.remove_host(name, force)?;
-        if let Some(d) = self.registered().remove(name) {
-            d.compute.shutdown();
-        }
+        let driven = self.registered().remove(name);
         self.ec2.compute().unregister(name);
-        Ok(format!("removed {}\t{}\n", rec.name, rec.uri))
+        let mut note = String::new();
+        if let Some(d) = driven {
+            d.compute.shutdown();
+            if let Some(fabric) = d.own_fabric {
+                note = teardown(name, fabric.as_ref(), self.ec2.host_usage(name)?.0 == 0);
+            }
+        }
+        Ok(format!("removed {}\t{}{note}\n", rec.name, rec.uri))
     }
 
     /// `kumo host list`: every host with its capacity as its hypervisor reports it now, and
@@ -339,6 +360,39 @@ pub fn fabric_prefix(name: &str) -> String {
     let digest = Sha256::digest(name.as_bytes());
     let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("{LOCAL_PREFIX}-h{hex}")
+}
+
+/// Removes the VPC routers and the public side of a removed host's own fabric, unless instances are still recorded
+/// there (`--force`): their guests keep their network, and adding the host again under the
+/// same name finds its fabric again (same prefix and records). Nothing else would remove them:
+/// no reconciler drives that fabric any more. Returns a note for the operator.
+fn teardown(name: &str, fabric: &kumo_net_linux::LinuxFabric, empty: bool) -> String {
+    if !empty {
+        return "\t(its network fabric is kept: instances are still recorded there)".to_owned();
+    }
+    let vpcs = match fabric.list() {
+        Ok(inv) => inv.vpcs,
+        Err(e) => {
+            tracing::warn!(host = %name, error = %e, "removed host's fabric: inventory failed");
+            return format!("\t(its network fabric could not be listed: {e})");
+        }
+    };
+    let mut failed = 0;
+    for vpc in &vpcs {
+        if let Err(e) = fabric.remove_vpc(vpc) {
+            failed += 1;
+            tracing::warn!(host = %name, vpc = %vpc, error = %e, "removed host's fabric: VPC not removed");
+        }
+    }
+    if let Err(e) = fabric.remove_public_side() {
+        failed += 1;
+        tracing::warn!(host = %name, error = %e, "removed host's fabric: public side not removed");
+    }
+    if failed > 0 {
+        format!("\t(its network fabric was not wholly removed ({failed} failures): see the log)")
+    } else {
+        format!("\t({} VPC routers of its fabric removed)", vpcs.len())
+    }
 }
 
 /// How `kumo host add` reports a host's fabric.

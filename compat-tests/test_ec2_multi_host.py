@@ -185,6 +185,12 @@ def remove_vpc_leftovers(vpc: str | None) -> None:
             os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
         except (OSError, ValueError):
             pass
+        shutil.rmtree(pid_file.parent, ignore_errors=True)
+        if pid_file.parent.parent.name != "kumo-net":
+            try:
+                pid_file.parent.parent.rmdir()  # a host fabric's directory, if that was its last VPC
+            except OSError:
+                pass
     for ns in run("ip", "netns", "list", timeout=30, check=False).stdout.split():
         if vpc in ns:
             run("ip", "netns", "delete", ns, timeout=30, check=False)
@@ -209,7 +215,8 @@ def test_vpc_across_two_hosts(kumo_bin):
         + f'[network]\nunderlay_address = "{root_end.split("/")[0]}"\n'
     )
     server.config_path = config
-    h2 = "h2"
+    h2 = "h2-" + os.urandom(3).hex()
+    fabric = None
     ids: list[str] = []
     vpc = None
     ec2 = None
@@ -228,6 +235,8 @@ def test_vpc_across_two_hosts(kumo_bin):
         assert h2 in out, out
         rows = host_rows(server)
         assert rows[h2]["STATE"] == "up (registered)" and rows[h2]["ZONE"] == ZONES[1], rows
+        assert (rows[h2]["NETNS"], rows[h2]["UNDERLAY"]) == (netns, ns_end.split("/")[0]), rows
+        fabric = rows[h2]["FABRIC"]
         local = next(n for n, r in rows.items() if r["STATE"] == "up (local)")
         assert rows[local]["ZONE"] == ZONES[0], rows
 
@@ -341,4 +350,9 @@ def test_vpc_across_two_hosts(kumo_bin):
         run("bash", str(STOP), netns, check=False, timeout=120)
         harness.remove_vpc_namespaces(work / "data")
         remove_vpc_leftovers(vpc)
+        if fabric:  # the second host's fabric's runtime directory (its VPCs' are gone)
+            try:
+                (Path("/run/kumo-net") / fabric).rmdir()
+            except OSError:
+                pass
         shutil.rmtree(work, ignore_errors=True)

@@ -9,10 +9,12 @@ picked at random. Kumo runs with `[network] underlay_address` = the root end and
 zone, where Kumo gives it a network fabric of its own. The scheduler places an instance by its
 subnet's zone, so A (subnet in zone 1) runs on the local host and B (zone 2) on the second one.
 
-B serves HTTP (busybox httpd) with its own instance id; A probes B's private address once a
-second (ping and HTTP) and prints `MHPROBE seq=N ping=ok|fail http=<answer>|fail` on its
-console. B's id on A's console means a TCP connection crossed from one host's VPC router to the
-other's over the tunnel and back (the underlay's packet counters grow too). Revoking the group's
+B serves HTTP (busybox httpd) with its own instance id and a 200 kB file; A probes B's private
+address once a second (ping, HTTP, the download, B's private DNS name through the VPC's DNS on
+A's side) and prints `MHPROBE seq=N ping=ok|fail http=<answer>|fail big=<bytes> dns=ok|fail` on
+its console. B's id on A's console means a TCP connection crossed from one host's VPC router to
+the other's over the tunnel and back (the underlay's packet counters grow too); the download
+means full-size packets (1550 bytes encapsulated) cross the underlay. Revoking the group's
 TCP rule then makes new connections fail while ping still answers: security groups hold across
 hosts; after a restart of Kumo, revoking ICMP stops ping while HTTP still answers. Also checked:
 B is a domain of the second libvirtd and its tap lives in the second host's namespace, not in

@@ -66,6 +66,11 @@ pub struct NetworkConfig {
     /// (and a client address in the public namespace). Must lie outside `public_cidr`.
     /// Default `203.0.113.1` (TEST-NET-3).
     pub outside_address: std::net::Ipv4Addr,
+    /// This host's underlay address: where the other compute hosts' VPC routers reach this
+    /// host's through VXLAN (each VPC has its own VNI). It must be configured on an interface
+    /// of this server's network namespace. Default none: a single host (hosts registered
+    /// with a fabric of their own then cannot reach this host's ENIs, nor it theirs).
+    pub underlay_address: Option<std::net::Ipv4Addr>,
 }
 
 impl Default for NetworkConfig {
@@ -73,6 +78,7 @@ impl Default for NetworkConfig {
         Self {
             public_cidr: "198.51.100.0/24".to_owned(),
             outside_address: std::net::Ipv4Addr::new(203, 0, 113, 1),
+            underlay_address: None,
         }
     }
 }
@@ -489,6 +495,17 @@ impl Config {
                 "network.outside_address must lie outside network.public_cidr".to_owned(),
             ));
         }
+        if let Some(u) = self.network.underlay_address
+            && (u.is_unspecified()
+                || u.is_loopback()
+                || u.is_multicast()
+                || u.is_broadcast()
+                || u.octets()[0] >= 240)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "network.underlay_address {u} must be a unicast address of this host"
+            )));
+        }
         if self.s3.max_object_size == 0 {
             return Err(ConfigError::Invalid(
                 "s3.max_object_size must be positive".to_owned(),
@@ -568,11 +585,25 @@ mod tests {
             ok.network.public_block(),
             Some(("192.0.2.0".parse().expect("ip"), 24))
         );
+        assert_eq!(ok.network.underlay_address, None);
+        let underlay = Config::parse(
+            "[network]\nunderlay_address = \"10.99.0.1\"\n",
+            Path::new("t.toml"),
+        )
+        .expect("parses");
+        assert_eq!(
+            underlay.network.underlay_address,
+            Some("10.99.0.1".parse().expect("ip"))
+        );
         for bad in [
             "[network]\npublic_cidr = \"192.0.2.1/24\"\n",
             "[network]\npublic_cidr = \"192.0.2.0/31\"\n",
             "[network]\npublic_cidr = \"nope\"\n",
             "[network]\noutside_address = \"198.51.100.7\"\n",
+            "[network]\nunderlay_address = \"127.0.0.1\"\n",
+            "[network]\nunderlay_address = \"239.1.1.1\"\n",
+            "[network]\nunderlay_address = \"0.0.0.0\"\n",
+            "[network]\nunderlay_address = \"10.0.0\"\n",
         ] {
             assert!(Config::parse(bad, Path::new("t.toml")).is_err(), "{bad}");
         }

@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use clap::Subcommand;
+use kumo_core::compute::hosts::HostFabric;
 use kumo_core::iam::{AccessKey, Account, Iam, KeyStatus};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -61,6 +62,13 @@ pub enum AdminCommand {
 #[serde(tag = "op", rename_all = "kebab-case")]
 pub enum HostCommand {
     /// Registers a host by its libvirt URI; the scheduler places instances there from now on.
+    ///
+    /// Without --netns the host shares this server's network fabric (its libvirtd creates taps
+    /// in this server's namespace: a second libvirtd on this machine). With --netns NS
+    /// --underlay ADDR it gets a fabric of its own: its libvirtd runs in network namespace NS,
+    /// where ADDR is configured, and the VPC routers of the hosts reach each other's ENIs
+    /// through VXLAN between underlay addresses (set `[network] underlay_address` for this
+    /// server's own host).
     Add {
         /// libvirt URI (`qemu:///session`, `qemu+ssh://root@host2/system`…).
         #[arg(long)]
@@ -71,8 +79,18 @@ pub enum HostCommand {
         /// Host name (default: derived from the URI).
         #[arg(long)]
         name: Option<String>,
+        /// The network namespace the host's libvirtd runs in (the host gets its own network
+        /// fabric there; needs --underlay).
+        #[arg(long, requires = "underlay")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        netns: Option<String>,
+        /// The host's underlay (VXLAN tunnel endpoint) address, configured in --netns.
+        #[arg(long, requires = "netns")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        underlay: Option<std::net::Ipv4Addr>,
     },
-    /// Lists hosts: state, CPUs, vCPUs offered/used/free, memory total/used/free.
+    /// Lists hosts: state, CPUs, vCPUs offered/used/free, memory total/used/free, and the
+    /// network fabric (namespace, underlay address, prefix of its VPC router namespaces).
     List,
     /// Forgets a host; refused while instances run there unless --force.
     Remove {
@@ -115,9 +133,23 @@ fn execute_host(
     runtime: &tokio::runtime::Handle,
 ) -> anyhow::Result<String> {
     match command {
-        HostCommand::Add { uri, zone, name } => {
+        HostCommand::Add {
+            uri,
+            zone,
+            name,
+            netns,
+            underlay,
+        } => {
             let name = name.clone().unwrap_or_else(|| name_from_uri(uri));
-            site.add(&name, uri, zone.as_deref(), runtime)
+            let fabric = match (netns, underlay) {
+                (Some(netns), Some(underlay)) => Some(HostFabric {
+                    netns: netns.clone(),
+                    underlay: *underlay,
+                }),
+                (None, None) => None,
+                _ => anyhow::bail!("--netns and --underlay go together"),
+            };
+            site.add(&name, uri, zone.as_deref(), fabric.as_ref(), runtime)
         }
         HostCommand::List => site.list(),
         HostCommand::Remove { name, force } => site.remove(name, *force),
@@ -341,7 +373,37 @@ pub fn run(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::name_from_uri;
+    use super::{HostCommand, name_from_uri};
+
+    #[test]
+    fn host_add_travels_with_and_without_a_fabric() {
+        // A request from a client that predates --netns/--underlay still parses.
+        let old = r#"{"op":"add","uri":"qemu:///session","zone":null,"name":"h2"}"#;
+        match serde_json::from_str::<HostCommand>(old).expect("old request") {
+            HostCommand::Add {
+                netns: None,
+                underlay: None,
+                ..
+            } => {}
+            other => panic!("{other:?}"),
+        }
+        let new = HostCommand::Add {
+            uri: "qemu:///session".into(),
+            zone: None,
+            name: Some("h2".into()),
+            netns: Some("ns2".into()),
+            underlay: Some(std::net::Ipv4Addr::new(10, 99, 0, 2)),
+        };
+        let json = serde_json::to_string(&new).expect("json");
+        match serde_json::from_str::<HostCommand>(&json).expect("round trip") {
+            HostCommand::Add {
+                netns: Some(ns),
+                underlay: Some(u),
+                ..
+            } => assert_eq!((ns.as_str(), u.to_string().as_str()), ("ns2", "10.99.0.2")),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn host_names_from_uris() {

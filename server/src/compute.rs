@@ -72,6 +72,7 @@ pub async fn start(
     let reconciler = ReconcilerConfig {
         stop_timeout: Duration::from_secs(cfg.stop_timeout_secs),
         cpu_allocation_ratio: cfg.cpu_allocation_ratio,
+        underlay: net_cfg.underlay_address,
         ..ReconcilerConfig::default()
     };
     let cfg = cfg.clone();
@@ -152,6 +153,11 @@ pub async fn start(
         ec2: ec2.clone(),
         blocks,
         network: fabric,
+        host_network: HostNetwork {
+            dir: dir.clone(),
+            net_cfg: net_cfg.clone(),
+            ec2: ec2.clone(),
+        },
         libvirt,
         reconciler,
         local: compute,
@@ -437,20 +443,92 @@ fn network(
     net_cfg: &kumo_config::NetworkConfig,
     ec2: &Ec2,
 ) -> anyhow::Result<Arc<dyn NetworkFabric>> {
-    let source = Arc::new(kumo_core::compute::metadata::InstanceMetadataSource::new(
-        ec2.clone(),
-    ));
-    let imds = kumo_net_linux::Imds::new(source, tokio::runtime::Handle::current());
-    let fabric = kumo_net_linux::LinuxFabric::new(
+    let fabric = linux_fabric(
         kumo_net_linux::LinuxFabricConfig {
             outside_address: net_cfg.outside_address,
+            underlay: net_cfg.underlay_address,
             ..kumo_net_linux::LinuxFabricConfig::new(dir.join("net"))
         },
-        Some(imds),
+        ec2,
+        &tokio::runtime::Handle::current(),
     )?;
     tracing::info!(
         namespace = fabric.public_netns(),
+        underlay = ?net_cfg.underlay_address,
         "the public side of VPCs (internet gateways, public and elastic IPs) is this namespace"
     );
     Ok(Arc::new(fabric))
+}
+
+/// A Linux fabric serving instance metadata from the EC2 records.
+fn linux_fabric(
+    cfg: kumo_net_linux::LinuxFabricConfig,
+    ec2: &Ec2,
+    runtime: &tokio::runtime::Handle,
+) -> anyhow::Result<kumo_net_linux::LinuxFabric> {
+    let source = Arc::new(kumo_core::compute::metadata::InstanceMetadataSource::new(
+        ec2.clone(),
+    ));
+    let imds = kumo_net_linux::Imds::new(source, runtime.clone());
+    Ok(kumo_net_linux::LinuxFabric::new(cfg, Some(imds))?)
+}
+
+/// Builds the network fabric of a registered host that has its own
+/// (`kumo host add --netns NS --underlay ADDR`).
+///
+/// Layout: its libvirtd runs in namespace `NS` (the fabric's host namespace, where taps
+/// appear and the per-ENI bridges are made); its VPC routers are namespaces
+/// `<fabric_prefix(name)>-vpc-<vpc-id>`; its records live in `DATA_DIR/compute/hosts/<name>/net`
+/// (its own inventory: the local fabric's sweep never sees them, nor it the local ones); its
+/// dnsmasq files in `/run/kumo-net/<prefix>` — a tmpfs, as for the local fabric, and not
+/// under the data directory, which dnsmasq (dropping privileges to its own user) could not
+/// traverse; its public side is a namespace of its own (`<prefix>-public-<hash>`); and it has
+/// a metadata service of its own over the same records.
+#[derive(Debug, Clone)]
+pub struct HostNetwork {
+    /// `DATA_DIR/compute`.
+    pub dir: PathBuf,
+    /// `[network]`.
+    pub net_cfg: kumo_config::NetworkConfig,
+    /// The records the metadata service answers from.
+    pub ec2: Ec2,
+}
+
+impl HostNetwork {
+    /// The fabric of host `name`.
+    pub fn fabric(
+        &self,
+        name: &str,
+        host: &kumo_core::compute::hosts::HostFabric,
+        runtime: &tokio::runtime::Handle,
+    ) -> anyhow::Result<Arc<kumo_net_linux::LinuxFabric>> {
+        let prefix = crate::hosts::fabric_prefix(name);
+        let state_dir = self.dir.join("hosts").join(name).join("net");
+        std::fs::create_dir_all(&state_dir)
+            .with_context(|| format!("creating {}", state_dir.display()))?;
+        let defaults = kumo_net_linux::LinuxFabricConfig::new(&state_dir);
+        let runtime_dir = defaults.runtime_dir.join(&prefix);
+        let fabric = linux_fabric(
+            kumo_net_linux::LinuxFabricConfig {
+                host_netns: Some(host.netns.clone()),
+                underlay: Some(host.underlay),
+                prefix: prefix.clone(),
+                runtime_dir,
+                outside_address: self.net_cfg.outside_address,
+                ..defaults
+            },
+            &self.ec2,
+            runtime,
+        )
+        .with_context(|| format!("host {name}'s network fabric (namespace {})", host.netns))?;
+        tracing::info!(
+            host = %name,
+            netns = %host.netns,
+            underlay = %host.underlay,
+            prefix = %prefix,
+            public = fabric.public_netns(),
+            "the host's own network fabric"
+        );
+        Ok(Arc::new(fabric))
+    }
 }

@@ -4,7 +4,8 @@
 //!   objects on the local disk under the data directory).
 //! - `kumo admin` creates accounts and manages access keys, talking to the running server over
 //!   its private admin socket (or to the data directory directly when no server runs).
-//! - `kumo host add/list/remove` registers further compute hosts (through the server).
+//! - `kumo host add/list/remove` registers further compute hosts (through the server), with
+//!   `--netns NS --underlay ADDR` a host with a network fabric of its own (VXLAN between hosts).
 //!
 //! This is the only crate that picks concrete drivers.
 
@@ -41,7 +42,8 @@ enum Command {
     Serve(ServeArgs),
     /// Manages accounts and access keys.
     Admin(AdminArgs),
-    /// Manages compute hosts (through the running server).
+    /// Manages compute hosts (through the running server): add (optionally with its own network
+    /// fabric: --netns NS --underlay ADDR), list, remove.
     Host(HostArgs),
 }
 

@@ -127,6 +127,17 @@ pub async fn run(config: kumo_config::Config) -> anyhow::Result<()> {
     .with_image_locations(Arc::new(object_service.clone()))
     .with_public_pool(&config.network.public_cidr)
     .context("network.public_cidr")?;
+    // VPCs recorded before VNIs existed get theirs before any reconciler hands a VPC to a
+    // fabric (see kumo_core::ec2::vni).
+    let assigned = ec2
+        .assign_vnis()
+        .context("assigning VPCs' VXLAN identifiers")?;
+    if assigned > 0 {
+        tracing::info!(
+            vpcs = assigned,
+            "VXLAN identifiers assigned to existing VPCs"
+        );
+    }
     for image in &config.images.public {
         let id = ec2
             .register_public_image(&kumo_core::ec2::image::PublicImage {

@@ -35,6 +35,12 @@ pub struct Host {
     pub vcpus: u32,
     /// Memory offered to guests, MiB.
     pub memory_mib: u64,
+    /// The underlay address of its network fabric (hosts sharing a fabric share it; `None`:
+    /// a fabric without tunnels).
+    pub underlay: Option<std::net::Ipv4Addr>,
+    /// Whether it is the installation's primary host (whose fabric also holds the load
+    /// balancers' nodes).
+    pub primary: bool,
 }
 
 impl std::fmt::Debug for Host {

@@ -57,6 +57,10 @@ pub struct ComputeConfig {
     /// block-store sweep (one per installation: the local host's). Others only drive their
     /// host's instances and the attachments to them.
     pub primary: bool,
+    /// The underlay (tunnel endpoint) address of this host's network fabric; `None` when it
+    /// has none (a single host). Hosts sharing one fabric share this value, which is how
+    /// the routing pass tells the ENIs it reaches directly from those behind a tunnel.
+    pub underlay: Option<std::net::Ipv4Addr>,
 }
 
 impl Default for ComputeConfig {
@@ -70,6 +74,7 @@ impl Default for ComputeConfig {
             destroy_orphans: true,
             cpu_allocation_ratio: 4,
             primary: true,
+            underlay: None,
         }
     }
 }
@@ -129,6 +134,8 @@ impl Compute {
                     .vcpus
                     .saturating_mul(config.cpu_allocation_ratio.max(1)),
                 memory_mib: info.memory_mib,
+                underlay: config.underlay,
+                primary: config.primary,
             },
             hypervisor.clone(),
             blocks.clone(),
@@ -853,6 +860,7 @@ fn ignore_missing(e: HypervisorError) -> Result<(), HypervisorError> {
 mod disk_orphans;
 mod load_balancer;
 mod network;
+mod remote;
 mod routing;
 mod security;
 #[cfg(test)]

@@ -94,7 +94,7 @@ impl Ec2 {
         let block = Cidr::parse(DEFAULT_VPC_CIDR)
             .ok_or_else(|| Fault::invalid_value("default VPC block"))?;
         let dhcp = default_dhcp_options_id(t, account);
-        let vpc = put_new_vpc(t, account, block, true, &dhcp, "default", Vec::new());
+        let vpc = put_new_vpc(t, account, block, true, &dhcp, "default", Vec::new())?;
         let mut igw = InternetGateway::new(account, Vec::new());
         igw.attach(&vpc.id);
         if let Some(mut rt) = t.get::<RouteTable>(account, &vpc.main_route_table_id) {

@@ -36,6 +36,7 @@ pub mod snapshot;
 pub mod store;
 pub mod subnet;
 pub mod tags;
+pub mod vni;
 pub mod volume;
 pub mod vpc;
 

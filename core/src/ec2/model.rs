@@ -103,6 +103,7 @@ resources! {
     NatGateway(super::nat_gateway::NatGateway) = "natgateway", id prefix "nat-";
     NetworkDefaults(super::defaults::NetworkDefaults) = "kumo-network-defaults", id prefix "kumo-network-defaults";
     PublicIpPool(super::address::PublicIpPool) = "kumo-public-ip-pool", id prefix "kumo-public-ip-pool";
+    VniCounter(super::vni::VniCounter) = "kumo-vni-counter", id prefix "kumo-vni-counter";
     KeyPair(super::key_pair::KeyPair) = "key-pair", id prefix "key-";
     Image(super::image::Image) = "image", id prefix "ami-";
     ImageImport(super::image_import::ImageImport) = "import-image-task", id prefix "import-ami-";

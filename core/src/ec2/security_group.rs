@@ -689,6 +689,7 @@ pub(crate) mod tests {
             main_route_table_id: "rtb-1".into(),
             default_network_acl_id: "acl-1".into(),
             default_security_group_id: sg_id.clone(),
+            vni: 0,
             tags: Vec::new(),
         };
         ec2.store()

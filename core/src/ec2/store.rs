@@ -368,6 +368,7 @@ mod tests {
             main_route_table_id: "rtb-1".into(),
             default_network_acl_id: "acl-1".into(),
             default_security_group_id: "sg-1".into(),
+            vni: 0,
             tags: Vec::new(),
         }
     }

@@ -72,6 +72,10 @@ pub struct Vpc {
     pub default_network_acl_id: String,
     /// The default security group (`sg-…`).
     pub default_security_group_id: String,
+    /// Its VXLAN network identifier, unique in the installation (see [`crate::ec2::vni`]);
+    /// 0 in records written before VNIs, until [`Ec2::assign_vnis`] gives them one.
+    #[serde(default)]
+    pub vni: u32,
     /// Tags.
     #[serde(default)]
     pub tags: Vec<Tag>,
@@ -146,7 +150,7 @@ pub(crate) fn check_vpc_block(cidr: &str) -> Result<Cidr, Fault> {
 }
 
 /// Stages a new VPC with its main route table, default network ACL and default security
-/// group.
+/// group, and allocates its VNI (`VpcLimitExceeded` when none is left).
 pub(crate) fn put_new_vpc(
     t: &mut Txn<'_>,
     account: &str,
@@ -155,7 +159,8 @@ pub(crate) fn put_new_vpc(
     dhcp_options_id: &str,
     tenancy: &str,
     tags: Vec<Tag>,
-) -> Vpc {
+) -> Result<Vpc, Fault> {
+    let vni = crate::ec2::vni::allocate(t)?;
     let id = ids::resource_id("vpc");
     let rt = RouteTable::main_for(&id, account, &[block]);
     let acl = NetworkAcl::default_for(&id, account);
@@ -179,13 +184,14 @@ pub(crate) fn put_new_vpc(
         main_route_table_id: rt.id.clone(),
         default_network_acl_id: acl.id.clone(),
         default_security_group_id: sg.id.clone(),
+        vni,
         tags,
     };
     t.put(account, rt);
     t.put(account, acl);
     t.put(account, sg);
     t.put(account, vpc.clone());
-    vpc
+    Ok(vpc)
 }
 
 /// The VPC `id` of `account` in a transaction, or `InvalidVpcID.NotFound`.
@@ -223,7 +229,7 @@ impl Ec2 {
         self.ensure_defaults(account)?;
         self.store().transaction(|t| {
             let dhcp = crate::ec2::defaults::default_dhcp_options_id(t, account);
-            Ok(put_new_vpc(t, account, block, false, &dhcp, tenancy, tags))
+            Ok(put_new_vpc(t, account, block, false, &dhcp, tenancy, tags)?)
         })
     }
 

@@ -68,6 +68,7 @@ fn world() -> World {
         main_route_table_id: "rtb-1".into(),
         default_network_acl_id: "acl-1".into(),
         default_security_group_id: sg_id.clone(),
+        vni: 0,
         tags: Vec::new(),
     };
     let subnet = |id: &str, cidr: &str, zone: &str| Subnet {

@@ -66,7 +66,7 @@ pub(super) fn vpc_spec(
         dns: nth(&primary, 2)?,
         domain_name: domain_name(dhcp, region),
         enable_dns_support: vpc.enable_dns_support,
-        vni: 0,
+        vni: vpc.vni,
     })
 }
 

@@ -19,6 +19,12 @@
 //! latter). Only primary private addresses are mapped (the fabric routes one per ENI).
 //! ENIs with the source/destination check disabled are listed, so that an instance acting as
 //! a router (a route's target) may forward traffic that is not its own.
+//!
+//! Across hosts: the policy a host's fabric gets also lists the VPC's ENIs plugged on other
+//! hosts' fabrics (`remote_enis`, see [`super::remote`]); the loop is woken by instance and ENI
+//! commits from every host, so an instance placed, started or terminated on one host reaches
+//! the other hosts' fabrics within a pass. Everything else in the policy (public mappings
+//! included) is the VPC's whole; each fabric applies what concerns its own ENIs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -27,7 +33,9 @@ use kumo_driver_api::{
     Ipv4Cidr, NatGatewaySpec, PublicMapping, RouteSpec, RouteTarget as Target, RoutingPolicy,
 };
 
+use super::remote::{Fabrics, remote_enis};
 use super::{Compute, WorldError};
+use crate::compute::hosts::HostRecord;
 use crate::ec2::address::Address;
 use crate::ec2::instance::{Instance, InstanceState};
 use crate::ec2::internet_gateway::InternetGateway;
@@ -38,9 +46,10 @@ use crate::ec2::route_table::{RouteTable, RouteTarget};
 use crate::ec2::store::ResourceStore;
 use crate::ec2::subnet::Subnet;
 use crate::ec2::vpc::Vpc;
+use crate::elbv2::load_balancer::LoadBalancer;
 
-/// The record kinds whose changes can change a VPC's routing.
-pub(super) const WATCHED: [&str; 8] = [
+/// The record kinds whose changes can change a VPC's routing (hosts: where ENIs are).
+pub(super) const WATCHED: [&str; 10] = [
     RouteTable::KIND,
     InternetGateway::KIND,
     NatGateway::KIND,
@@ -49,6 +58,8 @@ pub(super) const WATCHED: [&str; 8] = [
     Instance::KIND,
     Subnet::KIND,
     Vpc::KIND,
+    HostRecord::KIND,
+    LoadBalancer::KIND,
 ];
 
 /// An IPv4 CIDR as stored (host bits masked).
@@ -246,20 +257,50 @@ fn nat_follows_its_subnet(policy: &mut RoutingPolicy) {
 
 impl Compute {
     /// Applies the routing of every VPC this host's fabric has (a no-op without a fabric).
-    /// Failures are per VPC.
+    /// Failures are per VPC. ENIs on other hosts' fabrics that this one cannot reach (no
+    /// underlay on one side) are logged once per pass.
     pub fn reconcile_routing(&self) {
+        let unreachable = std::sync::Mutex::new(Vec::new());
         self.for_each_fabric_vpc("routing", |account, vpc_id| {
-            self.apply_routing(account, vpc_id)
+            let lost = self.apply_routing_of(account, vpc_id)?;
+            if let Ok(mut u) = unreachable.lock() {
+                u.extend(lost);
+            }
+            Ok(())
         });
+        let unreachable = unreachable.into_inner().unwrap_or_default();
+        if !unreachable.is_empty() {
+            tracing::warn!(
+                host = %self.config.host_id,
+                underlay = ?self.config.underlay,
+                enis = %unreachable.join(","),
+                "ENIs on other hosts' network fabrics are unreachable from this host's: a tunnel needs an underlay address on both ([network] underlay_address, kumo host add --underlay)"
+            );
+        }
     }
 
     /// Computes and applies one VPC's routing.
     pub(super) fn apply_routing(&self, account: &str, vpc_id: &str) -> Result<(), WorldError> {
-        if let Some(fabric) = &self.network {
-            let policy = vpc_routing(self.ec2.store(), account, vpc_id)?;
-            fabric.apply_routing(vpc_id, &policy)?;
-        }
-        Ok(())
+        self.apply_routing_of(account, vpc_id).map(drop)
+    }
+
+    /// Computes and applies one VPC's routing; returns the ENIs on other fabrics left out
+    /// because no tunnel reaches them.
+    fn apply_routing_of(&self, account: &str, vpc_id: &str) -> Result<Vec<String>, WorldError> {
+        let Some(fabric) = &self.network else {
+            return Ok(Vec::new());
+        };
+        let mut policy = vpc_routing(self.ec2.store(), account, vpc_id)?;
+        let remote = remote_enis(
+            &self.ec2,
+            account,
+            vpc_id,
+            self.config.underlay,
+            &Fabrics::of(&self.ec2)?,
+        )?;
+        policy.remote_enis = remote.enis;
+        fabric.apply_routing(vpc_id, &policy)?;
+        Ok(remote.unreachable)
     }
 }
 

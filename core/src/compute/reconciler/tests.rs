@@ -24,6 +24,7 @@ use crate::ec2::vpc::Vpc;
 use crate::query::tags::Tag;
 use kumo_driver_api::hypervisor::Boot;
 
+mod across_hosts;
 mod placement;
 
 #[derive(Default)]
@@ -233,6 +234,7 @@ fn network(ec2: &Ec2) -> String {
                     main_route_table_id: "rtb-1".into(),
                     default_network_acl_id: "acl-1".into(),
                     default_security_group_id: sg_id.clone(),
+                    vni: 7,
                     tags: Vec::new(),
                 },
             );
@@ -696,8 +698,8 @@ impl FakeFabric {
 impl NetworkFabric for FakeFabric {
     fn ensure_vpc(&self, vpc: &VpcSpec) -> Result<(), NetworkError> {
         self.hv.log(format!(
-            "ensure_vpc {} {} {} {}",
-            vpc.vpc_id, vpc.cidrs[0], vpc.dns, vpc.domain_name
+            "ensure_vpc {} {} {} {} vni {}",
+            vpc.vpc_id, vpc.cidrs[0], vpc.dns, vpc.domain_name, vpc.vni
         ));
         self.vpcs.lock().expect("lock").insert(vpc.vpc_id.clone());
         Ok(())
@@ -806,7 +808,7 @@ fn fabric_plugs_before_define_and_after_start_and_unplugs_on_terminate() {
             .position(|x| x == c)
             .unwrap_or_else(|| panic!("no call {c} in {calls:?}"))
     };
-    let vpc_call = "ensure_vpc vpc-00000000000000001 10.0.0.0/16 10.0.0.2 ec2.internal";
+    let vpc_call = "ensure_vpc vpc-00000000000000001 10.0.0.0/16 10.0.0.2 ec2.internal vni 7";
     assert!(pos(vpc_call) < pos("ensure_subnet subnet-00000000000000001 10.0.1.1"));
     assert!(pos("ensure_subnet subnet-00000000000000001 10.0.1.1") < pos(&format!("plug {eni}")));
     assert!(pos(&format!("plug {eni}")) < pos(&format!("define {id}")));

@@ -47,6 +47,8 @@ fn second_host(ec2: &Ec2, hv: &Arc<FakeHv>, blocks: &Arc<FakeBlocks>) {
             zone: "us-east-1a".into(),
             vcpus: 8,
             memory_mib: 16384,
+            underlay: None,
+            primary: false,
         },
         hv.clone(),
         blocks.clone(),

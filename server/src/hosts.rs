@@ -170,6 +170,17 @@ impl HostSite {
             }
         };
         for rec in records {
+            // `kumo host add` refuses this, but `[network] underlay_address` may have changed
+            // since: two fabrics with one underlay would take each other's ENIs for local ones.
+            if let Some(f) = &rec.fabric
+                && Some(f.underlay) == self.reconciler.underlay
+            {
+                tracing::error!(
+                    host = %rec.name,
+                    underlay = %f.underlay,
+                    "this host's underlay address is also [network] underlay_address: ENIs between the two hosts are unreachable until one is changed"
+                );
+            }
             match self.drive(&rec, runtime, false) {
                 Ok(d) => {
                     tracing::info!(host = %rec.name, uri = %rec.uri, zone = %rec.zone, "compute host driven");

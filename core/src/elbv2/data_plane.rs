@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use kumo_driver_api::{
-    LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec, LbTarget,
-    LbTargetGroup,
+    LbAction, LbAlgorithm, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule,
+    LbSpec, LbStickiness, LbTarget, LbTargetGroup,
 };
 
 use super::actions::{Action, ActionKind, Condition};
@@ -108,6 +108,50 @@ fn health(tg: &TargetGroup, protocol: LbProtocol) -> LbHealthCheck {
         healthy_threshold: as_u32(h.healthy_threshold),
         unhealthy_threshold: as_u32(h.unhealthy_threshold),
         matcher: h.matcher_http.clone().unwrap_or_else(|| "200".into()),
+    }
+}
+
+/// The group's stickiness from its attributes (AWS's defaults where unset), `None` when
+/// disabled.
+fn stickiness(tg: &TargetGroup) -> Option<LbStickiness> {
+    let attr = |k: &str| tg.attributes.get(k).map(String::as_str);
+    if attr("stickiness.enabled") != Some("true") {
+        return None;
+    }
+    let secs = |k: &str| {
+        attr(k)
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(86_400)
+    };
+    let network = matches!(
+        tg.protocol.as_deref(),
+        Some("TCP" | "UDP" | "TLS" | "TCP_UDP")
+    );
+    match attr("stickiness.type") {
+        Some("source_ip") => Some(LbStickiness::SourceIp),
+        None if network => Some(LbStickiness::SourceIp),
+        // Without a cookie name there is nothing to follow.
+        Some("app_cookie") => attr("stickiness.app_cookie.cookie_name")
+            .filter(|n| !n.is_empty())
+            .map(|name| LbStickiness::AppCookie {
+                cookie_name: name.to_owned(),
+                duration_secs: secs("stickiness.app_cookie.duration_seconds"),
+            }),
+        _ => Some(LbStickiness::LbCookie {
+            duration_secs: secs("stickiness.lb_cookie.duration_seconds"),
+        }),
+    }
+}
+
+fn algorithm(tg: &TargetGroup) -> LbAlgorithm {
+    match tg
+        .attributes
+        .get("load_balancing.algorithm.type")
+        .map(String::as_str)
+    {
+        Some("least_outstanding_requests") => LbAlgorithm::LeastOutstandingRequests,
+        Some("weighted_random") => LbAlgorithm::WeightedRandom,
+        _ => LbAlgorithm::RoundRobin,
     }
 }
 
@@ -215,6 +259,8 @@ pub fn lb_spec(
                                 protocol: p,
                                 targets: targets(store, account, &tg),
                                 health: health(&tg, p),
+                                stickiness: stickiness(&tg),
+                                algorithm: algorithm(&tg),
                             },
                         );
                     }

@@ -1100,3 +1100,55 @@ fn stopped_instance_targets_are_invalid_state_and_get_no_traffic() {
     let (spec, _) = super::data_plane::lb_spec(w.elb.ec2().store(), ACCT, &lb).expect("spec");
     assert!(spec.target_groups[&tg.id].targets.is_empty());
 }
+
+#[test]
+fn stickiness_and_algorithm_reach_the_data_plane() {
+    use kumo_driver_api::{LbAlgorithm, LbStickiness};
+    let w = world();
+    let lb = alb(&w, "sticky");
+    let tg = http_tg(&w, "sticky-tg");
+    listener(&w, &lb.id, 80, &tg.id).expect("listener");
+    let spec_of = || {
+        let lb = w.elb.load_balancer(ACCT, &lb.id).expect("lb");
+        let (spec, _) = super::data_plane::lb_spec(w.elb.ec2().store(), ACCT, &lb).expect("spec");
+        spec.target_groups[&tg.id].clone()
+    };
+    let g = spec_of();
+    assert_eq!((g.stickiness, g.algorithm), (None, LbAlgorithm::RoundRobin));
+    let set = |pairs: &[(&str, &str)]| {
+        let changes: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        w.elb
+            .modify_target_group_attributes(ACCT, &tg.id, &changes)
+            .expect("modify");
+    };
+    set(&[
+        ("stickiness.enabled", "true"),
+        ("stickiness.lb_cookie.duration_seconds", "600"),
+        (
+            "load_balancing.algorithm.type",
+            "least_outstanding_requests",
+        ),
+    ]);
+    let g = spec_of();
+    assert_eq!(
+        g.stickiness,
+        Some(LbStickiness::LbCookie { duration_secs: 600 })
+    );
+    assert_eq!(g.algorithm, LbAlgorithm::LeastOutstandingRequests);
+    set(&[
+        ("stickiness.type", "app_cookie"),
+        ("stickiness.app_cookie.cookie_name", "SESSIONID"),
+    ]);
+    assert_eq!(
+        spec_of().stickiness,
+        Some(LbStickiness::AppCookie {
+            cookie_name: "SESSIONID".into(),
+            duration_secs: 86_400
+        })
+    );
+    set(&[("stickiness.enabled", "false")]);
+    assert_eq!(spec_of().stickiness, None);
+}

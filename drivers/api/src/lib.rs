@@ -26,8 +26,9 @@ pub use hypervisor::{
     DomainStats, HostInfo, Hypervisor, HypervisorError, NicSpec, RbdAuth,
 };
 pub use load_balancer::{
-    LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec, LbTarget,
-    LbTargetGroup, LoadBalancerDriver, ObservedHealth, TargetObservation, UnhealthyReason,
+    LbAction, LbAlgorithm, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule,
+    LbSpec, LbStickiness, LbTarget, LbTargetGroup, LoadBalancerDriver, ObservedHealth,
+    TargetObservation, UnhealthyReason,
 };
 pub use metadata::{InstanceMetadata, InterfaceMetadata, MetadataSource, PublicKey};
 pub use network::{

@@ -142,6 +142,39 @@ pub struct LbTarget {
     pub port: u16,
 }
 
+/// How a target group keeps a client on one target (`stickiness.*` attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LbStickiness {
+    /// The load balancer's own cookie (`AWSALB`), valid for `duration_secs`
+    /// (`stickiness.type = lb_cookie`).
+    LbCookie {
+        /// `stickiness.lb_cookie.duration_seconds`.
+        duration_secs: u32,
+    },
+    /// The application's cookie: a request carrying a value a target set goes back to that
+    /// target for `duration_secs` (`stickiness.type = app_cookie`).
+    AppCookie {
+        /// `stickiness.app_cookie.cookie_name`.
+        cookie_name: String,
+        /// `stickiness.app_cookie.duration_seconds`.
+        duration_secs: u32,
+    },
+    /// By the client's address (network load balancers: `stickiness.type = source_ip`).
+    SourceIp,
+}
+
+/// How new requests are spread over the targets (`load_balancing.algorithm.type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LbAlgorithm {
+    /// In turn (`round_robin`, the default).
+    #[default]
+    RoundRobin,
+    /// To the target with the fewest requests in flight (`least_outstanding_requests`).
+    LeastOutstandingRequests,
+    /// At random, by weight (`weighted_random`).
+    WeightedRandom,
+}
+
 /// A target group as the proxy needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LbTargetGroup {
@@ -151,6 +184,10 @@ pub struct LbTargetGroup {
     pub targets: Vec<LbTarget>,
     /// Health checks.
     pub health: LbHealthCheck,
+    /// Stickiness, when enabled.
+    pub stickiness: Option<LbStickiness>,
+    /// The spreading algorithm.
+    pub algorithm: LbAlgorithm,
 }
 
 /// The whole data plane of one load balancer.

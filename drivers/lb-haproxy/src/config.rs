@@ -19,8 +19,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use kumo_driver_api::{
-    LbAction, LbCondition, LbHealthCheck, LbListener, LbProtocol, LbSpec, LbTargetGroup,
-    NetworkError,
+    LbAction, LbAlgorithm, LbCondition, LbHealthCheck, LbListener, LbProtocol, LbSpec,
+    LbStickiness, LbTargetGroup, NetworkError,
 };
 
 /// What rendering produced: the config and the files it references.
@@ -319,10 +319,16 @@ fn backend(
     } else {
         "tcp"
     };
+    let balance = match tg.algorithm {
+        LbAlgorithm::RoundRobin => "roundrobin",
+        LbAlgorithm::LeastOutstandingRequests => "leastconn",
+        LbAlgorithm::WeightedRandom => "random",
+    };
     let _ = writeln!(
         out,
-        "backend {name}\n    mode {mode}\n    balance roundrobin"
+        "backend {name}\n    mode {mode}\n    balance {balance}"
     );
+    let sticky = stickiness(out, tg.stickiness.as_ref(), mode == "http")?;
     let h: &LbHealthCheck = &tg.health;
     if h.enabled {
         if h.protocol == LbProtocol::Http {
@@ -361,10 +367,80 @@ fn backend(
                 let _ = write!(line, " port {p}");
             }
         }
+        if sticky {
+            let _ = write!(line, " cookie {}", server_cookie(&t.id, t.port));
+        }
         let _ = writeln!(out, "{line}");
     }
     out.push('\n');
     Ok(())
+}
+
+/// The cookie of the load balancer's own stickiness, as AWS names it.
+pub const LB_COOKIE: &str = "AWSALB";
+
+/// A server's value of the [`LB_COOKIE`]: opaque to clients (a hash of the target), stable
+/// across reloads, so a client keeps its target while the target stays registered.
+pub fn server_cookie(id: &str, port: u16) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("kumo-lb/{id}/{port}").as_bytes());
+    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes a backend's stickiness lines; whether servers need a [`server_cookie`].
+///
+/// * `lb_cookie`: haproxy inserts `AWSALB` (`Max-Age` = the duration) and routes a request
+///   carrying it to its server while that server is up;
+/// * `app_cookie`: a stick table learns the application cookie's value from responses and
+///   routes requests presenting it, entries expiring after the duration;
+/// * `source_ip`: a stick table by client address (network load balancers; AWS keeps no
+///   duration, the table forgets after an idle hour).
+fn stickiness(
+    out: &mut String,
+    s: Option<&LbStickiness>,
+    http: bool,
+) -> Result<bool, NetworkError> {
+    match s {
+        None => Ok(false),
+        Some(LbStickiness::LbCookie { duration_secs }) if http => {
+            let _ = writeln!(
+                out,
+                "    cookie {LB_COOKIE} insert indirect nocache attr \"Max-Age={}\"",
+                duration_secs.max(&1)
+            );
+            Ok(true)
+        }
+        Some(LbStickiness::AppCookie {
+            cookie_name,
+            duration_secs,
+        }) if http => {
+            let token = !cookie_name.is_empty()
+                && cookie_name.len() <= 128
+                && cookie_name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !token {
+                return Err(NetworkError::Invalid(format!(
+                    "bad application cookie name {cookie_name:?}"
+                )));
+            }
+            let _ = writeln!(
+                out,
+                "    stick-table type string len 128 size 100k expire {}s\n    stick on req.cook({cookie_name})\n    stick store-response res.cook({cookie_name})",
+                duration_secs.max(&1)
+            );
+            Ok(false)
+        }
+        Some(LbStickiness::SourceIp) => {
+            let _ = writeln!(
+                out,
+                "    stick-table type ip size 100k expire 1h\n    stick on src"
+            );
+            Ok(false)
+        }
+        // Cookies need HTTP: a TCP group has no stickiness of that kind.
+        Some(_) => Ok(false),
+    }
 }
 
 /// A health-check path as one config word (AWS allows printable ASCII; anything else is

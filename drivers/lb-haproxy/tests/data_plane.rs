@@ -15,9 +15,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kumo_driver_api::{
-    EniSpec, LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec,
-    LbTarget, LbTargetGroup, LoadBalancerDriver, NetworkFabric, ObservedHealth, Peer, PortMatch,
-    Protocol, SecurityGroupSpec, SecurityPolicy, SgRuleSpec, SubnetSpec, UnhealthyReason, VpcSpec,
+    EniSpec, LbAction, LbAlgorithm, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol,
+    LbRule, LbSpec, LbStickiness, LbTarget, LbTargetGroup, LoadBalancerDriver, NetworkFabric,
+    ObservedHealth, Peer, PortMatch, Protocol, SecurityGroupSpec, SecurityPolicy, SgRuleSpec,
+    SubnetSpec, UnhealthyReason, VpcSpec,
 };
 use kumo_lb_haproxy::{HaproxyLb, HaproxyLbConfig};
 use kumo_net_linux::{LinuxFabric, LinuxFabricConfig, cmd, netns};
@@ -227,24 +228,38 @@ impl Drop for Env {
 
 /// One HTTP/1.0 GET from inside `ns`: `(status, body)`, `None` without a connection.
 fn get(ns: &str, ip: Ipv4Addr, path: &str, host: &str) -> Option<(u16, String)> {
-    let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
-    netns::run_in(Some(ns), move || -> std::io::Result<(u16, String)> {
-        let mut s = TcpStream::connect_timeout(
-            &SocketAddr::V4(SocketAddrV4::new(ip, 80)),
-            Duration::from_secs(2),
-        )?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        s.write_all(req.as_bytes())?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf)?;
-        let status = buf
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = buf.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-        Ok((status, body))
-    })
+    exchange(ns, ip, path, host, "").map(|(status, _, body)| (status, body))
+}
+
+/// One HTTP/1.0 GET with `extra` header lines: `(status, head, body)`.
+fn exchange(
+    ns: &str,
+    ip: Ipv4Addr,
+    path: &str,
+    host: &str,
+    extra: &str,
+) -> Option<(u16, String, String)> {
+    let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n{extra}\r\n");
+    netns::run_in(
+        Some(ns),
+        move || -> std::io::Result<(u16, String, String)> {
+            let mut s = TcpStream::connect_timeout(
+                &SocketAddr::V4(SocketAddrV4::new(ip, 80)),
+                Duration::from_secs(2),
+            )?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(req.as_bytes())?;
+            let mut buf = String::new();
+            s.read_to_string(&mut buf)?;
+            let status = buf
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
+            Ok((status, head.to_owned(), body.to_owned()))
+        },
+    )
     .ok()
     .and_then(Result::ok)
 }
@@ -483,6 +498,8 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
                     protocol: LbProtocol::Http,
                     targets: vec![target("i-0000000a", ta), target("i-0000000b", tb)],
                     health: hc.clone(),
+                    stickiness: Some(LbStickiness::LbCookie { duration_secs: 300 }),
+                    algorithm: LbAlgorithm::RoundRobin,
                 },
             ),
             (
@@ -491,6 +508,8 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
                     protocol: LbProtocol::Http,
                     targets: vec![target("i-0000000b", tb)],
                     health: hc.clone(),
+                    stickiness: None,
+                    algorithm: LbAlgorithm::RoundRobin,
                 },
             ),
         ]),
@@ -521,6 +540,39 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
         "{:?}",
         env.lb.target_health(&env.lb_id)
     );
+    // Stickiness (lb_cookie): a client presenting the AWSALB cookie it was given stays on
+    // that target; a client without one is spread.
+    let mut sticky = BTreeSet::new();
+    for _ in 0..12 {
+        let (status, head, body) = exchange(&ns_c, LB_IP, "/", "web", "").expect("through the LB");
+        assert_eq!(status, 200, "{head}");
+        let cookie = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with("set-cookie: awsalb=")
+                    .then(|| {
+                        l["set-cookie: ".len()..]
+                            .split(';')
+                            .next()
+                            .map(str::to_owned)
+                    })
+            })
+            .flatten()
+            .unwrap_or_else(|| panic!("no AWSALB cookie: {head}"));
+        assert!(head.contains("Max-Age=300"), "{head}");
+        for _ in 0..5 {
+            let (_, _, again) =
+                exchange(&ns_c, LB_IP, "/", "web", &format!("Cookie: {cookie}\r\n"))
+                    .expect("sticky request");
+            assert_eq!(again, body, "{cookie} moved");
+        }
+        sticky.insert(body);
+        if sticky.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(sticky.len(), 2, "new clients were not spread: {sticky:?}");
     // Path rule: only target b.
     for _ in 0..4 {
         let (status, body) = get(&ns_c, LB_IP, "/only-b/x", "web").expect("path rule");
@@ -604,6 +656,8 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
                 protocol: LbProtocol::Tcp,
                 targets: vec![target("i-0000000a", ta), target("i-0000000b", tb)],
                 health: tcp_hc,
+                stickiness: None,
+                algorithm: LbAlgorithm::RoundRobin,
             },
         )]),
         ..spec.clone()

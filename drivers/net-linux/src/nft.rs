@@ -355,12 +355,20 @@ pub fn local_mappings(record: &VpcRecord) -> Vec<kumo_driver_api::PublicMapping>
 /// * `pre_dnat` (prerouting): a packet from the uplink to a mapped public address goes to its
 ///   private address (1:1 NAT); anything else from the uplink reaches only the router, whose
 ///   `input` drops it;
+///   An ENI's packet to a public address of this VPC whose route (the sender subnet's, longest
+///   prefix first) goes to the internet gateway or a NAT gateway is *hairpinned*: DNATed here
+///   as if it came back from outside (AWS sends it out and back in through the gateway);
 /// * `post_snat` (postrouting): per subnet, the routes leaving by the uplink in longest-prefix
 ///   order (as the routing lookup chose): to the internet gateway, a mapped private address
 ///   leaves with its public one; to a NAT gateway, every address leaves with the gateway's;
+///   hairpinned connections (DNATed, not from or to the uplink) get the same source
+///   translation by their original destination, so the receiver sees the sender's public
+///   address (its security groups and ACLs are checked before, against private addresses);
 /// * `post_egress` (postrouting, after `post_snat`): only translated traffic leaves by the uplink (new
 ///   connections that were SNATed, replies of connections that were DNATed); a private
-///   address never reaches the public side.
+///   address never reaches the public side. A hairpinned connection that got no public
+///   source (an unmapped sender routed to the internet gateway) is dropped, as the gateway
+///   would.
 fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkError> {
     use kumo_driver_api::RouteTarget;
     let policy = record.routing.clone().unwrap_or_default();
@@ -386,6 +394,7 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
         snat.push(format!("{} : {}", m.private_ip, m.public_ip));
     }
     let mut rules = String::new();
+    let mut hairpin = String::new();
     if policy.internet_gateway {
         for (subnet_id, subnet) in &record.subnets {
             let mut routes: Vec<_> = policy
@@ -396,26 +405,40 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
                 .collect();
             routes.sort_by_key(|r| std::cmp::Reverse(r.destination.prefix_len));
             for r in routes {
-                let head = format!(
-                    "oifname @uplink ip saddr {}{}",
-                    subnet.cidr()?,
+                let (cidr, dst) = (subnet.cidr()?, cidr_match("daddr", &r.destination));
+                let head = format!("oifname @uplink ip saddr {cidr}{dst}");
+                // Hairpin: to a public address of this VPC by way of the internet gateway or a
+                // NAT gateway, a connection comes back in as from outside (DNAT in `pre_dnat`)
+                // and leaves with the sender's public address (SNAT here).
+                let pre = format!("iifname != @uplink iifname != @overlay ip saddr {cidr}{dst}");
+                let back = format!(
+                    "iifname != @uplink oifname != @uplink ct status dnat ip saddr {cidr}{}",
                     cidr_match("daddr", &r.destination)
+                        .replace(" ip daddr", " ct original ip daddr")
                 );
                 match &r.target {
                     RouteTarget::InternetGateway => {
                         let _ = writeln!(rules, "\t\t{head} snat ip to ip saddr map @snat_map");
+                        let _ = writeln!(rules, "\t\t{back} snat ip to ip saddr map @snat_map");
                     }
                     RouteTarget::NatGateway(id) => {
                         if let Some(n) = policy.nat_gateways.get(id) {
                             let _ = writeln!(rules, "\t\t{head} snat ip to {}", n.public_ip);
+                            let _ = writeln!(rules, "\t\t{back} snat ip to {}", n.public_ip);
                         }
                     }
                     // Other targets never leave by the uplink.
-                    _ => continue,
+                    _ => {
+                        let _ = writeln!(hairpin, "\t\t{pre} accept");
+                        continue;
+                    }
                 }
+                let _ = writeln!(hairpin, "\t\t{pre} dnat ip to ip daddr map @dnat_map");
+                let _ = writeln!(hairpin, "\t\t{pre} accept");
                 // The route decided: no less specific one applies (an unmapped address to the
                 // internet gateway stays untranslated and `post_egress` drops it).
                 let _ = writeln!(rules, "\t\t{head} accept");
+                let _ = writeln!(rules, "\t\t{back} accept");
             }
         }
     }
@@ -432,6 +455,7 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
          \tchain pre_dnat {{\n\
          \t\ttype nat hook prerouting priority dstnat; policy accept;\n\
          \t\tiifname @uplink dnat ip to ip daddr map @dnat_map\n\
+         {hairpin}\
          \t}}\n\
          \tchain post_snat {{\n\
          \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
@@ -442,6 +466,8 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
          \t\toifname @uplink ct status snat accept\n\
          \t\toifname @uplink ct status dnat accept\n\
          \t\toifname @uplink drop\n\
+         \t\tiifname != @uplink ct status snat accept\n\
+         \t\tiifname != @uplink ct status dnat drop\n\
          \t}}\n",
         uplink = elements(&uplink),
         unchecked = elements(&unchecked),
@@ -819,7 +845,23 @@ mod tests {
             "{out}"
         );
         // Local routes never leave by the uplink: no rule.
-        assert!(!out.contains("ip daddr 10.0.0.0/16 accept"), "{out}");
+        assert!(
+            !out.contains("oifname @uplink ip saddr 10.0.1.0/24 ip daddr 10.0.0.0/16"),
+            "{out}"
+        );
+        // Hairpin: to the VPC's own public addresses through the gateways, in route order;
+        // a local route ends the search untranslated.
+        let local = "iifname != @uplink iifname != @overlay ip saddr 10.0.1.0/24 ip daddr 10.0.0.0/16 accept\n";
+        let pin = "iifname != @uplink iifname != @overlay ip saddr 10.0.1.0/24 dnat ip to ip daddr map @dnat_map\n";
+        let (l, p) = (
+            out.find(local).unwrap_or_else(|| panic!("{out}")),
+            out.find(pin).unwrap_or_else(|| panic!("{out}")),
+        );
+        assert!(l < p, "{out}");
+        assert!(
+            out.contains("iifname != @uplink oifname != @uplink ct status dnat ip saddr 10.0.1.0/24 snat ip to ip saddr map @snat_map\n"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -233,6 +233,18 @@ fn public_addresses_nat_gateways_and_route_targets() {
     assert_eq!(probe(&dark, OUTSIDE), None);
     // Inside the VPC, traffic stays local and private.
     assert_eq!(probe(&web2, "10.0.1.10").as_deref(), Some("web1:10.0.1.11"));
+    // Hairpin: an instance reaches another's public address of its own VPC as from outside,
+    // arriving with its own public address (or the NAT gateway's); one without a public
+    // address in a public subnet has no way out and back in.
+    assert_eq!(
+        probe(&app, "198.51.100.10").as_deref(),
+        Some("web1:198.51.100.20")
+    );
+    assert_eq!(
+        probe(&web1, "198.51.100.10").as_deref(),
+        Some("web1:198.51.100.10")
+    );
+    assert_eq!(probe(&web2, "198.51.100.10"), None);
     // Repeating the same policy is free and changes nothing.
     let again = vpc.route(&policy);
     eprintln!("apply_routing (unchanged): {again:?}");

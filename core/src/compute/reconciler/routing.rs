@@ -9,7 +9,9 @@
 //! is public with an elastic IP and the VPC has an internet gateway (a NAT gateway's traffic
 //! leaves through it); to an interface or instance only while it exists in the VPC (an
 //! instance by its primary interface); everything else is a blackhole. `pending` NAT gateways
-//! already forward: the data plane is ready at once, the state is what the API reports.
+//! already forward: the data plane is ready at once, the state is what the API reports. A NAT
+//! gateway then forwards by its own subnet's table: only destinations that table sends to the
+//! internet gateway get through (one in a private subnet forwards nothing).
 //!
 //! Public addresses (1:1 NAT) are listed only when the VPC has an internet gateway, for ENIs
 //! whose subnet routes somewhere through it — a *public subnet*, AWS's term; an elastic IP
@@ -178,6 +180,7 @@ pub(super) fn vpc_routing(
         }
         policy.subnets.insert(s.id.clone(), routes);
     }
+    nat_follows_its_subnet(&mut policy);
     if igw.is_some() {
         let addresses = store.list::<Address>(account)?;
         let mut elastic: BTreeMap<&str, Ipv4Addr> = BTreeMap::new();
@@ -209,6 +212,47 @@ pub(super) fn vpc_routing(
         policy.public_ips.sort();
     }
     Ok(policy)
+}
+
+/// A NAT gateway forwards by its own subnet's route table: traffic routed to it for a
+/// destination reaches the internet only if that table's most specific route covering the
+/// destination goes to the internet gateway (a NAT gateway in a private subnet reaches
+/// nothing); other such routes become blackholes.
+fn nat_follows_its_subnet(policy: &mut RoutingPolicy) {
+    let onward = |nat: &str, dst: &Ipv4Cidr| -> bool {
+        let Some(table) = policy
+            .nat_gateways
+            .get(nat)
+            .and_then(|n| policy.subnets.get(&n.subnet_id))
+        else {
+            return false;
+        };
+        table
+            .iter()
+            .filter(|r| {
+                r.destination.prefix_len <= dst.prefix_len && r.destination.contains(dst.addr)
+            })
+            .max_by_key(|r| r.destination.prefix_len)
+            .is_some_and(|r| r.target == Target::InternetGateway)
+    };
+    let dead: Vec<(String, usize)> = policy
+        .subnets
+        .iter()
+        .flat_map(|(s, routes)| {
+            routes
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, r)| match &r.target {
+                    Target::NatGateway(nat) if !onward(nat, &r.destination) => Some((s.clone(), i)),
+                    _ => None,
+                })
+        })
+        .collect();
+    for (s, i) in dead {
+        if let Some(r) = policy.subnets.get_mut(&s).and_then(|t| t.get_mut(i)) {
+            r.target = Target::Blackhole;
+        }
+    }
 }
 
 impl Compute {
@@ -417,6 +461,31 @@ mod tests {
         .expect("re-associate");
         let p = vpc_routing(store, A, &vpc.id).expect("policy");
         assert_eq!(p.public_ips, vec![map(&eip.public_ip, "10.0.1.11")]);
+
+        // A NAT gateway in the private subnet forwards by that subnet's table, whose way out
+        // is another NAT gateway, not the internet gateway: nothing gets through it.
+        let inner_eip = ec2.allocate_address(A, None, vec![]).expect("eip");
+        let inner = ec2
+            .create_nat_gateway(A, &private.id, Some(&inner_eip.id), None, None, vec![])
+            .expect("nat");
+        ec2.create_route(
+            A,
+            &rt.id,
+            "203.0.113.0/24",
+            RouteTarget::NatGateway(inner.id.clone()),
+        )
+        .expect("route");
+        let p = vpc_routing(store, A, &vpc.id).expect("policy");
+        assert_eq!(
+            p.subnets[&public.id][3],
+            route("203.0.113.0/24", Target::Blackhole)
+        );
+        assert_eq!(
+            p.subnets[&private.id][1].target,
+            Target::NatGateway(nat.id.clone())
+        );
+        ec2.delete_route(A, &rt.id, "203.0.113.0/24")
+            .expect("delete route");
 
         // A deleted NAT gateway and a detached internet gateway leave blackholes.
         ec2.delete_nat_gateway(A, &nat.id).expect("delete nat");

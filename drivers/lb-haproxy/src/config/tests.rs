@@ -2,8 +2,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use kumo_driver_api::{
-    LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec, LbTarget,
-    LbTargetGroup,
+    LbAction, LbAlgorithm, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule,
+    LbSpec, LbStickiness, LbTarget, LbTargetGroup,
 };
 
 use super::*;
@@ -31,6 +31,8 @@ fn spec() -> LbSpec {
             port: 80,
         }],
         health: health(),
+        stickiness: None,
+        algorithm: LbAlgorithm::RoundRobin,
     };
     LbSpec {
         id: "0123abcd".into(),
@@ -80,9 +82,77 @@ fn spec() -> LbSpec {
         target_groups: BTreeMap::from([
             ("arn:a".to_owned(), tg("10.0.1.10")),
             ("arn:b".to_owned(), tg("10.0.1.11")),
+            (
+                "arn:c".to_owned(),
+                LbTargetGroup {
+                    stickiness: Some(LbStickiness::LbCookie { duration_secs: 600 }),
+                    algorithm: LbAlgorithm::LeastOutstandingRequests,
+                    ..tg("10.0.1.12")
+                },
+            ),
+            (
+                "arn:d".to_owned(),
+                LbTargetGroup {
+                    stickiness: Some(LbStickiness::AppCookie {
+                        cookie_name: "SESSIONID".into(),
+                        duration_secs: 120,
+                    }),
+                    algorithm: LbAlgorithm::WeightedRandom,
+                    ..tg("10.0.1.13")
+                },
+            ),
+            (
+                "arn:e".to_owned(),
+                LbTargetGroup {
+                    protocol: LbProtocol::Tcp,
+                    stickiness: Some(LbStickiness::SourceIp),
+                    ..tg("10.0.1.14")
+                },
+            ),
         ]),
         idle_timeout_secs: 60,
     }
+}
+
+#[test]
+fn stickiness_and_algorithms() {
+    let r = render(&spec(), Path::new("/run/lb/x"), None).expect("renders");
+    let backend = |n: usize| {
+        let start = r
+            .config
+            .find(&format!("backend {}\n", backend_name(n)))
+            .unwrap_or_else(|| panic!("{}", r.config));
+        let rest = &r.config[start..];
+        rest[..rest.find("\n\n").unwrap_or(rest.len())].to_owned()
+    };
+    let (a, c, d, e) = (backend(0), backend(2), backend(3), backend(4));
+    assert!(
+        a.contains("balance roundrobin") && !a.contains("cookie"),
+        "{a}"
+    );
+    assert!(c.contains("balance leastconn"), "{c}");
+    assert!(
+        c.contains("cookie AWSALB insert indirect nocache attr \"Max-Age=600\""),
+        "{c}"
+    );
+    let cookie = server_cookie("i-0abc", 80);
+    assert!(c.contains(&format!(" cookie {cookie}")), "{c}");
+    assert_eq!(cookie.len(), 24);
+    assert!(d.contains("balance random"), "{d}");
+    assert!(
+        d.contains("stick-table type string len 128 size 100k expire 120s\n    stick on req.cook(SESSIONID)\n    stick store-response res.cook(SESSIONID)"),
+        "{d}"
+    );
+    assert!(e.contains("mode tcp") && e.contains("stick on src"), "{e}");
+    // A cookie name that is no HTTP token never reaches the configuration.
+    let mut bad = spec();
+    if let Some(g) = bad.target_groups.get_mut("arn:d") {
+        g.stickiness = Some(LbStickiness::AppCookie {
+            cookie_name: "a b)".into(),
+            duration_secs: 1,
+        });
+    }
+    assert!(render(&bad, Path::new("/d"), None).is_err());
 }
 
 #[test]

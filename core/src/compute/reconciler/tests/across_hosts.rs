@@ -247,3 +247,51 @@ fn load_balancer_nodes_live_on_the_primary_hosts_fabric() {
         "the primary holds the nodes itself"
     );
 }
+
+#[test]
+fn a_registered_host_not_driven_now_is_known_by_its_record() {
+    use crate::compute::hosts::{HostFabric, LocalHost, NewHost};
+    use crate::ec2::instance::Instance;
+
+    let Site { ec2, hosts } = two_hosts(Some(U1), Some(U2));
+    let [(c1, f1), _] = &hosts;
+    let u3 = Ipv4Addr::new(10, 99, 0, 3);
+    ec2.add_host(
+        &NewHost {
+            name: "h3",
+            uri: "qemu:///h3",
+            zone: "us-east-1a",
+            fabric: Some(&HostFabric {
+                netns: "ns3".into(),
+                underlay: u3,
+            }),
+        },
+        &LocalHost {
+            name: "host-1",
+            underlay: Some(U1),
+        },
+    )
+    .expect("h3");
+    let ids = run(&ec2, 2).expect("run");
+    c1.reconcile_once();
+    // Move the instance that is not on host-1 to h3 (unreachable at start-up, say: recorded,
+    // not in the registry).
+    let moved = ids
+        .iter()
+        .find(|i| ec2.instance(ACCT, i).expect("i").host != "host-1")
+        .expect("one elsewhere")
+        .clone();
+    ec2.store()
+        .transaction(|t| {
+            let mut i = t.get::<Instance>(ACCT, &moved).expect("instance");
+            i.host = "h3".into();
+            t.put(ACCT, i);
+            Ok(())
+        })
+        .expect("move");
+    c1.reconcile_routing();
+    assert_eq!(
+        policy(f1).expect("policy").remote_enis,
+        vec![entry(&ec2, &moved, u3)]
+    );
+}

@@ -71,6 +71,10 @@ pub struct NetworkConfig {
     /// of this server's network namespace. Default none: a single host (hosts registered
     /// with a fabric of their own then cannot reach this host's ENIs, nor it theirs).
     pub underlay_address: Option<std::net::Ipv4Addr>,
+    /// The UDP port of the VXLAN tunnels between hosts; all hosts of an installation use the
+    /// same. Two installations whose underlays share a network namespace need different
+    /// ports (the kernel allows one tunnel per VNI and port there). Default 4789 (IANA's).
+    pub vxlan_port: u16,
 }
 
 impl Default for NetworkConfig {
@@ -79,6 +83,7 @@ impl Default for NetworkConfig {
             public_cidr: "198.51.100.0/24".to_owned(),
             outside_address: std::net::Ipv4Addr::new(203, 0, 113, 1),
             underlay_address: None,
+            vxlan_port: 4789,
         }
     }
 }
@@ -506,6 +511,11 @@ impl Config {
                 "network.underlay_address {u} must be a unicast address of this host"
             )));
         }
+        if self.network.vxlan_port == 0 {
+            return Err(ConfigError::Invalid(
+                "network.vxlan_port must be a UDP port (1-65535)".to_owned(),
+            ));
+        }
         if self.s3.max_object_size == 0 {
             return Err(ConfigError::Invalid(
                 "s3.max_object_size must be positive".to_owned(),
@@ -604,6 +614,7 @@ mod tests {
             "[network]\nunderlay_address = \"239.1.1.1\"\n",
             "[network]\nunderlay_address = \"0.0.0.0\"\n",
             "[network]\nunderlay_address = \"10.0.0\"\n",
+            "[network]\nvxlan_port = 0\n",
         ] {
             assert!(Config::parse(bad, Path::new("t.toml")).is_err(), "{bad}");
         }

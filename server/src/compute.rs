@@ -447,6 +447,7 @@ fn network(
         kumo_net_linux::LinuxFabricConfig {
             outside_address: net_cfg.outside_address,
             underlay: net_cfg.underlay_address,
+            vxlan_port: net_cfg.vxlan_port,
             ..kumo_net_linux::LinuxFabricConfig::new(dir.join("net"))
         },
         ec2,
@@ -502,7 +503,7 @@ impl HostNetwork {
         host: &kumo_core::compute::hosts::HostFabric,
         runtime: &tokio::runtime::Handle,
     ) -> anyhow::Result<Arc<kumo_net_linux::LinuxFabric>> {
-        let prefix = crate::hosts::fabric_prefix(name);
+        let prefix = crate::hosts::fabric_prefix(&self.dir, name);
         let state_dir = self.dir.join("hosts").join(name).join("net");
         std::fs::create_dir_all(&state_dir)
             .with_context(|| format!("creating {}", state_dir.display()))?;
@@ -512,6 +513,7 @@ impl HostNetwork {
             kumo_net_linux::LinuxFabricConfig {
                 host_netns: Some(host.netns.clone()),
                 underlay: Some(host.underlay),
+                vxlan_port: self.net_cfg.vxlan_port,
                 prefix: prefix.clone(),
                 runtime_dir,
                 outside_address: self.net_cfg.outside_address,

@@ -309,7 +309,12 @@ impl HostSite {
         for (name, uri, zone, hv, kind, fabric) in rows {
             let (used_cpu, used_mem) = self.ec2.host_usage(&name)?;
             let net = match &fabric {
-                Some(f) => format!("{}\t{}\t{}", f.netns, f.underlay, fabric_prefix(&name)),
+                Some(f) => format!(
+                    "{}\t{}\t{}",
+                    f.netns,
+                    f.underlay,
+                    fabric_prefix(&self.host_network.dir, &name)
+                ),
                 None => format!(
                     "-\t{}\t{local_fabric}",
                     self.reconciler
@@ -359,16 +364,18 @@ impl HostSite {
 /// The namespace prefix of the local fabric (`kumo-vpc-<vpc-id>`).
 pub const LOCAL_PREFIX: &str = "kumo";
 
-/// The namespace prefix of host `name`'s own fabric: `kumo-h` and 8 hex digits of a hash of
-/// the name. Why a hash and not the name: host names may hold `.` and `_` (not allowed in the
+/// The namespace prefix of host `name`'s own fabric in the installation whose compute
+/// directory is `installation`: `kumo-h` and 8 hex digits of a hash of both (two installations
+/// on one machine may each have a host `h2`). Why a hash and not the name: host names may hold `.` and `_` (not allowed in the
 /// fabric's names) and may be long, and one fabric's prefix must never be the start of
 /// another's namespace names (host `a` and host `a-vpc-b` would be, so the local `kumo`
 /// fabric and host fabrics could read each other's namespaces as theirs); fixed-length hex
 /// prefixes cannot. `kumo host list` shows it.
 #[must_use]
-pub fn fabric_prefix(name: &str) -> String {
+pub fn fabric_prefix(installation: &std::path::Path, name: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(name.as_bytes());
+    let dir = std::fs::canonicalize(installation).unwrap_or_else(|_| installation.to_owned());
+    let digest = Sha256::digest(format!("{}\0{name}", dir.display()).as_bytes());
     let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("{LOCAL_PREFIX}-h{hex}")
 }
@@ -399,6 +406,8 @@ fn teardown(name: &str, fabric: &kumo_net_linux::LinuxFabric, empty: bool) -> St
         failed += 1;
         tracing::warn!(host = %name, error = %e, "removed host's fabric: public side not removed");
     }
+    // Its (now empty) runtime directory; a non-empty one stays for the operator to look at.
+    let _ = std::fs::remove_dir(fabric.runtime_dir());
     if failed > 0 {
         format!("\t(its network fabric was not wholly removed ({failed} failures): see the log)")
     } else {
@@ -425,12 +434,18 @@ mod tests {
 
     #[test]
     fn fabric_prefixes_are_short_distinct_and_valid() {
-        let a = fabric_prefix("h2");
+        let dir = std::path::Path::new("/nonexistent/kumo/compute");
+        assert_ne!(
+            fabric_prefix(dir, "h2"),
+            fabric_prefix(std::path::Path::new("/other/compute"), "h2"),
+            "two installations' hosts of one name"
+        );
+        let a = fabric_prefix(dir, "h2");
         assert_eq!(a.len(), "kumo-h".len() + 8);
-        assert_ne!(a, fabric_prefix("h3"));
-        assert_eq!(a, fabric_prefix("h2"));
+        assert_ne!(a, fabric_prefix(dir, "h3"));
+        assert_eq!(a, fabric_prefix(dir, "h2"));
         for name in ["h2", "host.example.org", "a_b", &"x".repeat(63)] {
-            let p = fabric_prefix(name);
+            let p = fabric_prefix(dir, name);
             assert!(
                 p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
                 "{p}"

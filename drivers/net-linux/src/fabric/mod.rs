@@ -140,6 +140,11 @@ impl LinuxFabric {
         })
     }
 
+    /// Where the VPCs' dnsmasq files live ([`LinuxFabricConfig::runtime_dir`]).
+    pub fn runtime_dir(&self) -> &std::path::Path {
+        &self.cfg.runtime_dir
+    }
+
     /// The naming scheme (link and namespace names).
     pub fn names(&self) -> &Names {
         &self.names

@@ -90,14 +90,15 @@ impl LinuxFabric {
         record: &VpcRecord,
     ) -> Result<(), NetworkError> {
         let ns = self.names.vpc_netns(vpc_id);
-        let current = self.overlay_vni(&ns)?;
+        let current = self.overlay_link_info(&ns)?;
         let (Some(vni), Some(local)) = (record.vni, self.cfg.underlay) else {
             if current.is_some() {
                 self.ip(Some(&ns), &["link", "del", OVERLAY])?;
             }
             return Ok(());
         };
-        if current != Some(vni) {
+        // A changed VNI, underlay address or port (a reconfigured host) needs a new link.
+        if current != Some((vni, local, self.cfg.vxlan_port)) {
             if current.is_some() {
                 self.ip(Some(&ns), &["link", "del", OVERLAY])?;
             }
@@ -106,21 +107,30 @@ impl LinuxFabric {
         self.converge_remote(&ns, vni, &remote_routes(record))
     }
 
-    /// The VNI of the VPC namespace's tunnel, `None` when it has none.
-    fn overlay_vni(&self, ns: &str) -> Result<Option<u32>, NetworkError> {
+    /// The VNI, local address and port of the VPC namespace's tunnel, `None` when it has none.
+    fn overlay_link_info(&self, ns: &str) -> Result<Option<(u32, Ipv4Addr, u16)>, NetworkError> {
         if !self.links(Some(ns))?.iter().any(|l| l.name == OVERLAY) {
             return Ok(None);
         }
         let out = self.ip(Some(ns), &["-j", "-d", "link", "show", "dev", OVERLAY])?;
         let v: serde_json::Value = serde_json::from_str(&out)
             .map_err(|e| NetworkError::Failed(format!("ip -j -d link: {e}")))?;
-        // A link of that name that is not a tunnel (or has no id) counts as a wrong one.
-        Ok(Some(
-            v.get(0)
-                .and_then(|l| l.get("linkinfo")?.get("info_data")?.get("id")?.as_u64())
+        let info = v.get(0).and_then(|l| l.get("linkinfo")?.get("info_data"));
+        let field = |k: &str| info.and_then(|i| i.get(k));
+        // A link of that name that is not a tunnel counts as a wrong one (VNI 0).
+        Ok(Some((
+            field("id")
+                .and_then(serde_json::Value::as_u64)
                 .and_then(|id| u32::try_from(id).ok())
                 .unwrap_or(0),
-        ))
+            field("local")
+                .and_then(|l| l.as_str()?.parse().ok())
+                .unwrap_or(Ipv4Addr::UNSPECIFIED),
+            field("port")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(0),
+        )))
     }
 
     /// Creates the tunnel in the host namespace (its socket stays there) and moves it into the

@@ -24,6 +24,7 @@ use crate::ec2::vpc::Vpc;
 use crate::query::tags::Tag;
 use kumo_driver_api::hypervisor::Boot;
 
+mod lb_public;
 mod placement;
 
 #[derive(Default)]

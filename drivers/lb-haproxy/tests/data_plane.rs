@@ -17,10 +17,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kumo_driver_api::{
-    EniSpec, LbAction, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol, LbRule, LbSpec,
-    LbTarget, LbTargetGroup, LoadBalancerDriver, NetworkFabric, ObservedHealth, Peer, PortMatch,
-    Protocol, PublicMapping, RouteSpec, RouteTarget, RoutingPolicy, SecurityGroupSpec,
-    SecurityPolicy, SgRuleSpec, SubnetSpec, UnhealthyReason, VpcSpec,
+    AclRuleSpec, AclSpec, EniSpec, LbAction, LbCondition, LbHealthCheck, LbListener, LbNode,
+    LbProtocol, LbRule, LbSpec, LbTarget, LbTargetGroup, LoadBalancerDriver, NetworkFabric,
+    ObservedHealth, Peer, PortMatch, Protocol, PublicMapping, RouteSpec, RouteTarget,
+    RoutingPolicy, SecurityGroupSpec, SecurityPolicy, SgRuleSpec, SubnetSpec, UnhealthyReason,
+    VpcSpec,
 };
 use kumo_lb_haproxy::{HaproxyLb, HaproxyLbConfig};
 use kumo_net_linux::{LinuxFabric, LinuxFabricConfig, cmd, netns};
@@ -574,6 +575,23 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
         ],
     );
     env.fabric.apply_routing(&vpc, &routing).expect("routing");
+    // The subnet's network ACL, as the VPC's default one: everything in and out (until now
+    // no traffic crossed the subnet's boundary).
+    let any = |number| AclRuleSpec {
+        number,
+        allow: true,
+        protocol: Protocol::All,
+        ports: PortMatch::Any,
+        cidr: "0.0.0.0/0".parse().expect("cidr"),
+    };
+    policy.acls.insert(
+        subnet.clone(),
+        AclSpec {
+            inbound: vec![any(100)],
+            outbound: vec![any(100)],
+        },
+    );
+    env.fabric.apply_security(&vpc, &policy).expect("security");
     let public_ns = env.fabric.public_netns().to_string();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut from_outside = BTreeSet::new();

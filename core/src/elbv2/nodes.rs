@@ -97,7 +97,11 @@ pub(super) fn sync(
         {
             let mut changed = eni.groups != groups;
             eni.groups = groups.clone();
-            // A node recorded before nodes had public addresses gets its own now.
+            // A node recorded before nodes were marked and had public addresses gets both.
+            if eni.requester_id.is_none() {
+                eni.requester_id = Some(REQUESTER_ID.into());
+                changed = true;
+            }
             if internet_facing && eni.public_ip.is_none() && s.allocation_id.is_none() {
                 eni.public_ip = Some(address::allocate_public_ip(t, account, pool)?.to_string());
                 changed = true;

@@ -15,7 +15,11 @@ pub(super) fn handler(action: &str) -> Option<Handler> {
     )
 }
 
-fn eni_out(e: &NetworkInterface, public: Option<&PublicIpView>, owner: &str) -> wire::NetworkInterface {
+fn eni_out(
+    e: &NetworkInterface,
+    public: Option<&PublicIpView>,
+    owner: &str,
+) -> wire::NetworkInterface {
     let association = public.map(|p| wire::NetworkInterfaceAssociation {
         allocation_id: p.allocation_id.clone(),
         association_id: p.association_id.clone(),

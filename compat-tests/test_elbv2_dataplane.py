@@ -14,7 +14,8 @@ The load balancer is internet-facing in subnets routed to an attached internet g
 node's interface carries a public address (`Association.IpOwnerId: amazon-elb`), and a client in
 the public namespace Kumo created (standing for the internet) reaches both targets through each
 node's public address; an internal load balancer's nodes have none; deleting the load balancer
-returns the addresses. Every guest and resource is the test's own; traffic stays in namespaces
+returns the addresses. A network load balancer without security groups, on an Elastic IP its
+subnet mapping names, is reached through that address. Every guest and resource is the test's own; traffic stays in namespaces
 this test's Kumo created.
 """
 
@@ -106,7 +107,7 @@ def test_load_balancer_spreads_and_drops_an_unhealthy_target(ep):
     ec2.authorize_security_group_ingress(GroupId=sg_web, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": sg_lb}]}])
     ids: list[str] = []
-    lb_arn = tg_arn = None
+    lb_arn = tg_arn = nlb_arn = ntg_arn = eip = None
     try:
         for _ in range(2):
             ids.append(ec2.run_instances(
@@ -172,6 +173,37 @@ def test_load_balancer_spreads_and_drops_an_unhealthy_target(ep):
         # The nodes' and targets' private addresses are not reachable from outside.
         assert fetch_outside(public_ns, f"http://{node}/") is None
 
+        # A network load balancer without security groups on an Elastic IP: open to every
+        # client, reached through that address (its targets admit the VPC's block).
+        ec2.authorize_security_group_ingress(GroupId=sg_web, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+             "IpRanges": [{"CidrIp": "10.94.0.0/16"}]}])
+        eip = ec2.allocate_address(Domain="vpc")
+        nlb_arn = elb.create_load_balancer(
+            Name=f"n-{tag}", Type="network",
+            SubnetMappings=[{"SubnetId": subnets[0], "AllocationId": eip["AllocationId"]}],
+        )["LoadBalancers"][0]["LoadBalancerArn"]
+        ntg_arn = elb.create_target_group(
+            Name=f"n-{tag}", Protocol="TCP", Port=80, VpcId=vpc, HealthCheckIntervalSeconds=5,
+            HealthCheckTimeoutSeconds=4,
+            HealthyThresholdCount=2, UnhealthyThresholdCount=3,
+        )["TargetGroups"][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=ntg_arn, Targets=[{"Id": i} for i in ids])
+        elb.create_listener(LoadBalancerArn=nlb_arn, Protocol="TCP", Port=80,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": ntg_arn}])
+        wait_health(elb, ntg_arn, {i: "healthy" for i in ids}, timeout=120)
+        url = f"http://{eip['PublicIp']}/"
+        deadline = time.monotonic() + 30
+        outside = []
+        while time.monotonic() < deadline and set(outside) != set(ids):
+            outside = [fetch_outside(public_ns, url) for _ in range(8)]
+        assert set(outside) == set(ids), outside
+        print(f"the network load balancer's Elastic IP {eip['PublicIp']} reached both targets")
+        elb.delete_load_balancer(LoadBalancerArn=nlb_arn)
+        nlb_arn = None
+        ec2.release_address(AllocationId=eip["AllocationId"])
+        eip = None
+
         # Stop one target's server: it turns unhealthy and every request goes to the other.
         stopped, alive = ids
         ip_stopped = ec2.describe_instances(InstanceIds=[stopped])["Reservations"][0]["Instances"][0]["PrivateIpAddress"]
@@ -199,14 +231,18 @@ def test_load_balancer_spreads_and_drops_an_unhealthy_target(ep):
         for ip in public_ips:
             assert fetch_outside(public_ns, f"http://{ip}/") is None
     finally:
-        if lb_arn:
-            elb.delete_load_balancer(LoadBalancerArn=lb_arn)
+        for arn in (lb_arn, nlb_arn):
+            if arn:
+                elb.delete_load_balancer(LoadBalancerArn=arn)
+        if eip:
+            ec2.release_address(AllocationId=eip["AllocationId"])
         if ids:
             ec2.terminate_instances(InstanceIds=ids)
             ec2.get_waiter("instance_terminated").wait(
                 InstanceIds=ids, WaiterConfig={"Delay": 2, "MaxAttempts": 90})
-        if tg_arn:
-            elb.delete_target_group(TargetGroupArn=tg_arn)
+        for arn in (tg_arn, ntg_arn):
+            if arn:
+                elb.delete_target_group(TargetGroupArn=arn)
         for g in (sg_web, sg_lb):
             try:
                 ec2.delete_security_group(GroupId=g)

@@ -1,10 +1,11 @@
 //! Internet-facing load balancers' public addresses: booked with the nodes, shown as AWS shows
 //! them, mapped 1:1 by the routing policy like any interface's public IP (only in subnets
-//! routing to an attached internet gateway), and given back when the load balancer goes.
+//! routing to an attached internet gateway), and given back when the load balancer goes; and
+//! a network load balancer without security groups open to every client.
 
 use std::net::Ipv4Addr;
 
-use kumo_driver_api::PublicMapping;
+use kumo_driver_api::{Peer, PublicMapping};
 
 use crate::Error;
 use crate::ec2::Ec2;
@@ -16,6 +17,7 @@ use crate::elbv2::load_balancer::{CreateLoadBalancer, LoadBalancer, SubnetMappin
 use crate::elbv2::nodes::REQUESTER_ID;
 
 use super::super::routing::vpc_routing;
+use super::super::security::{OPEN_NODE_GROUP, vpc_policy};
 
 const A: &str = "111111111111";
 
@@ -329,4 +331,46 @@ fn network_load_balancer_nodes_take_the_mapped_elastic_ips() {
         .release_address(A, Some(&eip.id), None)
         .expect("release");
     assert!(pool(&w.ec2).is_empty());
+}
+
+#[test]
+fn network_load_balancers_without_groups_admit_every_client() {
+    let w = world();
+    let nlb = create(
+        &w,
+        "open",
+        "network",
+        "internet-facing",
+        vec![mapping(&w.public, None)],
+    )
+    .expect("nlb");
+    assert!(nlb.security_groups.is_empty());
+    let alb = create(
+        &w,
+        "web",
+        "application",
+        "internet-facing",
+        vec![mapping(&w.public, None), mapping(&w.private, None)],
+    )
+    .expect("alb");
+    let p = vpc_policy(w.ec2.store(), A, &w.vpc).expect("policy");
+    let node = &nodes(&w.ec2, &nlb)[0];
+    assert_eq!(p.enis[&node.id], vec![OPEN_NODE_GROUP.to_owned()]);
+    let open = &p.groups[OPEN_NODE_GROUP];
+    assert_eq!(
+        open.members,
+        vec![node.private_ip.parse::<Ipv4Addr>().expect("ip")]
+    );
+    assert_eq!(open.ingress.len(), 1);
+    assert_eq!(
+        open.ingress[0].peer,
+        Peer::Cidr("0.0.0.0/0".parse().expect("cidr"))
+    );
+    // An application load balancer's nodes keep their groups only.
+    for e in nodes(&w.ec2, &alb) {
+        assert_eq!(p.enis[&e.id], alb.security_groups);
+    }
+    w.elb.delete_load_balancer(A, &nlb.id).expect("delete");
+    let p = vpc_policy(w.ec2.store(), A, &w.vpc).expect("policy");
+    assert!(!p.groups.contains_key(OPEN_NODE_GROUP));
 }

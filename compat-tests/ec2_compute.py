@@ -120,3 +120,18 @@ def wait_console(ec2, iid: str, marker: str, timeout: float = 180.0, after: int 
             return text
         time.sleep(2)
     raise AssertionError(f"{marker} not on {iid}'s console within {timeout}s:\n{text[-3000:]}")
+
+
+def public_namespace(vpc: str, timeout: float = 60.0) -> str:
+    """The namespace holding this VPC's uplink (its alias names the VPC), once it exists."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                               timeout=30).stdout.split()
+        for ns in (n for n in names if n.startswith("kumo-public-")):
+            links = subprocess.run(["ip", "-n", ns, "-o", "link", "show"], capture_output=True,
+                                   text=True, timeout=30).stdout
+            if f"uplink:{vpc}" in links:
+                return ns
+        time.sleep(1)
+    raise AssertionError(f"no public namespace with {vpc}'s uplink within {timeout}s")

@@ -19,7 +19,7 @@ import time
 import uuid
 
 import harness
-from ec2_compute import require_compute, wait_console
+from ec2_compute import public_namespace, require_compute, wait_console
 
 PORT = 8080
 
@@ -66,21 +66,6 @@ def wait_outbound(ec2, iid: str, want: str, timeout: float = 60.0) -> None:
             return
         time.sleep(2)
     raise AssertionError(f"{iid}'s outbound probe never reported {want!r}: last {last!r}")
-
-
-def public_namespace(vpc: str, timeout: float = 60.0) -> str:
-    """The namespace holding this VPC's uplink (its alias names the VPC), once it exists."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
-                               timeout=30).stdout.split()
-        for ns in (n for n in names if n.startswith("kumo-public-")):
-            links = subprocess.run(["ip", "-n", ns, "-o", "link", "show"], capture_output=True,
-                                   text=True, timeout=30).stdout
-            if f"uplink:{vpc}" in links:
-                return ns
-        time.sleep(1)
-    raise AssertionError(f"no public namespace with {vpc}'s uplink within {timeout}s")
 
 
 FETCH = """

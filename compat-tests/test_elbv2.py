@@ -243,3 +243,69 @@ def test_network_load_balancer(ep, network):
     assert l_attrs == [{"Key": "tcp.idle_timeout.seconds", "Value": "350"}]
     elb.delete_load_balancer(LoadBalancerArn=arn)
     elb.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
+
+
+def test_internet_facing_nodes_have_public_addresses(ep, network):
+    """Internet-facing nodes carry a public address (owner amazon-elb), internal ones none; a
+    network load balancer takes the Elastic IP its subnet mapping names, holds it until it is
+    deleted, and lists it in LoadBalancerAddresses."""
+    vpc, subnets, _ = network
+    ec2 = harness.client(ep, "ec2")
+    elb = harness.client(ep, "elbv2")
+
+    def nodes(arn: str) -> list[dict]:
+        short = arn.split(":loadbalancer/")[1]
+        return ec2.describe_network_interfaces(
+            Filters=[{"Name": "description", "Values": [f"ELB {short}"]}])["NetworkInterfaces"]
+
+    alb = elb.create_load_balancer(Name=_name("pub"), Subnets=subnets)["LoadBalancers"][0]
+    enis = nodes(alb["LoadBalancerArn"])
+    assert len(enis) == len(subnets)
+    for e in enis:
+        assert e["RequesterManaged"] is True and e["RequesterId"] == "amazon-elb"
+        assert e["Association"]["IpOwnerId"] == "amazon-elb" and e["Association"]["PublicIp"]
+    publics = {e["Association"]["PublicIp"] for e in enis}
+    by_filter = ec2.describe_network_interfaces(
+        Filters=[{"Name": "requester-id", "Values": ["amazon-elb"]}, {"Name": "vpc-id", "Values": [vpc]}])
+    assert {e["NetworkInterfaceId"] for e in by_filter["NetworkInterfaces"]} == {e["NetworkInterfaceId"] for e in enis}
+    internal = elb.create_load_balancer(Name=_name("in"), Scheme="internal", Subnets=subnets)["LoadBalancers"][0]
+    assert not any("Association" in e for e in nodes(internal["LoadBalancerArn"]))
+    # A node's address is the load balancer's: no Elastic IP can be put on the node.
+    eip = ec2.allocate_address(Domain="vpc")
+    assert eip["PublicIp"] not in publics
+    with pytest.raises(ClientError) as exc:
+        ec2.associate_address(AllocationId=eip["AllocationId"], NetworkInterfaceId=enis[0]["NetworkInterfaceId"])
+    assert _code(exc)[0] == "AuthFailure"
+    for lb in (alb, internal):
+        elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+
+    # Elastic IPs: network load balancers only, the caller's own, one mapping each.
+    with pytest.raises(ClientError) as exc:
+        elb.create_load_balancer(Name=_name("bad"), Type="network",
+                                 SubnetMappings=[{"SubnetId": subnets[0], "AllocationId": "eipalloc-0123456789abcdef0"}])
+    assert _code(exc) == ("AllocationIdNotFound", 400)
+    nlb = elb.create_load_balancer(Name=_name("eip"), Type="network",
+                                   SubnetMappings=[{"SubnetId": subnets[0], "AllocationId": eip["AllocationId"]}])["LoadBalancers"][0]
+    zone = nlb["AvailabilityZones"][0]
+    assert zone["LoadBalancerAddresses"] == [{"IpAddress": eip["PublicIp"], "AllocationId": eip["AllocationId"]}]
+    described = elb.describe_load_balancers(LoadBalancerArns=[nlb["LoadBalancerArn"]])["LoadBalancers"][0]
+    assert described["AvailabilityZones"][0]["LoadBalancerAddresses"] == zone["LoadBalancerAddresses"]
+    node = nodes(nlb["LoadBalancerArn"])[0]
+    assert node["InterfaceType"] == "network_load_balancer"
+    assert node["Association"]["PublicIp"] == eip["PublicIp"]
+    assert node["Association"]["AllocationId"] == eip["AllocationId"]
+    held = ec2.describe_addresses(AllocationIds=[eip["AllocationId"]])["Addresses"][0]
+    assert held["NetworkInterfaceId"] == node["NetworkInterfaceId"]
+    with pytest.raises(ClientError) as exc:
+        ec2.disassociate_address(AssociationId=held["AssociationId"])
+    assert _code(exc)[0] == "AuthFailure"
+    with pytest.raises(ClientError) as exc:
+        ec2.release_address(AllocationId=eip["AllocationId"])
+    assert _code(exc)[0] == "InvalidIPAddress.InUse"
+    with pytest.raises(ClientError) as exc:
+        elb.create_load_balancer(Name=_name("dup"), Type="network",
+                                 SubnetMappings=[{"SubnetId": subnets[0], "AllocationId": eip["AllocationId"]}])
+    assert _code(exc) == ("InvalidConfigurationRequest", 400)
+    elb.delete_load_balancer(LoadBalancerArn=nlb["LoadBalancerArn"])
+    assert "AssociationId" not in ec2.describe_addresses(AllocationIds=[eip["AllocationId"]])["Addresses"][0]
+    ec2.release_address(AllocationId=eip["AllocationId"])

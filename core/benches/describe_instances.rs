@@ -103,6 +103,7 @@ fn instance(n: usize) -> (Instance, NetworkInterface) {
         status: "in-use".into(),
         interface_type: "interface".into(),
         attachment: None,
+        requester_id: None,
         tags: Vec::new(),
     };
     (i, e)

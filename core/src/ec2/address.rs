@@ -279,6 +279,15 @@ pub fn disassociate_addresses_of(t: &mut Txn<'_>, account: &str, target: &str) -
     n
 }
 
+/// An address or interface a load balancer manages: not the caller's to move.
+fn managed_by_elb() -> Error {
+    Fault::new(
+        "AuthFailure",
+        "You do not have permission to access the specified resource: it is managed by Elastic Load Balancing.",
+    )
+    .into()
+}
+
 fn by_public_ip(t: &Txn<'_>, account: &str, ip: &str) -> Result<Address, Fault> {
     t.list::<Address>(account)
         .into_iter()
@@ -419,6 +428,14 @@ impl Ec2 {
                     return Err(Fault::missing("InstanceId or NetworkInterfaceId").into());
                 }
             };
+            let managed_target = facts
+                .network_interface_id
+                .as_deref()
+                .and_then(|e| t.get::<NetworkInterface>(account, e))
+                .is_some_and(|e| e.requester_id.is_some());
+            if managed_target || crate::elbv2::nodes::holds_address(t, account, &a) {
+                return Err(managed_by_elb());
+            }
             if a.association.is_some() && !allow_reassociation {
                 return Err(Fault::new(
                     "Resource.AlreadyAssociated",
@@ -490,6 +507,9 @@ impl Ec2 {
                     "You do not have permission to access the specified resource: the address is used by a NAT gateway.",
                 )
                 .into());
+            }
+            if crate::elbv2::nodes::holds_address(t, account, &a) {
+                return Err(managed_by_elb());
             }
             a.association = None;
             t.put(account, a);

@@ -338,8 +338,9 @@ impl InstanceView {
     }
 }
 
-/// The public addresses of `enis`: an associated Elastic IP, else one assigned at launch.
-fn public_ips_of(
+/// The public addresses of `enis`: an associated Elastic IP, else one assigned at launch (or
+/// by the service managing the interface: a load balancer's node).
+pub(crate) fn public_ips_of(
     addresses: &[crate::ec2::address::Address],
     account: &str,
     enis: &[NetworkInterface],
@@ -364,7 +365,7 @@ fn public_ips_of(
                     public_ip: ip.clone(),
                     allocation_id: None,
                     association_id: None,
-                    ip_owner_id: "amazon".into(),
+                    ip_owner_id: e.requester_id.clone().unwrap_or_else(|| "amazon".into()),
                 })
             })
         })

@@ -80,6 +80,11 @@ pub struct NetworkInterface {
     /// The attachment, when attached.
     #[serde(default)]
     pub attachment: Option<EniAttachment>,
+    /// The service that created and manages the interface (`amazon-elb` for a load
+    /// balancer's node): AWS's `RequesterId`, with `RequesterManaged` true; also the
+    /// `IpOwnerId` of the public address it got from the pool.
+    #[serde(default)]
+    pub requester_id: Option<String>,
     /// Tags.
     #[serde(default)]
     pub tags: Vec<Tag>,
@@ -213,6 +218,7 @@ pub fn new_attached(
             attach_time_ms: now_ms,
             delete_on_termination: true,
         }),
+        requester_id: None,
         tags: Vec::new(),
     }
 }
@@ -276,7 +282,10 @@ static ENI_FILTERS: crate::query::filter::FilterTable<NetworkInterface> =
                         .map(|a| a.delete_on_termination.to_string()),
                 );
             }),
-            ("requester-managed", |_, o| o.push("false".into())),
+            ("requester-managed", |e, o| {
+                o.push(e.requester_id.is_some().to_string());
+            }),
+            ("requester-id", |e, o| o.extend(e.requester_id.clone())),
         ],
         tags: Some(|e| {
             e.tags
@@ -302,6 +311,19 @@ impl crate::ec2::Ec2 {
             q,
             |_| true,
         )
+    }
+
+    /// The public addresses of `enis` (`Association` in `DescribeNetworkInterfaces`): an
+    /// associated Elastic IP, else the interface's own public IP.
+    pub fn public_ips_of_enis(
+        &self,
+        account: &str,
+        enis: &[NetworkInterface],
+    ) -> Result<Vec<crate::ec2::instance::PublicIpView>, crate::Error> {
+        let addresses = self.store().list::<Address>(account)?;
+        Ok(crate::ec2::instance::public_ips_of(
+            &addresses, account, enis,
+        ))
     }
 }
 

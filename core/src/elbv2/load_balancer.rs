@@ -22,6 +22,7 @@ use super::rule::Rule;
 use super::{Elbv2, arn, now_ms, validation};
 use crate::Error;
 use crate::ec2::Fault;
+use crate::ec2::address::Address;
 use crate::ec2::security_group::SecurityGroup;
 use crate::ec2::store::Txn;
 use crate::ec2::subnet::Subnet;
@@ -45,6 +46,9 @@ pub struct LbSubnet {
     /// Elastic IP allocation (internet-facing network load balancers).
     #[serde(default)]
     pub allocation_id: Option<String>,
+    /// The public address of that allocation (`LoadBalancerAddresses[].IpAddress`).
+    #[serde(default)]
+    pub elastic_ip: Option<String>,
     /// IPv6 address.
     #[serde(default)]
     pub ipv6: Option<String>,
@@ -215,6 +219,7 @@ impl Elbv2 {
         let ip_address_type = req.ip_address_type.clone().unwrap_or_else(|| "ipv4".into());
         super::tags::check_new(&req.tags)?;
         let region = self.region().to_owned();
+        let pool = self.ec2().public_pool();
         let zones_in_region = self.ec2().placement().zones.len();
         self.ec2().store().transaction(|t| {
             if t.list::<LoadBalancer>(account)
@@ -231,7 +236,7 @@ impl Elbv2 {
                 .into());
             }
             let mappings = mappings_of(&req.subnets, &req.subnet_mappings)?;
-            let (vpc, subnets) = resolve_subnets(t, account, &mappings, &lb_type, &scheme)?;
+            let (vpc, subnets) = resolve_subnets(t, account, &mappings, &lb_type, &scheme, &[])?;
             check_zone_count(&lb_type, &subnets, zones_in_region)?;
             check_ip_type(&ip_address_type, &lb_type, &scheme)?;
             let security_groups = match (&req.security_groups, lb_type.as_str()) {
@@ -269,7 +274,7 @@ impl Elbv2 {
                 tags: req.tags.clone(),
                 id,
             };
-            super::nodes::sync(t, account, &region, &mut lb, &[])?;
+            super::nodes::sync(t, account, &region, pool, &mut lb, &[])?;
             t.put(account, lb.clone());
             lb.state = "provisioning".into();
             Ok(lb)
@@ -416,6 +421,7 @@ impl Elbv2 {
         enforce_private_link_inbound: Option<&str>,
     ) -> Result<LoadBalancer, Error> {
         let region = self.region().to_owned();
+        let pool = self.ec2().public_pool();
         self.ec2().store().transaction(|t| {
             let mut lb = get(t, account, arn)?;
             let groups = check_security_groups(t, account, &lb.vpc_id, groups)?;
@@ -454,7 +460,7 @@ impl Elbv2 {
             }
             lb.security_groups = groups;
             let kept = lb.subnets.clone();
-            super::nodes::sync(t, account, &region, &mut lb, &kept)?;
+            super::nodes::sync(t, account, &region, pool, &mut lb, &kept)?;
             t.put(account, lb.clone());
             Ok(lb)
         })
@@ -471,10 +477,25 @@ impl Elbv2 {
     ) -> Result<LoadBalancer, Error> {
         let zones_in_region = self.ec2().placement().zones.len();
         let region = self.region().to_owned();
+        let pool = self.ec2().public_pool();
         self.ec2().store().transaction(|t| {
             let mut lb = get(t, account, arn)?;
             let mappings = mappings_of(subnets, mappings)?;
-            let (vpc, new) = resolve_subnets(t, account, &mappings, &lb.lb_type, &lb.scheme)?;
+            let own: Vec<String> = lb
+                .subnets
+                .iter()
+                .filter_map(|s| s.network_interface_id.clone())
+                .collect();
+            let (vpc, mut new) =
+                resolve_subnets(t, account, &mappings, &lb.lb_type, &lb.scheme, &own)?;
+            // A kept subnet keeps its node and the node's address (AWS cannot change a node's
+            // Elastic IP either).
+            for n in &mut new {
+                if let Some(old) = lb.subnets.iter().find(|o| o.subnet_id == n.subnet_id) {
+                    n.allocation_id.clone_from(&old.allocation_id);
+                    n.elastic_ip.clone_from(&old.elastic_ip);
+                }
+            }
             if vpc.id != lb.vpc_id {
                 return Err(Fault::new(
                     "InvalidConfigurationRequest",
@@ -503,7 +524,7 @@ impl Elbv2 {
                 lb.ip_address_type = ip.to_owned();
             }
             let previous = std::mem::replace(&mut lb.subnets, new);
-            super::nodes::sync(t, account, &region, &mut lb, &previous)?;
+            super::nodes::sync(t, account, &region, pool, &mut lb, &previous)?;
             t.put(account, lb.clone());
             Ok(lb)
         })
@@ -546,12 +567,15 @@ fn mappings_of(
     }
 }
 
+/// Checks the mappings and answers their VPC and subnets in zone order. `own_nodes`: the
+/// load balancer's node ENIs (`SetSubnets`), whose Elastic IPs may be named again.
 fn resolve_subnets(
     t: &Txn<'_>,
     account: &str,
     mappings: &[SubnetMapping],
     lb_type: &str,
     scheme: &str,
+    own_nodes: &[String],
 ) -> Result<(Vpc, Vec<LbSubnet>), Error> {
     let mut vpc_id: Option<String> = None;
     let mut out: Vec<(LbSubnet, String)> = Vec::new();
@@ -587,7 +611,7 @@ fn resolve_subnets(
             )
             .into());
         }
-        if m.allocation_id.is_some() {
+        if let Some(allocation) = &m.allocation_id {
             if lb_type != "network" || scheme != "internet-facing" {
                 return Err(Fault::new(
                     "InvalidConfigurationRequest",
@@ -595,15 +619,7 @@ fn resolve_subnets(
                 )
                 .into());
             }
-            // Elastic IPs are another family's records; until they land no allocation exists.
-            return Err(Fault::new(
-                "AllocationIdNotFound",
-                format!(
-                    "The allocation ID '{}' does not exist",
-                    m.allocation_id.as_deref().unwrap_or_default()
-                ),
-            )
-            .into());
+            check_allocation(t, account, allocation, mappings, own_nodes)?;
         }
         if let Some(ip) = &m.private_ipv4 {
             if lb_type != "network" || scheme != "internal" {
@@ -639,7 +655,8 @@ fn resolve_subnets(
                 subnet_id: subnet.id.clone(),
                 zone_name: subnet.availability_zone.clone(),
                 private_ipv4: m.private_ipv4.clone(),
-                allocation_id: None,
+                allocation_id: m.allocation_id.clone(),
+                elastic_ip: None,
                 ipv6: None,
                 network_interface_id: None,
             },
@@ -656,6 +673,48 @@ fn resolve_subnets(
     };
     out.sort_by(|a, b| a.1.cmp(&b.1));
     Ok((vpc, out.into_iter().map(|(s, _)| s).collect()))
+}
+
+/// An Elastic IP a subnet mapping names: the account's (`AllocationIdNotFound`), named by one
+/// mapping only, and not associated with anything but one of `own_nodes`.
+fn check_allocation(
+    t: &Txn<'_>,
+    account: &str,
+    allocation: &str,
+    mappings: &[SubnetMapping],
+    own_nodes: &[String],
+) -> Result<(), Fault> {
+    let Some(eip) = t.get::<Address>(account, allocation) else {
+        return Err(Fault::new(
+            "AllocationIdNotFound",
+            format!("The allocation ID '{allocation}' does not exist"),
+        ));
+    };
+    let uses = mappings
+        .iter()
+        .filter(|m| m.allocation_id.as_deref() == Some(allocation))
+        .count();
+    if uses > 1 {
+        return Err(Fault::new(
+            "InvalidConfigurationRequest",
+            format!("The allocation ID '{allocation}' is specified for more than one subnet"),
+        ));
+    }
+    let own_node = eip
+        .association
+        .as_ref()
+        .and_then(|x| x.network_interface_id.as_ref())
+        .is_some_and(|eni| own_nodes.contains(eni));
+    if eip.association.is_some() && !own_node {
+        return Err(Fault::new(
+            "InvalidConfigurationRequest",
+            format!(
+                "The Elastic IP address '{}' ({allocation}) is already associated",
+                eip.public_ip
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_zone_count(

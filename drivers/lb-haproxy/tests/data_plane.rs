@@ -4,7 +4,9 @@
 //! like a guest's, behind security groups (targets admit port 80 only from the load balancer's
 //! group). Checks: health checks turn both targets healthy; requests spread over both; a path
 //! rule forwards to one group; a fixed response answers; the DNS name resolves inside the VPC;
-//! the client cannot bypass the load balancer; stopping one target's server turns it unhealthy
+//! the client cannot bypass the load balancer; an internet-facing node's public address
+//! (1:1 NAT on the VPC router, as the routing reconciler maps it) answers from the fabric's
+//! public namespace; stopping one target's server turns it unhealthy
 //! and every request goes to the other; a reload keeps an open connection; `remove` leaves no
 //! namespace, process or link. Traffic stays inside namespaces created here.
 
@@ -15,10 +17,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kumo_driver_api::{
-    EniSpec, LbAction, LbAlgorithm, LbCondition, LbHealthCheck, LbListener, LbNode, LbProtocol,
-    LbRule, LbSpec, LbStickiness, LbTarget, LbTargetGroup, LoadBalancerDriver, NetworkFabric,
-    ObservedHealth, Peer, PortMatch, Protocol, SecurityGroupSpec, SecurityPolicy, SgRuleSpec,
-    SubnetSpec, UnhealthyReason, VpcSpec,
+    AclRuleSpec, AclSpec, EniSpec, LbAction, LbAlgorithm, LbCondition, LbHealthCheck, LbListener,
+    LbNode, LbProtocol, LbRule, LbSpec, LbStickiness, LbTarget, LbTargetGroup, LoadBalancerDriver,
+    NetworkFabric, ObservedHealth, Peer, PortMatch, Protocol, PublicMapping, RouteSpec,
+    RouteTarget, RoutingPolicy, SecurityGroupSpec, SecurityPolicy, SgRuleSpec, SubnetSpec,
+    UnhealthyReason, VpcSpec,
 };
 use kumo_lb_haproxy::{HaproxyLb, HaproxyLbConfig};
 use kumo_net_linux::{LinuxFabric, LinuxFabricConfig, cmd, netns};
@@ -219,6 +222,9 @@ impl Drop for Env {
         }
         if let Err(e) = self.fabric.remove_vpc(&self.vpc) {
             eprintln!("cleanup: remove_vpc: {e}");
+        }
+        if let Err(e) = self.fabric.remove_public_side() {
+            eprintln!("cleanup: remove_public_side: {e}");
         }
         for ns in &self.namespaces {
             let _ = cmd::run("ip", &["netns", "del", ns], None, T);
@@ -591,6 +597,74 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
     assert_eq!(resolve(&ns_c, DNS_NAME), vec![LB_IP]);
     // Targets admit the load balancer only.
     assert_eq!(get(&ns_c, ta, "/", "web"), None, "client bypassed the LB");
+
+    // Internet-facing: the node's public address, mapped 1:1 on the VPC router as an
+    // instance's is, reaches the listener from the public namespace ("the internet"). The
+    // DNAT keeps the outside client's address (the load balancer's group admits 0.0.0.0/0),
+    // the node's replies go out through its subnet's router and leave with the public address
+    // (else no connection), and the targets stay unreachable from outside.
+    let lb_public = Ipv4Addr::new(198, 51, 100, 5);
+    let mut routing = RoutingPolicy {
+        internet_gateway: true,
+        public_ips: vec![PublicMapping {
+            public_ip: lb_public,
+            private_ip: LB_IP,
+        }],
+        ..RoutingPolicy::default()
+    };
+    routing.subnets.insert(
+        subnet.clone(),
+        vec![
+            RouteSpec {
+                destination: "10.0.0.0/16".parse().expect("cidr"),
+                target: RouteTarget::Local,
+            },
+            RouteSpec {
+                destination: "0.0.0.0/0".parse().expect("cidr"),
+                target: RouteTarget::InternetGateway,
+            },
+        ],
+    );
+    env.fabric.apply_routing(&vpc, &routing).expect("routing");
+    // The subnet's network ACL, as the VPC's default one: everything in and out (until now
+    // no traffic crossed the subnet's boundary).
+    let any = |number| AclRuleSpec {
+        number,
+        allow: true,
+        protocol: Protocol::All,
+        ports: PortMatch::Any,
+        cidr: "0.0.0.0/0".parse().expect("cidr"),
+    };
+    policy.acls.insert(
+        subnet.clone(),
+        AclSpec {
+            inbound: vec![any(100)],
+            outbound: vec![any(100)],
+        },
+    );
+    env.fabric.apply_security(&vpc, &policy).expect("security");
+    let public_ns = env.fabric.public_netns().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut from_outside = BTreeSet::new();
+    while from_outside.len() < 2 && Instant::now() < deadline {
+        match get(&public_ns, lb_public, "/", "web") {
+            Some((200, body)) => {
+                from_outside.insert(body);
+            }
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+    assert_eq!(
+        from_outside,
+        BTreeSet::from(["i-0000000a".to_owned(), "i-0000000b".to_owned()]),
+        "through the node's public address"
+    );
+    assert_eq!(
+        get(&public_ns, LB_IP, "/", "web"),
+        None,
+        "private address from outside"
+    );
+    assert_eq!(get(&public_ns, ta, "/", "web"), None, "target from outside");
 
     // A connection open across a reload survives it.
     let mut held = netns::run_in(Some(&ns_c), || {

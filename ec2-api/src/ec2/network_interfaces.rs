@@ -1,6 +1,7 @@
 //! `DescribeNetworkInterfaces` (Terraform lists a subnet's and a security group's interfaces
 //! before deleting them).
 
+use kumo_core::ec2::instance::PublicIpView;
 use kumo_core::ec2::network_interface::NetworkInterface;
 
 use super::common::{en, ops, query, tags_out, ts};
@@ -14,16 +15,19 @@ pub(super) fn handler(action: &str) -> Option<Handler> {
     )
 }
 
-fn eni_out(e: &NetworkInterface, owner: &str) -> wire::NetworkInterface {
-    let association = e
-        .public_ip
-        .as_ref()
-        .map(|ip| wire::NetworkInterfaceAssociation {
-            ip_owner_id: Some("amazon".into()),
-            public_dns_name: Some(String::new()),
-            public_ip: Some(ip.clone()),
-            ..Default::default()
-        });
+fn eni_out(
+    e: &NetworkInterface,
+    public: Option<&PublicIpView>,
+    owner: &str,
+) -> wire::NetworkInterface {
+    let association = public.map(|p| wire::NetworkInterfaceAssociation {
+        allocation_id: p.allocation_id.clone(),
+        association_id: p.association_id.clone(),
+        ip_owner_id: Some(p.ip_owner_id.clone()),
+        public_dns_name: Some(String::new()),
+        public_ip: Some(p.public_ip.clone()),
+        ..Default::default()
+    });
     wire::NetworkInterface {
         association: association.clone(),
         attachment: e
@@ -64,7 +68,8 @@ fn eni_out(e: &NetworkInterface, owner: &str) -> wire::NetworkInterface {
             private_dns_name: Some(e.private_dns_name.clone()),
             private_ip_address: Some(e.private_ip.clone()),
         }]),
-        requester_managed: Some(false),
+        requester_id: e.requester_id.clone(),
+        requester_managed: Some(e.requester_id.is_some()),
         source_dest_check: Some(e.source_dest_check),
         status: en(&e.status),
         subnet_id: Some(e.subnet_id.clone()),
@@ -84,12 +89,17 @@ fn describe_network_interfaces(
         req.max_results,
         req.next_token,
     );
-    let page = ctx.ec2()?.describe_network_interfaces(ctx.account(), &q)?;
+    let ec2 = ctx.ec2()?;
+    let page = ec2.describe_network_interfaces(ctx.account(), &q)?;
+    let public = ec2.public_ips_of_enis(ctx.account(), &page.items)?;
     Ok(wire::DescribeNetworkInterfacesResult {
         network_interfaces: Some(
             page.items
                 .iter()
-                .map(|e| eni_out(e, ctx.account()))
+                .map(|e| {
+                    let p = public.iter().find(|p| p.network_interface_id == e.id);
+                    eni_out(e, p, ctx.account())
+                })
                 .collect(),
         ),
         next_token: page.next_token,

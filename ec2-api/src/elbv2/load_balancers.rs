@@ -23,18 +23,35 @@ pub(super) fn handler(action: &str) -> Option<Handler> {
     )
 }
 
+/// A zone's `LoadBalancerAddresses`, as AWS lists them: the static addresses a subnet mapping
+/// asked for (an Elastic IP with its allocation, or a fixed private address); a node's
+/// automatic addresses are not listed (an internet-facing network load balancer without
+/// Elastic IPs answers an empty list).
+fn addresses_out(s: &LbSubnet) -> Vec<wire::LoadBalancerAddress> {
+    let mut out = Vec::new();
+    if let Some(ip) = &s.elastic_ip {
+        out.push(wire::LoadBalancerAddress {
+            ip_address: Some(ip.clone()),
+            allocation_id: s.allocation_id.clone(),
+            ..Default::default()
+        });
+    }
+    if let Some(ip) = &s.private_ipv4 {
+        out.push(wire::LoadBalancerAddress {
+            private_i_pv4_address: Some(ip.clone()),
+            ..Default::default()
+        });
+    }
+    out
+}
+
 fn zones_out(subnets: &[LbSubnet]) -> Vec<wire::AvailabilityZone> {
     subnets
         .iter()
         .map(|s| wire::AvailabilityZone {
             subnet_id: Some(s.subnet_id.clone()),
             zone_name: Some(s.zone_name.clone()),
-            load_balancer_addresses: s.private_ipv4.as_ref().map(|ip| {
-                vec![wire::LoadBalancerAddress {
-                    private_i_pv4_address: Some(ip.clone()),
-                    ..Default::default()
-                }]
-            }),
+            load_balancer_addresses: Some(addresses_out(s)),
             ..Default::default()
         })
         .collect()

@@ -1,7 +1,8 @@
 //! The reconciler's load balancer side: each ELBv2 load balancer's data plane, computed whole
 //! from the records (`elbv2::data_plane::lb_spec`) and handed to the `LoadBalancerDriver`, and its nodes'
 //! ENIs plugged into the VPC like instances' (the driver creates their host-side devices
-//! first, so the fabric joins them at once).
+//! first, so the fabric joins them at once). Internet-facing nodes' public addresses are
+//! routing's business (`reconciler/routing.rs` maps them like any ENI's public IP).
 //!
 //! Why whole and in a loop of its own (as security groups): listeners, rules, target groups,
 //! registrations and instance addresses all feed one proxy configuration; recomputing it after
@@ -67,8 +68,11 @@ impl Compute {
                 for (_, subnet) in &nodes {
                     fabric.ensure_subnet(&subnet_spec(subnet)?)?;
                 }
-                // The nodes' groups are in force before they carry traffic.
+                // The nodes' groups are in force before they carry traffic, and their public
+                // addresses are mapped (the routing loop skips a VPC the fabric did not have
+                // yet, as when a load balancer is the first thing in it).
                 self.apply_security(account, &lb.vpc_id)?;
+                self.apply_routing(account, &lb.vpc_id)?;
                 for (eni, subnet) in &nodes {
                     let mut e = eni_spec(eni, subnet)?;
                     e.dns_names = vec![lb.dns_name.to_ascii_lowercase()];

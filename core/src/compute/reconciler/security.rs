@@ -10,6 +10,11 @@
 //! one account's records plus one `nft` transaction — not after whatever instance boot or disk
 //! copy the main pass happens to be busy with.
 //!
+//! A network load balancer created without security groups admits every client, as on AWS:
+//! its nodes (ENIs with no groups, managed by `amazon-elb`) are put in a pseudo-group
+//! [`OPEN_NODE_GROUP`] that allows everything in and out (the proxy listens only on the
+//! listeners' ports). Any other ENI without groups stays closed.
+//!
 //! What cannot be expressed is left out, never widened: IPv6 rules (VPCs are IPv4-only in the
 //! data plane, which drops IPv6) and prefix-list targets (no managed prefix lists yet) match
 //! nothing, which for allow-only groups means less is allowed, never more.
@@ -30,6 +35,7 @@ use crate::ec2::security_group::{RuleTarget, SecurityGroup, SgRule};
 use crate::ec2::store::ResourceStore;
 use crate::ec2::subnet::Subnet;
 use crate::ec2::vpc::Vpc;
+use crate::elbv2::nodes::REQUESTER_ID;
 
 /// The record kinds whose changes can change a VPC's security posture.
 pub(super) const WATCHED: [&str; 5] = [
@@ -39,6 +45,10 @@ pub(super) const WATCHED: [&str; 5] = [
     Subnet::KIND,
     Vpc::KIND,
 ];
+
+/// The pseudo-group of load balancer nodes without security groups (not an `sg-` id, so no
+/// record can collide with it).
+pub(super) const OPEN_NODE_GROUP: &str = "elb-open";
 
 /// An IPv4 CIDR as AWS accepts it (host bits are masked, as the API stores what it was given).
 fn cidr4(s: &str) -> Option<Ipv4Cidr> {
@@ -153,16 +163,39 @@ pub(super) fn vpc_policy(
         .collect();
     let mut policy = SecurityPolicy::default();
     let mut members: BTreeMap<&str, BTreeSet<Ipv4Addr>> = BTreeMap::new();
+    let mut open_nodes: BTreeSet<Ipv4Addr> = BTreeSet::new();
     for e in &enis {
-        let ids: Vec<String> = e.groups.iter().map(|g| g.id.clone()).collect();
+        let mut ids: Vec<String> = e.groups.iter().map(|g| g.id.clone()).collect();
         if let Ok(ip) = e.private_ip.parse::<Ipv4Addr>() {
             for g in &e.groups {
                 if let Some((id, _)) = groups.get_key_value(&g.id) {
                     members.entry(id.as_str()).or_default().insert(ip);
                 }
             }
+            if ids.is_empty() && e.requester_id.as_deref() == Some(REQUESTER_ID) {
+                ids.push(OPEN_NODE_GROUP.into());
+                open_nodes.insert(ip);
+            }
         }
         policy.enis.insert(e.id.clone(), ids);
+    }
+    if !open_nodes.is_empty() {
+        let any = || SgRuleSpec {
+            protocol: Protocol::All,
+            ports: PortMatch::Any,
+            peer: Peer::Cidr(Ipv4Cidr {
+                addr: Ipv4Addr::UNSPECIFIED,
+                prefix_len: 0,
+            }),
+        };
+        policy.groups.insert(
+            OPEN_NODE_GROUP.into(),
+            SecurityGroupSpec {
+                ingress: vec![any()],
+                egress: vec![any()],
+                members: open_nodes.into_iter().collect(),
+            },
+        );
     }
     for (id, g) in &groups {
         policy.groups.insert(

@@ -25,6 +25,7 @@ use crate::query::tags::Tag;
 use kumo_driver_api::hypervisor::Boot;
 
 mod across_hosts;
+mod lb_public;
 mod placement;
 
 #[derive(Default)]

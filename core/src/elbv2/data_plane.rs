@@ -86,6 +86,13 @@ fn conditions(conds: &[Condition]) -> Option<Vec<LbCondition>> {
         .map(|c| match c.field.as_str() {
             "path-pattern" => Some(LbCondition::PathPattern(c.values.clone())),
             "host-header" => Some(LbCondition::HostHeader(c.values.clone())),
+            "http-header" => Some(LbCondition::HttpHeader {
+                name: c.http_header_name.clone()?,
+                values: c.values.clone(),
+            }),
+            "http-request-method" => Some(LbCondition::HttpRequestMethod(c.values.clone())),
+            "query-string" => Some(LbCondition::QueryString(c.query_pairs.clone())),
+            "source-ip" => Some(LbCondition::SourceIp(c.values.clone())),
             _ => None,
         })
         .collect()

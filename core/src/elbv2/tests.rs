@@ -1152,3 +1152,54 @@ fn stickiness_and_algorithm_reach_the_data_plane() {
     set(&[("stickiness.enabled", "false")]);
     assert_eq!(spec_of().stickiness, None);
 }
+
+#[test]
+fn every_condition_field_reaches_the_data_plane() {
+    use kumo_driver_api::LbCondition;
+    let w = world();
+    let lb = alb(&w, "conds");
+    let tg = http_tg(&w, "conds-tg");
+    let l = listener(&w, &lb.id, 80, &tg.id).expect("listener");
+    let input = |field: &str, values: &[&str]| ConditionInput {
+        field: Some(field.into()),
+        config_values: Some(values.iter().map(|v| (*v).to_owned()).collect()),
+        ..Default::default()
+    };
+    let conditions = vec![
+        ConditionInput {
+            http_header_name: Some("X-Canary".into()),
+            ..input("http-header", &["on*"])
+        },
+        input("http-request-method", &["GET"]),
+        input("source-ip", &["10.0.0.0/16"]),
+        ConditionInput {
+            field: Some("query-string".into()),
+            query_pairs: Some(vec![(Some("v".into()), Some("2".into()))]),
+            ..Default::default()
+        },
+    ];
+    w.elb
+        .create_rule(
+            ACCT,
+            &l.id,
+            Some(7),
+            conditions,
+            forward(&tg.id),
+            Vec::new(),
+        )
+        .expect("rule");
+    let lb = w.elb.load_balancer(ACCT, &lb.id).expect("lb");
+    let (spec, _) = super::data_plane::lb_spec(w.elb.ec2().store(), ACCT, &lb).expect("spec");
+    assert_eq!(
+        spec.listeners[0].rules[0].conditions,
+        vec![
+            LbCondition::HttpHeader {
+                name: "X-Canary".into(),
+                values: vec!["on*".into()]
+            },
+            LbCondition::HttpRequestMethod(vec!["GET".into()]),
+            LbCondition::SourceIp(vec!["10.0.0.0/16".into()]),
+            LbCondition::QueryString(vec![(Some("v".into()), "2".into())]),
+        ]
+    );
+}

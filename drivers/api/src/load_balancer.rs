@@ -55,6 +55,21 @@ pub enum LbCondition {
     PathPattern(Vec<String>),
     /// `host-header`: `*` and `?` wildcards, case-insensitive.
     HostHeader(Vec<String>),
+    /// `http-header`: the header `name` has a value matching one of the patterns (`*` and `?`
+    /// wildcards, case-insensitive).
+    HttpHeader {
+        /// The header's name.
+        name: String,
+        /// The patterns.
+        values: Vec<String>,
+    },
+    /// `http-request-method`: one of these methods, exactly.
+    HttpRequestMethod(Vec<String>),
+    /// `query-string`: one of the `(key, value)` pairs is in the query string (wildcards,
+    /// case-insensitive; no key: any parameter with that value).
+    QueryString(Vec<(Option<String>, String)>),
+    /// `source-ip`: the client's address is in one of these CIDRs.
+    SourceIp(Vec<String>),
 }
 
 /// What a rule does.

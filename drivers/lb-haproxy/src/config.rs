@@ -46,11 +46,17 @@ pub fn server_name(id: &str, port: u16) -> String {
 
 /// `*`/`?` wildcards as an anchored regex of escaped literals.
 fn wildcard_regex(pattern: &str) -> String {
-    let mut re = String::from("^");
+    format!("^{}$", wildcard(pattern, ".*", "."))
+}
+
+/// `*`/`?` wildcards as an unanchored regex: `many` for `*`, `one` for `?`, everything else a
+/// literal.
+fn wildcard(pattern: &str, many: &str, one: &str) -> String {
+    let mut re = String::new();
     for c in pattern.chars() {
         match c {
-            '*' => re.push_str(".*"),
-            '?' => re.push('.'),
+            '*' => re.push_str(many),
+            '?' => re.push_str(one),
             c if c.is_ascii_alphanumeric() || c == '/' || c == '-' || c == '_' => re.push(c),
             // Anything else as a hex escape: no quoting, spaces or backslash sequences reach
             // haproxy's parser.
@@ -62,7 +68,6 @@ fn wildcard_regex(pattern: &str) -> String {
             }
         }
     }
-    re.push('$');
     re
 }
 
@@ -183,17 +188,71 @@ fn redirect_lines(
     }
 }
 
-fn conditions(conds: &[LbCondition]) -> String {
+fn conditions(conds: &[LbCondition]) -> Result<String, NetworkError> {
     let mut out = String::new();
     for c in conds {
-        let (fetch, flags, values) = match c {
-            LbCondition::PathPattern(v) => ("path", "", v),
-            LbCondition::HostHeader(v) => ("req.hdr(host),field(1,:)", " -i", v),
-        };
-        let res: Vec<String> = values.iter().map(|v| wildcard_regex(v)).collect();
-        let _ = write!(out, " {{ {fetch} -m reg{flags} {} }}", res.join(" "));
+        match c {
+            LbCondition::PathPattern(v) => regex_match(&mut out, "path", "", v),
+            LbCondition::HostHeader(v) => {
+                regex_match(&mut out, "req.hdr(host),field(1,:)", " -i", v);
+            }
+            LbCondition::HttpHeader { name, values } => {
+                if !is_word(name, |b| {
+                    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+                }) {
+                    return Err(NetworkError::Invalid(format!("bad header name {name:?}")));
+                }
+                regex_match(&mut out, &format!("req.hdr({name})"), " -i", values);
+            }
+            LbCondition::HttpRequestMethod(methods) => {
+                if let Some(bad) = methods
+                    .iter()
+                    .find(|m| !is_word(m, |b| b.is_ascii_uppercase() || b == b'-' || b == b'_'))
+                {
+                    return Err(NetworkError::Invalid(format!("bad method {bad:?}")));
+                }
+                let _ = write!(out, " {{ method -m str {} }}", methods.join(" "));
+            }
+            LbCondition::QueryString(pairs) => {
+                // Any pair, anywhere in the raw query: `(^|&)KEY=VALUE(&|$)`, a key or value
+                // wildcard never crossing a separator.
+                let res: Vec<String> = pairs
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = k.as_deref().map_or_else(
+                            || "[^&=]*".to_owned(),
+                            |k| wildcard(k, "[^&=]*", "[^&=]"),
+                        );
+                        format!("(^|&){key}={}(&|$)", wildcard(v, "[^&]*", "[^&]"))
+                    })
+                    .collect();
+                let _ = write!(out, " {{ query -m reg -i {} }}", res.join(" "));
+            }
+            LbCondition::SourceIp(cidrs) => {
+                for c in cidrs {
+                    let ok = c.split_once('/').is_some_and(|(a, l)| {
+                        a.parse::<std::net::IpAddr>().is_ok() && l.parse::<u8>().is_ok()
+                    });
+                    if !ok {
+                        return Err(NetworkError::Invalid(format!("bad source CIDR {c:?}")));
+                    }
+                }
+                let _ = write!(out, " {{ src {} }}", cidrs.join(" "));
+            }
+        }
     }
-    out
+    Ok(out)
+}
+
+/// ` { FETCH -m reg FLAGS RE… }` of wildcard patterns.
+fn regex_match(out: &mut String, fetch: &str, flags: &str, patterns: &[String]) {
+    let res: Vec<String> = patterns.iter().map(|v| wildcard_regex(v)).collect();
+    let _ = write!(out, " {{ {fetch} -m reg{flags} {} }}", res.join(" "));
+}
+
+/// Whether `s` is a non-empty word of at most 64 bytes that `ok` accepts.
+fn is_word(s: &str, ok: impl Fn(u8) -> bool) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(ok)
 }
 
 fn frontend(
@@ -237,7 +296,7 @@ fn frontend(
         let _ = writeln!(
             out,
             "    http-request set-var(txn.rule) int({n}) if !{{ var(txn.rule) -m found }}{}",
-            conditions(&r.conditions)
+            conditions(&r.conditions)?
         );
     }
     for (n, r) in l.rules.iter().enumerate() {

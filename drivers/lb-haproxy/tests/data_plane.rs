@@ -491,6 +491,34 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
                         body: Some("short and stout".into()),
                     },
                 },
+                // A canary header, or `?target=b`, from the VPC's clients, for GETs: target b.
+                LbRule {
+                    conditions: vec![
+                        LbCondition::HttpHeader {
+                            name: "X-Canary".into(),
+                            values: vec!["on*".into()],
+                        },
+                        LbCondition::HttpRequestMethod(vec!["GET".into()]),
+                        LbCondition::SourceIp(vec!["10.0.0.0/16".into()]),
+                    ],
+                    action: LbAction::Forward(vec![(tg_b.clone(), 1)]),
+                },
+                LbRule {
+                    conditions: vec![LbCondition::QueryString(vec![(
+                        Some("target".into()),
+                        "b".into(),
+                    )])],
+                    action: LbAction::Forward(vec![(tg_b.clone(), 1)]),
+                },
+                // Never from this client's address.
+                LbRule {
+                    conditions: vec![LbCondition::SourceIp(vec!["192.0.2.0/24".into()])],
+                    action: LbAction::FixedResponse {
+                        status: 403,
+                        content_type: None,
+                        body: None,
+                    },
+                },
                 LbRule {
                     conditions: vec![],
                     action: LbAction::Forward(vec![(tg_all.clone(), 1)]),
@@ -579,6 +607,23 @@ fn load_balancer_spreads_checks_health_and_follows_rules() {
         }
     }
     assert_eq!(sticky.len(), 2, "new clients were not spread: {sticky:?}");
+    // Header + method + source, and query-string rules: only target b.
+    for _ in 0..4 {
+        let (status, _, body) =
+            exchange(&ns_c, LB_IP, "/", "web", "X-Canary: ONE\r\n").expect("header rule");
+        assert_eq!((status, body.as_str()), (200, "i-0000000b"));
+        let (status, _, body) =
+            exchange(&ns_c, LB_IP, "/?x=1&target=B", "web", "").expect("query rule");
+        assert_eq!((status, body.as_str()), (200, "i-0000000b"));
+    }
+    // Not a match: another header value, or `target` as part of another parameter.
+    let mut others = BTreeSet::new();
+    for _ in 0..8 {
+        let (_, _, body) =
+            exchange(&ns_c, LB_IP, "/?xtarget=b", "web", "X-Canary: off\r\n").expect("no rule");
+        others.insert(body);
+    }
+    assert_eq!(others.len(), 2, "{others:?}");
     // Path rule: only target b.
     for _ in 0..4 {
         let (status, body) = get(&ns_c, LB_IP, "/only-b/x", "web").expect("path rule");

@@ -63,6 +63,21 @@ fn spec() -> LbSpec {
                     },
                 },
                 LbRule {
+                    conditions: vec![
+                        LbCondition::HttpHeader {
+                            name: "X-Canary".into(),
+                            values: vec!["on*".into()],
+                        },
+                        LbCondition::HttpRequestMethod(vec!["GET".into(), "HEAD".into()]),
+                        LbCondition::QueryString(vec![
+                            (Some("v".into()), "2*".into()),
+                            (None, "beta".into()),
+                        ]),
+                        LbCondition::SourceIp(vec!["10.0.0.0/16".into(), "2001:db8::/32".into()]),
+                    ],
+                    action: LbAction::Forward(vec![("arn:c".into(), 1)]),
+                },
+                LbRule {
                     conditions: vec![LbCondition::PathPattern(vec!["/old".into()])],
                     action: LbAction::Redirect {
                         protocol: "#{protocol}".into(),
@@ -115,6 +130,30 @@ fn spec() -> LbSpec {
 }
 
 #[test]
+fn header_method_query_and_source_conditions() {
+    let r = render(&spec(), Path::new("/run/lb/x"), None).expect("renders");
+    assert!(
+        r.config.contains(
+            "{ req.hdr(X-Canary) -m reg -i ^on.*$ } { method -m str GET HEAD } { query -m reg -i (^|&)v=2[^&]*(&|$) (^|&)[^&=]*=beta(&|$) } { src 10.0.0.0/16 2001:db8::/32 }"
+        ),
+        "{}",
+        r.config
+    );
+    for bad in [
+        LbCondition::HttpHeader {
+            name: "X Bad".into(),
+            values: vec!["x".into()],
+        },
+        LbCondition::HttpRequestMethod(vec!["get }".into()]),
+        LbCondition::SourceIp(vec!["10.0.0.0".into()]),
+    ] {
+        let mut s = spec();
+        s.listeners[0].rules[0].conditions = vec![bad.clone()];
+        assert!(render(&s, Path::new("/d"), None).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
 fn stickiness_and_algorithms() {
     let r = render(&spec(), Path::new("/run/lb/x"), None).expect("renders");
     let backend = |n: usize| {
@@ -160,7 +199,7 @@ fn rules_decide_in_priority_order_then_act() {
     let r = render(&spec(), Path::new("/run/lb/x"), Some("haproxy")).expect("renders");
     let c = &r.config;
     let decide = c
-        .find("set-var(txn.rule) int(3)")
+        .find("set-var(txn.rule) int(4)")
         .expect("default rule decided");
     let act = c
         .find("http-request return status 418")
@@ -182,15 +221,15 @@ fn rules_decide_in_priority_order_then_act() {
     );
     // The weighted default forward draws once and splits 1:3.
     assert!(
-        c.contains("set-var(txn.pick) rand(4) if { var(txn.rule) -m int 3 }"),
+        c.contains("set-var(txn.pick) rand(4) if { var(txn.rule) -m int 4 }"),
         "{c}"
     );
     assert!(
-        c.contains("use_backend tg0 if { var(txn.rule) -m int 3 } { var(txn.pick) -m int lt 1 }"),
+        c.contains("use_backend tg0 if { var(txn.rule) -m int 4 } { var(txn.pick) -m int lt 1 }"),
         "{c}"
     );
     assert!(
-        c.contains("use_backend tg1 if { var(txn.rule) -m int 3 } { var(txn.pick) -m int lt 4 }"),
+        c.contains("use_backend tg1 if { var(txn.rule) -m int 4 } { var(txn.pick) -m int lt 4 }"),
         "{c}"
     );
     // Bodies go to files: no quoting games in the config.
@@ -204,7 +243,7 @@ fn rules_decide_in_priority_order_then_act() {
     );
     assert!(!c.contains("$HOME"), "{c}");
     assert!(
-        c.contains("http-request redirect location http://%[req.hdr(host),field(1,:)]/new/%[path,regsub(^/,)]?%[query] code 301 if { var(txn.rule) -m int 2 } { query -m len gt 0 }"),
+        c.contains("http-request redirect location http://%[req.hdr(host),field(1,:)]/new/%[path,regsub(^/,)]?%[query] code 301 if { var(txn.rule) -m int 3 } { query -m len gt 0 }"),
         "{c}"
     );
     assert!(c.contains("bind 10.0.1.4:80"), "{c}");

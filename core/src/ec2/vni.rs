@@ -30,8 +30,8 @@ use crate::query::tags::Tag;
 /// The counter's id.
 pub const COUNTER_ID: &str = "kumo-vni-counter";
 
-/// The largest VNI (24 bits).
-pub const MAX_VNI: u32 = 0x00FF_FFFF;
+/// The largest VNI (24 bits), the fabric seam's.
+pub use kumo_driver_api::MAX_VNI;
 
 /// The next VNI to hand out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

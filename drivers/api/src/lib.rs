@@ -32,7 +32,7 @@ pub use load_balancer::{
 };
 pub use metadata::{InstanceMetadata, InterfaceMetadata, MetadataSource, PublicKey};
 pub use network::{
-    EniSpec, FabricInventory, Ipv4Cidr, NetworkError, NetworkFabric, PlugInfo, PluggedEni,
+    EniSpec, FabricInventory, Ipv4Cidr, MAX_VNI, NetworkError, NetworkFabric, PlugInfo, PluggedEni,
     SubnetSpec, VpcSpec,
 };
 pub use object_store::{BlobId, BlobInfo, ByteStream, ObjectStore, ObjectStoreError};

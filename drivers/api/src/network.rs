@@ -89,6 +89,9 @@ impl std::str::FromStr for Ipv4Cidr {
     }
 }
 
+/// The largest VXLAN network identifier (24 bits); VNIs run from 1 to this.
+pub const MAX_VNI: u32 = (1 << 24) - 1;
+
 /// A VPC as the fabric needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VpcSpec {
@@ -102,7 +105,7 @@ pub struct VpcSpec {
     pub domain_name: String,
     /// `enableDnsSupport`: whether AmazonProvidedDNS answers (the VPC's private names).
     pub enable_dns_support: bool,
-    /// The VPC's VXLAN network identifier (1 – 16,777,215), unique in the installation: the
+    /// The VPC's VXLAN network identifier (1 – [`MAX_VNI`]), unique in the installation: the
     /// VPC's routers on different hosts exchange its traffic under it (see
     /// [`crate::routing::RemoteEni`]). A fabric without an underlay ignores it.
     pub vni: u32,

@@ -133,13 +133,8 @@ impl Dnsmasq {
     /// The DNS names of `record`'s ENIs (`ip-a-b-c-d.<domain>`, as EC2's private DNS names),
     /// those on other hosts included.
     pub fn render_dns_hosts(record: &VpcRecord) -> String {
-        let local: std::collections::BTreeSet<std::net::Ipv4Addr> =
-            record.enis.values().map(|e| e.ip).collect();
-        let remote = record
-            .routing
-            .iter()
-            .flat_map(|p| &p.remote_enis)
-            .filter(|r| !local.contains(&r.ip))
+        let remote = crate::fabric::remote_enis(record)
+            .into_iter()
             .map(|r| (r.ip, &r.dns_names));
         record
             .enis

@@ -72,5 +72,5 @@ pub mod nft;
 pub mod routes;
 pub mod state;
 
-pub use fabric::{LinuxFabric, LinuxFabricConfig, MAX_VNI, OVERLAY, overlay_mac};
+pub use fabric::{LinuxFabric, LinuxFabricConfig, OVERLAY, overlay_mac};
 pub use imds::Imds;

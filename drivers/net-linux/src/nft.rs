@@ -96,12 +96,18 @@ fn l4(protocol: Protocol, ports: PortMatch) -> String {
 
 /// A CIDR match on `field` (`saddr`/`daddr`), empty for `0.0.0.0/0`.
 fn cidr_match(field: &str, cidr: &kumo_driver_api::Ipv4Cidr) -> String {
+    cidr_match_on(&format!("ip {field}"), cidr)
+}
+
+/// A CIDR match on the expression `expr` (`ip daddr`, `ct original ip daddr`), empty for
+/// `0.0.0.0/0`.
+fn cidr_match_on(expr: &str, cidr: &kumo_driver_api::Ipv4Cidr) -> String {
     if cidr.prefix_len == 0 {
         String::new()
     } else if cidr.prefix_len == 32 {
-        format!(" ip {field} {}", cidr.addr)
+        format!(" {expr} {}", cidr.addr)
     } else {
-        format!(" ip {field} {cidr}")
+        format!(" {expr} {cidr}")
     }
 }
 
@@ -308,16 +314,16 @@ pub fn render(names: &Names, record: &VpcRecord) -> Result<String, NetworkError>
 /// tunnelled packet may come from: the remote ENIs' (their own router checked the sender);
 /// any address when a remote ENI's source/destination check is off (it may route for others).
 fn render_overlay(record: &VpcRecord) -> String {
-    let policy = record.routing.clone().unwrap_or_default();
     let link = if record.vni.is_some() {
         vec![format!("\"{}\"", crate::fabric::OVERLAY)]
     } else {
         Vec::new()
     };
-    let any = policy
-        .remote_enis
-        .iter()
-        .any(|r| policy.unchecked_enis.contains(&r.eni_id));
+    let any = record.routing.as_ref().is_some_and(|p| {
+        p.remote_enis
+            .iter()
+            .any(|r| p.unchecked_enis.contains(&r.eni_id))
+    });
     let remote: Vec<String> = if any {
         vec!["0.0.0.0/0".to_string()]
     } else {
@@ -413,8 +419,7 @@ fn render_public(names: &Names, record: &VpcRecord) -> Result<String, NetworkErr
                 let pre = format!("iifname != @uplink iifname != @overlay ip saddr {cidr}{dst}");
                 let back = format!(
                     "iifname != @uplink oifname != @uplink ct status dnat ip saddr {cidr}{}",
-                    cidr_match("daddr", &r.destination)
-                        .replace(" ip daddr", " ct original ip daddr")
+                    cidr_match_on("ct original ip daddr", &r.destination)
                 );
                 match &r.target {
                     RouteTarget::InternetGateway => {

@@ -27,6 +27,36 @@ impl LinuxFabric {
         cmd::check("ip", &full, self.cfg.command_timeout)
     }
 
+    /// Runs `program ARGS…` with `script` on its standard input (one process for many
+    /// changes); a failure names `what` and carries the tool's complaint.
+    pub(super) fn feed(
+        &self,
+        what: &str,
+        program: &str,
+        args: &[&str],
+        script: &str,
+    ) -> Result<(), NetworkError> {
+        let out = cmd::run(program, args, Some(script), self.cfg.command_timeout)?;
+        if out.success {
+            Ok(())
+        } else {
+            Err(NetworkError::Failed(format!(
+                "{what}: {}",
+                out.stderr.trim()
+            )))
+        }
+    }
+
+    /// `TOOL -n NS -batch -` (`ip` or `bridge`) with `script`.
+    pub(super) fn batch(&self, tool: &str, ns: &str, script: &str) -> Result<(), NetworkError> {
+        self.feed(
+            &format!("{tool} -batch in {ns}"),
+            tool,
+            &["-n", ns, "-batch", "-"],
+            script,
+        )
+    }
+
     /// The namespace the hypervisor's taps live in.
     pub(super) fn host(&self) -> Option<&str> {
         self.cfg.host_netns.as_deref()

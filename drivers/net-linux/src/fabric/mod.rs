@@ -21,7 +21,7 @@ mod links;
 mod overlay;
 mod public;
 
-pub use overlay::{MAX_VNI, OVERLAY, overlay_mac, remote_routes};
+pub use overlay::{OVERLAY, overlay_mac, remote_enis, remote_routes};
 
 use crate::dhcp::Dnsmasq;
 use crate::imds::{self, Imds};
@@ -172,20 +172,12 @@ impl LinuxFabric {
 
     /// Runs one `nft -f` transaction in a namespace.
     fn nft(&self, netns: &str, script: &str) -> Result<(), NetworkError> {
-        let out = cmd::run(
+        self.feed(
+            &format!("nft in {netns}"),
             "ip",
             &["netns", "exec", netns, "nft", "-f", "-"],
-            Some(script),
-            self.cfg.command_timeout,
-        )?;
-        if out.success {
-            Ok(())
-        } else {
-            Err(NetworkError::Failed(format!(
-                "nft in {netns}: {}",
-                out.stderr.trim()
-            )))
-        }
+            script,
+        )
     }
 
     /// Re-renders a VPC's filter and DHCP from its record.
@@ -263,10 +255,12 @@ impl NetworkFabric for LinuxFabric {
                 vpc.domain_name
             )));
         }
-        if self.cfg.underlay.is_some() && !(1..=MAX_VNI).contains(&vpc.vni) {
+        if self.cfg.underlay.is_some() && !(1..=kumo_driver_api::MAX_VNI).contains(&vpc.vni) {
             return Err(NetworkError::Invalid(format!(
-                "VNI {} of {} is outside 1..={MAX_VNI}",
-                vpc.vni, vpc.vpc_id
+                "VNI {} of {} is outside 1..={}",
+                vpc.vni,
+                vpc.vpc_id,
+                kumo_driver_api::MAX_VNI
             )));
         }
         let _g = self.guard();

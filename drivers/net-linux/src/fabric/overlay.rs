@@ -42,7 +42,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use kumo_driver_api::NetworkError;
+use kumo_driver_api::{NetworkError, RemoteEni};
 
 use super::LinuxFabric;
 use crate::state::VpcRecord;
@@ -50,9 +50,6 @@ use crate::{cmd, netns};
 
 /// The VPC namespace's tunnel link.
 pub const OVERLAY: &str = "overlay";
-
-/// The largest VXLAN network identifier (24 bits).
-pub const MAX_VNI: u32 = (1 << 24) - 1;
 
 /// The MAC of the `overlay` link of the VPC with `vni` on the host with underlay address
 /// `host`: locally administered, unicast, the same on every host that computes it.
@@ -68,15 +65,22 @@ pub fn overlay_mac(vni: u32, host: Ipv4Addr) -> String {
         .join(":")
 }
 
-/// The remote ENIs a router routes through the tunnel: address → host, leaving out an
-/// address a local ENI holds (the local route wins; the records are catching up).
-pub fn remote_routes(record: &VpcRecord) -> BTreeMap<Ipv4Addr, Ipv4Addr> {
+/// The routing policy's remote ENIs this router serves: all but those whose address a local
+/// ENI holds (the local route wins; the records are catching up).
+pub fn remote_enis(record: &VpcRecord) -> Vec<&RemoteEni> {
     let local: BTreeSet<Ipv4Addr> = record.enis.values().map(|e| e.ip).collect();
     record
         .routing
         .iter()
         .flat_map(|p| &p.remote_enis)
         .filter(|r| !local.contains(&r.ip))
+        .collect()
+}
+
+/// The remote ENIs a router routes through the tunnel: address → host.
+pub fn remote_routes(record: &VpcRecord) -> BTreeMap<Ipv4Addr, Ipv4Addr> {
+    remote_enis(record)
+        .into_iter()
         .map(|r| (r.ip, r.host))
         .collect()
 }
@@ -266,20 +270,8 @@ impl LinuxFabric {
         }
         // Forwarding entries first: a route is usable the moment it exists.
         for (tool, script) in [("bridge", fdb_script), ("ip", ip_script)] {
-            if script.is_empty() {
-                continue;
-            }
-            let out = cmd::run(
-                tool,
-                &["-n", ns, "-batch", "-"],
-                Some(&script),
-                self.cfg.command_timeout,
-            )?;
-            if !out.success {
-                return Err(NetworkError::Failed(format!(
-                    "{tool} -batch in {ns}: {}",
-                    out.stderr.trim()
-                )));
+            if !script.is_empty() {
+                self.batch(tool, ns, &script)?;
             }
         }
         Ok(())
@@ -290,7 +282,7 @@ impl LinuxFabric {
 mod tests {
     use super::*;
     use crate::state::EniRecord;
-    use kumo_driver_api::{RemoteEni, RoutingPolicy};
+    use kumo_driver_api::RoutingPolicy;
 
     #[test]
     fn macs_are_stable_unicast_and_differ_by_vni_and_host() {

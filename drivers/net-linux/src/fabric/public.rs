@@ -209,20 +209,6 @@ impl LinuxFabric {
             .collect();
         found.sort_unstable();
         found.dedup();
-        let script = routes::script(record, &rules, &found, &want);
-        let out = cmd::run(
-            "ip",
-            &["-n", ns, "-batch", "-"],
-            Some(&script),
-            self.cfg.command_timeout,
-        )?;
-        if out.success {
-            Ok(())
-        } else {
-            Err(NetworkError::Failed(format!(
-                "ip -batch in {ns}: {}",
-                out.stderr.trim()
-            )))
-        }
+        self.batch("ip", ns, &routes::script(record, &rules, &found, &want))
     }
 }

@@ -26,6 +26,19 @@ fn cidr(s: &str) -> Result<Ipv4Cidr, NetworkError> {
     s.parse()
 }
 
+/// An IPv4 CIDR as AWS accepts it in rules and routes, `None` when malformed (host bits are
+/// masked, as the API stores what it was given).
+pub(super) fn cidr4(s: &str) -> Option<Ipv4Cidr> {
+    let (addr, len) = s.split_once('/')?;
+    let addr: Ipv4Addr = addr.parse().ok()?;
+    let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
+    let probe = Ipv4Cidr {
+        addr,
+        prefix_len: len,
+    };
+    Ipv4Cidr::new(probe.network(), len).ok()
+}
+
 fn nth(c: &Ipv4Cidr, n: u32) -> Result<Ipv4Addr, NetworkError> {
     c.nth(n)
         .ok_or_else(|| NetworkError::Invalid(format!("{c} has no address {n}")))

@@ -33,6 +33,7 @@ use kumo_driver_api::{
     Ipv4Cidr, NatGatewaySpec, PublicMapping, RouteSpec, RouteTarget as Target, RoutingPolicy,
 };
 
+use super::network::cidr4;
 use super::remote::{Fabrics, remote_enis};
 use super::{Compute, WorldError};
 use crate::compute::hosts::HostRecord;
@@ -61,18 +62,6 @@ pub(super) const WATCHED: [&str; 10] = [
     HostRecord::KIND,
     LoadBalancer::KIND,
 ];
-
-/// An IPv4 CIDR as stored (host bits masked).
-fn cidr4(s: &str) -> Option<Ipv4Cidr> {
-    let (addr, len) = s.split_once('/')?;
-    let addr: Ipv4Addr = addr.parse().ok()?;
-    let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
-    let probe = Ipv4Cidr {
-        addr,
-        prefix_len: len,
-    };
-    Ipv4Cidr::new(probe.network(), len).ok()
-}
 
 /// The routing of one VPC from the records.
 pub(super) fn vpc_routing(
@@ -260,9 +249,17 @@ impl Compute {
     /// Failures are per VPC. ENIs on other hosts' fabrics that this one cannot reach (no
     /// underlay on one side) are logged once per pass.
     pub fn reconcile_routing(&self) {
+        // The hosts are the same for every VPC of the pass.
+        let fabrics = match Fabrics::of(&self.ec2) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "routing pass: the hosts could not be read");
+                return;
+            }
+        };
         let unreachable = std::sync::Mutex::new(Vec::new());
         self.for_each_fabric_vpc("routing", |account, vpc_id| {
-            let lost = self.apply_routing_of(account, vpc_id)?;
+            let lost = self.apply_routing_of(account, vpc_id, &fabrics)?;
             if let Ok(mut u) = unreachable.lock() {
                 u.extend(lost);
             }
@@ -281,23 +278,23 @@ impl Compute {
 
     /// Computes and applies one VPC's routing.
     pub(super) fn apply_routing(&self, account: &str, vpc_id: &str) -> Result<(), WorldError> {
-        self.apply_routing_of(account, vpc_id).map(drop)
+        self.apply_routing_of(account, vpc_id, &Fabrics::of(&self.ec2)?)
+            .map(drop)
     }
 
     /// Computes and applies one VPC's routing; returns the ENIs on other fabrics left out
     /// because no tunnel reaches them.
-    fn apply_routing_of(&self, account: &str, vpc_id: &str) -> Result<Vec<String>, WorldError> {
+    fn apply_routing_of(
+        &self,
+        account: &str,
+        vpc_id: &str,
+        fabrics: &Fabrics,
+    ) -> Result<Vec<String>, WorldError> {
         let Some(fabric) = &self.network else {
             return Ok(Vec::new());
         };
         let mut policy = vpc_routing(self.ec2.store(), account, vpc_id)?;
-        let remote = remote_enis(
-            &self.ec2,
-            account,
-            vpc_id,
-            self.config.underlay,
-            &Fabrics::of(&self.ec2)?,
-        )?;
+        let remote = remote_enis(&self.ec2, account, vpc_id, self.config.underlay, fabrics)?;
         policy.remote_enis = remote.enis;
         fabric.apply_routing(vpc_id, &policy)?;
         Ok(remote.unreachable)

@@ -27,6 +27,7 @@ use kumo_driver_api::{
     SgRuleSpec,
 };
 
+use super::network::cidr4;
 use super::{Compute, WorldError};
 use crate::ec2::model::Record;
 use crate::ec2::network_acl::{AclEntry, NetworkAcl};
@@ -49,18 +50,6 @@ pub(super) const WATCHED: [&str; 5] = [
 /// The pseudo-group of load balancer nodes without security groups (not an `sg-` id, so no
 /// record can collide with it).
 pub(super) const OPEN_NODE_GROUP: &str = "elb-open";
-
-/// An IPv4 CIDR as AWS accepts it (host bits are masked, as the API stores what it was given).
-fn cidr4(s: &str) -> Option<Ipv4Cidr> {
-    let (addr, len) = s.split_once('/')?;
-    let addr: Ipv4Addr = addr.parse().ok()?;
-    let len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
-    let probe = Ipv4Cidr {
-        addr,
-        prefix_len: len,
-    };
-    Ipv4Cidr::new(probe.network(), len).ok()
-}
 
 /// Protocol and port match from AWS's spellings: the protocol normalised (`-1`, `tcp`, `udp`,
 /// `icmp`, `icmpv6` or a number), ports or ICMP type/code as given (`-1`: all). `None` for

@@ -118,25 +118,21 @@ fn health(tg: &TargetGroup, protocol: LbProtocol) -> LbHealthCheck {
     }
 }
 
-/// The group's stickiness from its attributes (AWS's defaults where unset), `None` when
-/// disabled.
+/// The group's stickiness from its attributes (its kind's defaults where unset: `lb_cookie`
+/// for HTTP groups, `source_ip` for TCP ones), `None` when disabled.
 fn stickiness(tg: &TargetGroup) -> Option<LbStickiness> {
-    let attr = |k: &str| tg.attributes.get(k).map(String::as_str);
+    let attr = |k: &str| tg.attribute(k);
     if attr("stickiness.enabled") != Some("true") {
         return None;
     }
+    // The attribute checks admit only whole seconds; a day should a value still not parse.
     let secs = |k: &str| {
         attr(k)
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(86_400)
     };
-    let network = matches!(
-        tg.protocol.as_deref(),
-        Some("TCP" | "UDP" | "TLS" | "TCP_UDP")
-    );
     match attr("stickiness.type") {
         Some("source_ip") => Some(LbStickiness::SourceIp),
-        None if network => Some(LbStickiness::SourceIp),
         // Without a cookie name there is nothing to follow.
         Some("app_cookie") => attr("stickiness.app_cookie.cookie_name")
             .filter(|n| !n.is_empty())
@@ -151,11 +147,7 @@ fn stickiness(tg: &TargetGroup) -> Option<LbStickiness> {
 }
 
 fn algorithm(tg: &TargetGroup) -> LbAlgorithm {
-    match tg
-        .attributes
-        .get("load_balancing.algorithm.type")
-        .map(String::as_str)
-    {
+    match tg.attribute("load_balancing.algorithm.type") {
         Some("least_outstanding_requests") => LbAlgorithm::LeastOutstandingRequests,
         Some("weighted_random") => LbAlgorithm::WeightedRandom,
         _ => LbAlgorithm::RoundRobin,

@@ -316,6 +316,18 @@ impl TargetGroup {
         }
     }
 
+    /// An attribute's value: the group's own, else the default of its kind (records carry
+    /// the defaults they were created with; this covers keys that came later).
+    pub(crate) fn attribute(&self, key: &str) -> Option<&str> {
+        self.attributes.get(key).map(String::as_str).or_else(|| {
+            self.specs()
+                .0
+                .iter()
+                .find(|s| s.key == key)
+                .map(|s| s.default)
+        })
+    }
+
     /// Targets registered now (not draining, or draining until after `now`).
     fn live(&self, now: i64) -> impl Iterator<Item = &RegisteredTarget> {
         self.targets

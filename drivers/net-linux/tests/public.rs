@@ -8,12 +8,10 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{SocketAddr, SocketAddrV4, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{Env, Vpc, cidr, ip};
+use common::{Env, Server, Vpc, cidr, ip};
 use kumo_driver_api::{
     NatGatewaySpec, NetworkFabric, PublicMapping, RouteSpec, RouteTarget, RoutingPolicy, VpcSpec,
 };
@@ -24,45 +22,11 @@ const OUTSIDE: &str = "203.0.113.1";
 
 /// A TCP server in a namespace answering each connection with `<tag>:<peer address>` (so a
 /// client learns both who answered and which source address it arrived from).
-struct Server {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(ns: &str, addr: &str, tag: &str) -> Server {
-        let addr = ip(addr);
-        let listener = netns::run_in(Some(ns), move || TcpListener::bind((addr, PORT)))
-            .expect("enter namespace")
-            .expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tag, flag) = (tag.to_string(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut s, peer)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.write_all(format!("{tag}:{}", peer.ip()).as_bytes());
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
-        });
-        Server {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+fn serve(ns: &str, addr: &str, tag: &str) -> Server {
+    let tag = tag.to_string();
+    Server::start(ns, ip(addr), PORT, move |mut s, peer, _| {
+        let _ = s.write_all(format!("{tag}:{}", peer.ip()).as_bytes());
+    })
 }
 
 /// A new connection from `ns` to `addr:PORT`: the server's answer, `None` when none came.
@@ -150,9 +114,9 @@ fn public_addresses_nat_gateways_and_route_targets() {
     let app = vpc.guest("app", "subnet-priv", "10.0.2.10", "02:00:00:00:02:10");
     let dark = vpc.guest("dark", "subnet-dark", "10.0.3.10", "02:00:00:00:03:10");
     let _servers = [
-        Server::start(&web1, "10.0.1.10", "web1"),
-        Server::start(&web2, "10.0.1.11", "web2"),
-        Server::start(&app, "10.0.2.10", "app"),
+        serve(&web1, "10.0.1.10", "web1"),
+        serve(&web2, "10.0.1.11", "web2"),
+        serve(&app, "10.0.2.10", "app"),
     ];
 
     // No routing policy yet: the VPC reaches nothing outside itself, and has no public side.
@@ -205,7 +169,7 @@ fn public_addresses_nat_gateways_and_route_targets() {
     let took = vpc.route(&policy);
     eprintln!("apply_routing (first, builds the public side): {took:?}");
     assert!(netns::exists(&public));
-    let _outside = Server::start(&public, OUTSIDE, "outside");
+    let _outside = serve(&public, OUTSIDE, "outside");
 
     // A client outside reaches web1 by its public address, from its own address.
     assert_eq!(
@@ -260,7 +224,7 @@ fn public_addresses_nat_gateways_and_route_targets() {
         common::T,
     )
     .expect("router address");
-    let _rtr_server = Server::start(&rtr, "192.0.2.1", "rtr");
+    let _rtr_server = serve(&rtr, "192.0.2.1", "rtr");
     let rtr_eni = format!("eni-{p}rtr");
     if let Some(routes) = policy.subnets.get_mut("subnet-priv") {
         routes.push(route(
@@ -297,7 +261,7 @@ fn public_addresses_nat_gateways_and_route_targets() {
     // the two VPCs reach each other by public addresses only.
     let other = Vpc::new(&env, &format!("vpc-{p}b"), &[("subnet-o", "10.0.1.0/24")]);
     let o1 = other.guest("o1", "subnet-o", "10.0.1.10", "02:00:00:00:0b:10");
-    let _o1_server = Server::start(&o1, "10.0.1.10", "o1");
+    let _o1_server = serve(&o1, "10.0.1.10", "o1");
     policy
         .public_ips
         .retain(|m| m.public_ip != ip("198.51.100.10"));
@@ -334,7 +298,7 @@ fn public_addresses_nat_gateways_and_route_targets() {
             vni: 1,
         })
         .expect("ensure_vpc");
-    let _outside = Server::start(&public, OUTSIDE, "outside");
+    let _outside = serve(&public, OUTSIDE, "outside");
     assert_eq!(
         settle(&public, "198.51.100.10", "o1:203.0.113.1").as_deref(),
         Some("o1:203.0.113.1")

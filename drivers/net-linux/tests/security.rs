@@ -8,11 +8,10 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, SocketAddrV4, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{Env, Vpc, cidr, ip};
+use common::{Env, Server, Vpc, cidr, ip};
 use kumo_driver_api::{
     AclRuleSpec, AclSpec, NetworkFabric, Peer, PortMatch, Protocol, SecurityGroupSpec,
     SecurityPolicy, SgRuleSpec,
@@ -22,68 +21,33 @@ use kumo_net_linux::netns;
 const PORT: u16 = 7000;
 
 /// A TCP server in a namespace: answers every line with `<tag>:<line>` until dropped.
-struct Server {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(ns: &str, addr: &str, tag: &str) -> Server {
-        let addr = ip(addr);
-        let listener = netns::run_in(Some(ns), move || std::net::TcpListener::bind((addr, PORT)))
-            .expect("enter namespace")
-            .expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tag, flag) = (tag.to_string(), stop.clone());
-        let thread = std::thread::spawn(move || {
+fn serve(ns: &str, addr: &str, tag: &str) -> Server {
+    let tag = tag.to_string();
+    Server::start(ns, ip(addr), PORT, move |mut s, _, stop| {
+        let (tag, flag) = (tag.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+            let mut buf = [0u8; 256];
             while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        let (tag, flag) = (tag.clone(), flag.clone());
-                        std::thread::spawn(move || {
-                            let _ = s.set_nonblocking(false);
-                            let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-                            let mut buf = [0u8; 256];
-                            while !flag.load(Ordering::Relaxed) {
-                                match s.read(&mut buf) {
-                                    Ok(0) => break,
-                                    Ok(n) => {
-                                        let line = String::from_utf8_lossy(&buf[..n]);
-                                        let reply = format!("{tag}:{}", line.trim());
-                                        if s.write_all(reply.as_bytes()).is_err() {
-                                            break;
-                                        }
-                                    }
-                                    Err(e)
-                                        if matches!(
-                                            e.kind(),
-                                            std::io::ErrorKind::WouldBlock
-                                                | std::io::ErrorKind::TimedOut
-                                        ) => {}
-                                    Err(_) => break,
-                                }
-                            }
-                        });
+                match s.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let line = String::from_utf8_lossy(&buf[..n]);
+                        let reply = format!("{tag}:{}", line.trim());
+                        if s.write_all(reply.as_bytes()).is_err() {
+                            break;
+                        }
                     }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(_) => break,
                 }
             }
         });
-        Server {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    })
 }
 
 /// Opens a connection from `ns` to `addr:PORT` (1 s deadline), `None` when none was made.
@@ -233,8 +197,8 @@ fn security_groups_and_network_acls() {
     let ga = vpc.guest("a", &sa, "10.0.1.10", "02:00:0a:00:01:0a");
     let gc = vpc.guest("c", &sa, "10.0.1.11", "02:00:0a:00:01:0b");
     let gb = vpc.guest("b", &sb, "10.0.2.10", "02:00:0a:00:02:0a");
-    let _server_b = Server::start(&gb, "10.0.2.10", "b");
-    let _server_a = Server::start(&ga, "10.0.1.10", "a");
+    let _server_b = serve(&gb, "10.0.2.10", "b");
+    let _server_a = serve(&ga, "10.0.1.10", "a");
 
     // Without a policy the router forwards everything (before issue 6; anti-spoofing only).
     // New links take a moment to pass traffic.
@@ -444,7 +408,7 @@ fn security_groups_and_network_acls() {
     );
     // A subnet's custom ACL without rules denies everything crossing its boundary, but not
     // traffic inside the subnet (A → C).
-    let _server_c = Server::start(&gc, "10.0.1.11", "c");
+    let _server_c = serve(&gc, "10.0.1.11", "c");
     policy
         .groups
         .get_mut("sg-c")
@@ -482,8 +446,8 @@ fn two_vpcs_with_the_same_cidr_are_isolated_under_open_groups() {
     let gc = v1.guest("c", &s1, "10.0.1.11", "02:00:0a:00:01:0b");
     let gb = v2.guest("b", &s2, "10.0.1.11", "02:00:0a:00:01:0c");
     let gd = v2.guest("d", &s2, "10.0.1.10", "02:00:0a:00:01:0d");
-    let _c = Server::start(&gc, "10.0.1.11", "c");
-    let _b = Server::start(&gb, "10.0.1.11", "b");
+    let _c = serve(&gc, "10.0.1.11", "c");
+    let _b = serve(&gb, "10.0.1.11", "b");
     // Everything allowed by the groups, in both VPCs.
     for (vpc, subnet, names) in [(&v1, &s1, ["a", "c"]), (&v2, &s2, ["b", "d"])] {
         let mut policy = SecurityPolicy::default();

@@ -601,3 +601,54 @@ pub fn join_underlay(h1: &Env, h2: &Env) {
         cmd::check("ip", &args, T).expect("underlay");
     }
 }
+
+/// A TCP server on `addr:port` inside `ns` until dropped: `serve` handles each accepted
+/// connection (blocking, on the accepting thread; a handler that lives on spawns its own and
+/// watches the flag, which is set when the server stops).
+pub struct Server {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(
+        ns: &str,
+        addr: Ipv4Addr,
+        port: u16,
+        serve: impl Fn(std::net::TcpStream, SocketAddr, &Arc<std::sync::atomic::AtomicBool>)
+        + Send
+        + 'static,
+    ) -> Server {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = netns::run_in(Some(ns), move || std::net::TcpListener::bind((addr, port)))
+            .expect("enter namespace")
+            .expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, peer)) => {
+                        let _ = s.set_nonblocking(false);
+                        serve(s, peer, &flag);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Server {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -22,6 +22,10 @@ pub enum Check {
     OneOf(&'static [&'static str]),
     /// Any string up to 1024 characters.
     Text,
+    /// An application cookie's name: empty (unset), or an HTTP token of at most 128
+    /// characters not starting with the load balancer's own prefixes (`AWSALB`…). The proxy
+    /// follows the cookie by this name, so anything else would break its configuration.
+    CookieName,
 }
 
 /// One attribute: key, AWS's default value, check.
@@ -159,7 +163,7 @@ pub const HTTP_TG: &[Spec] = &[
         "86400",
         Check::Int(1, 604_800),
     ),
-    spec("stickiness.app_cookie.cookie_name", "", T),
+    spec("stickiness.app_cookie.cookie_name", "", Check::CookieName),
     spec(
         "stickiness.app_cookie.duration_seconds",
         "86400",
@@ -352,6 +356,14 @@ fn check(spec: &Spec, value: &str, noun: &str) -> Result<(), Fault> {
         Check::Int(lo, hi) => value.parse::<i64>().is_ok_and(|n| (lo..=hi).contains(&n)),
         Check::OneOf(words) => words.contains(&value),
         Check::Text => value.len() <= 1024,
+        Check::CookieName => {
+            value.is_empty()
+                || (value.len() <= 128
+                    && !value.to_ascii_uppercase().starts_with("AWSALB")
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)))
+        }
     };
     if ok { Ok(()) } else { Err(bad()) }
 }

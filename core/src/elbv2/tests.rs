@@ -1138,6 +1138,19 @@ fn stickiness_and_algorithm_reach_the_data_plane() {
         Some(LbStickiness::LbCookie { duration_secs: 600 })
     );
     assert_eq!(g.algorithm, LbAlgorithm::LeastOutstandingRequests);
+    // A name the proxy could not follow, or the load balancer's own, is refused.
+    for bad in ["a b", "x;y", "AWSALBAPP-0", ""] {
+        let changes = [(
+            "stickiness.app_cookie.cookie_name".to_owned(),
+            bad.to_owned(),
+        )];
+        let r = w.elb.modify_target_group_attributes(ACCT, &tg.id, &changes);
+        if bad.is_empty() {
+            r.expect("empty: unset");
+        } else {
+            assert_eq!(code(r.expect_err(bad)), "InvalidConfigurationRequest");
+        }
+    }
     set(&[
         ("stickiness.type", "app_cookie"),
         ("stickiness.app_cookie.cookie_name", "SESSIONID"),
